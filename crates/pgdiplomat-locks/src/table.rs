@@ -1,0 +1,672 @@
+//! The lock table: the one source of truth for what each statement form does to the
+//! relations it touches, per PostgreSQL major version.
+//!
+//! Every fact the linter, `explain`, `fix` and `trace` state about locks, rewrites and scans
+//! comes from [`LOCK_TABLE`]. Rows are `statement form × version range → facts`; a form has
+//! rows covering every supported major version ([`SUPPORTED_VERSIONS`]) — a test checks it.
+//! The facts were measured on PostgreSQL 15.18 (see `shared/reference/postgres-locks.md`) and
+//! are re-measured on every version by the differential trace test.
+
+use crate::mode::LockMode;
+use crate::mode::LockMode::*;
+
+/// The major versions the model covers.
+pub const SUPPORTED_VERSIONS: std::ops::RangeInclusive<u32> = 13..=18;
+/// The version assumed when the user does not say (`--pg-version`).
+pub const DEFAULT_VERSION: u32 = 17;
+
+/// Which relation of a statement a lock applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RelationRole {
+    /// The table (or materialized view) the statement is about.
+    Table,
+    /// The index the statement creates, drops or rebuilds.
+    Index,
+    /// Every existing index of the table (REINDEX TABLE, rewrites).
+    AllIndexes,
+    /// The table a foreign key points at.
+    ReferencedTable,
+    /// Tables whose foreign keys point at the table (DROP TABLE, PK type change).
+    ReferencingTables,
+    /// The partitioned parent of a partition.
+    PartitionParent,
+    /// The partition being attached or detached.
+    Partition,
+}
+
+impl RelationRole {
+    pub fn label(self) -> &'static str {
+        match self {
+            RelationRole::Table => "table",
+            RelationRole::Index => "index",
+            RelationRole::AllIndexes => "every index of the table",
+            RelationRole::ReferencedTable => "referenced table",
+            RelationRole::ReferencingTables => "referencing tables",
+            RelationRole::PartitionParent => "partitioned parent",
+            RelationRole::Partition => "partition",
+        }
+    }
+}
+
+/// Whether a statement writes a new copy of data on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rewrite {
+    No,
+    /// The whole table and all its indexes are written anew (new relfilenodes).
+    Table,
+    /// One or more indexes are rebuilt; the table itself is not.
+    Indexes,
+}
+
+/// Whether a statement reads every row of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scan {
+    No,
+    /// A full scan (validation or index build); time grows with the table.
+    Table,
+}
+
+/// Whether the statement may run inside a transaction block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransactionUse {
+    Allowed,
+    /// PostgreSQL refuses it inside `BEGIN ... COMMIT` (the CONCURRENTLY forms).
+    Forbidden,
+}
+
+/// A statement form: one kind of schema change whose locking behaviour is uniform.
+///
+/// The analyser maps each parsed statement (each `ALTER TABLE` subcommand) to one form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StatementForm {
+    // --- indexes
+    CreateIndex,
+    CreateIndexConcurrently,
+    DropIndex,
+    DropIndexConcurrently,
+    ReindexIndex,
+    ReindexTable,
+    ReindexConcurrently,
+    AlterIndexRename,
+    AlterIndexSetTablespace,
+    AlterIndexSetStorage,
+    // --- ALTER TABLE ... ADD COLUMN
+    AddColumnNullable,
+    AddColumnNonVolatileDefault,
+    AddColumnVolatileDefault,
+    AddColumnNotNullWithDefault,
+    AddColumnNotNullNoDefault,
+    AddColumnIdentity,
+    AddColumnSerial,
+    AddColumnGeneratedStored,
+    AddColumnGeneratedVirtual,
+    AddColumnCheck,
+    AddColumnReferences,
+    AddColumnUnique,
+    AddColumnPrimaryKey,
+    // --- ALTER TABLE ... other column changes
+    DropColumn,
+    AlterColumnTypeNoRewrite,
+    AlterColumnTypeRewrite,
+    SetDefault,
+    DropDefault,
+    SetNotNull,
+    SetNotNullProvenByCheck,
+    DropNotNull,
+    SetStatistics,
+    SetColumnStorage,
+    SetCompression,
+    AddIdentity,
+    DropIdentity,
+    SetExpression,
+    DropExpression,
+    // --- constraints
+    AddCheck,
+    AddCheckNotValid,
+    AddNotNullConstraintNotValid,
+    AddForeignKey,
+    AddForeignKeyNotValid,
+    AddUnique,
+    AddPrimaryKey,
+    AddUniqueUsingIndex,
+    AddPrimaryKeyUsingIndex,
+    AddExclude,
+    ValidateCheck,
+    ValidateForeignKey,
+    DropConstraint,
+    DropForeignKey,
+    RenameConstraint,
+    // --- table level
+    RenameTable,
+    RenameColumn,
+    SetSchema,
+    OwnerTo,
+    SetStorageParameters,
+    SetTablespace,
+    SetLogged,
+    SetUnlogged,
+    SetAccessMethod,
+    ReplicaIdentity,
+    RowLevelSecurity,
+    ClusterOn,
+    InheritChange,
+    EnableDisableTrigger,
+    AttachPartition,
+    DetachPartition,
+    DetachPartitionConcurrently,
+    // --- other statements
+    CreateTable,
+    CreateTableWithForeignKey,
+    CreateTablePartitionOf,
+    DropTable,
+    Truncate,
+    CreateTrigger,
+    DropTrigger,
+    Cluster,
+    VacuumFull,
+    Vacuum,
+    Analyze,
+    RefreshMaterializedView,
+    RefreshMaterializedViewConcurrently,
+    AlterTypeAddValue,
+    Grant,
+    Comment,
+    CreatePolicy,
+    LockTable,
+    Dml,
+}
+
+/// Everything the model knows about one statement form on a range of versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockFact {
+    pub form: StatementForm,
+    /// Human-readable name of the form, e.g. `CREATE INDEX CONCURRENTLY`.
+    pub title: &'static str,
+    /// First and last major version this row is about (inclusive).
+    pub since: u32,
+    pub until: u32,
+    /// `None` when the form exists on these versions; otherwise why it does not.
+    pub unsupported: Option<&'static str>,
+    /// Lock mode per relation role. Empty for statements that lock no relation.
+    pub locks: &'static [(RelationRole, LockMode)],
+    pub rewrite: Rewrite,
+    pub scan: Scan,
+    pub transaction: TransactionUse,
+    /// Waits for every transaction that touched the table (or holds an old snapshot) to end.
+    pub waits_for_transactions: bool,
+    /// A runnable example on the fixture schema (`docs/lock-table.md` explains it).
+    pub example: &'static str,
+    /// Qualifications the columns cannot express.
+    pub note: &'static str,
+}
+
+impl LockFact {
+    /// The strongest lock taken on the statement's main table (or index, for index-only forms).
+    pub fn strongest_lock(&self) -> Option<LockMode> {
+        self.locks.iter().map(|(_, m)| *m).max()
+    }
+
+    /// The lock on a given role, if any.
+    pub fn lock_on(&self, role: RelationRole) -> Option<LockMode> {
+        self.locks.iter().find(|(r, _)| *r == role).map(|(_, m)| *m)
+    }
+
+    /// How the time the statement holds its lock grows.
+    pub fn duration(&self) -> Duration {
+        if self.rewrite == Rewrite::Table
+            || self.scan == Scan::Table
+            || self.rewrite == Rewrite::Indexes
+        {
+            if self.waits_for_transactions {
+                Duration::TableSizeAndWaits
+            } else {
+                Duration::TableSize
+            }
+        } else if self.waits_for_transactions {
+            Duration::WaitsForTransactions
+        } else {
+            Duration::Instant
+        }
+    }
+}
+
+/// How long a statement runs once its lock is granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Duration {
+    /// A catalog update: milliseconds whatever the table size.
+    Instant,
+    /// Grows with the size of the table (a scan or a rewrite).
+    TableSize,
+    /// Waits for concurrent transactions to finish, but does no heavy work itself.
+    WaitsForTransactions,
+    /// Both: scans/builds and waits for older transactions.
+    TableSizeAndWaits,
+}
+
+impl Duration {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Duration::Instant => "instant (catalog change only)",
+            Duration::TableSize => "grows with table size",
+            Duration::WaitsForTransactions => "waits for running transactions to finish",
+            Duration::TableSizeAndWaits => {
+                "grows with table size and waits for running transactions"
+            }
+        }
+    }
+}
+
+const fn fact(
+    form: StatementForm,
+    title: &'static str,
+    locks: &'static [(RelationRole, LockMode)],
+    example: &'static str,
+) -> LockFact {
+    LockFact {
+        form,
+        title,
+        since: 13,
+        until: 18,
+        unsupported: None,
+        locks,
+        rewrite: Rewrite::No,
+        scan: Scan::No,
+        transaction: TransactionUse::Allowed,
+        waits_for_transactions: false,
+        example,
+        note: "",
+    }
+}
+
+impl LockFact {
+    const fn rewrites(mut self, rewrite: Rewrite) -> Self {
+        self.rewrite = rewrite;
+        self
+    }
+    const fn scans(mut self) -> Self {
+        self.scan = Scan::Table;
+        self
+    }
+    const fn no_transaction(mut self) -> Self {
+        self.transaction = TransactionUse::Forbidden;
+        self
+    }
+    const fn waits(mut self) -> Self {
+        self.waits_for_transactions = true;
+        self
+    }
+    const fn versions(mut self, since: u32, until: u32) -> Self {
+        self.since = since;
+        self.until = until;
+        self
+    }
+    const fn unsupported(mut self, since: u32, until: u32, why: &'static str) -> Self {
+        self.since = since;
+        self.until = until;
+        self.unsupported = Some(why);
+        self
+    }
+    const fn note(mut self, note: &'static str) -> Self {
+        self.note = note;
+        self
+    }
+}
+
+use RelationRole::*;
+use StatementForm as F;
+
+const T_AE: &[(RelationRole, LockMode)] = &[(Table, AccessExclusive)];
+const T_SUE: &[(RelationRole, LockMode)] = &[(Table, ShareUpdateExclusive)];
+const T_SRE: &[(RelationRole, LockMode)] = &[(Table, ShareRowExclusive)];
+
+/// The lock table. See the module documentation.
+pub static LOCK_TABLE: &[LockFact] = &[
+    // ------------------------------------------------------------------ indexes
+    fact(F::CreateIndex, "CREATE INDEX", &[(Table, Share), (Index, AccessExclusive)],
+        "CREATE INDEX t_d_idx ON t (d)")
+        .scans()
+        .note("SHARE on the table blocks writes for the whole build."),
+    fact(F::CreateIndexConcurrently, "CREATE INDEX CONCURRENTLY", T_SUE,
+        "CREATE INDEX CONCURRENTLY t_d_idx ON t (d)")
+        .scans().no_transaction().waits()
+        .note("Two table scans; waits for writers and for every transaction with an older snapshot in the database. A failure leaves an INVALID index behind. Not supported on partitioned tables."),
+    fact(F::DropIndex, "DROP INDEX", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+        "DROP INDEX t_a_idx"),
+    fact(F::DropIndexConcurrently, "DROP INDEX CONCURRENTLY",
+        &[(Table, ShareUpdateExclusive), (Index, ShareUpdateExclusive)],
+        "DROP INDEX CONCURRENTLY t_a_idx")
+        .no_transaction().waits(),
+    fact(F::ReindexIndex, "REINDEX INDEX", &[(Table, Share), (Index, AccessExclusive)],
+        "REINDEX INDEX t_a_idx")
+        .rewrites(Rewrite::Indexes).scans()
+        .note("ACCESS EXCLUSIVE on an index also blocks SELECTs that plan with it (the planner locks every index of the table)."),
+    fact(F::ReindexTable, "REINDEX TABLE", &[(Table, Share), (AllIndexes, AccessExclusive)],
+        "REINDEX TABLE t")
+        .rewrites(Rewrite::Indexes).scans()
+        .note("ACCESS EXCLUSIVE on the indexes blocks SELECTs as well as writes."),
+    fact(F::ReindexConcurrently, "REINDEX CONCURRENTLY",
+        &[(Table, ShareUpdateExclusive), (Index, ShareUpdateExclusive)],
+        "REINDEX INDEX CONCURRENTLY t_a_idx")
+        .rewrites(Rewrite::Indexes).scans().no_transaction().waits(),
+    fact(F::AlterIndexRename, "ALTER INDEX ... RENAME", &[(Index, ShareUpdateExclusive)],
+        "ALTER INDEX t_a_idx RENAME TO t_a_idx2"),
+    fact(F::AlterIndexSetTablespace, "ALTER INDEX ... SET TABLESPACE", &[(Index, AccessExclusive)],
+        "ALTER INDEX t_a_idx SET TABLESPACE pg_default")
+        .rewrites(Rewrite::Indexes)
+        .note("Copies the index; ACCESS EXCLUSIVE on an index blocks SELECTs on its table."),
+    fact(F::AlterIndexSetStorage, "ALTER INDEX ... SET (...)", &[(Index, ShareUpdateExclusive)],
+        "ALTER INDEX t_a_idx SET (fillfactor = 80)"),
+    // ------------------------------------------------------------------ ADD COLUMN
+    fact(F::AddColumnNullable, "ADD COLUMN (nullable, no default)", T_AE,
+        "ALTER TABLE t ADD COLUMN n int"),
+    fact(F::AddColumnNonVolatileDefault, "ADD COLUMN ... DEFAULT <constant or stable>", T_AE,
+        "ALTER TABLE t ADD COLUMN n int DEFAULT 5")
+        .note("Since PostgreSQL 11 the default is stored in the catalog: no rewrite."),
+    fact(F::AddColumnVolatileDefault, "ADD COLUMN ... DEFAULT <volatile>", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+        "ALTER TABLE t ADD COLUMN n float8 DEFAULT random()")
+        .rewrites(Rewrite::Table).scans()
+        .note("Each row gets its own value, so every row is rewritten under ACCESS EXCLUSIVE."),
+    fact(F::AddColumnNotNullWithDefault, "ADD COLUMN ... NOT NULL DEFAULT <constant>", T_AE,
+        "ALTER TABLE t ADD COLUMN n int NOT NULL DEFAULT 5"),
+    fact(F::AddColumnNotNullNoDefault, "ADD COLUMN ... NOT NULL (no default)", T_AE,
+        "ALTER TABLE t ADD COLUMN n int NOT NULL")
+        .scans()
+        .note("Fails on a non-empty table: every existing row would be NULL."),
+    fact(F::AddColumnIdentity, "ADD COLUMN ... GENERATED AS IDENTITY", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+        "ALTER TABLE t ADD COLUMN idn bigint GENERATED ALWAYS AS IDENTITY")
+        .rewrites(Rewrite::Table).scans(),
+    fact(F::AddColumnSerial, "ADD COLUMN ... serial", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+        "ALTER TABLE t ADD COLUMN sr serial")
+        .rewrites(Rewrite::Table).scans()
+        .note("serial is a nextval() default: volatile, so every row is rewritten."),
+    fact(F::AddColumnGeneratedStored, "ADD COLUMN ... GENERATED ALWAYS AS (...) STORED", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+        "ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (a * 2) STORED")
+        .rewrites(Rewrite::Table).scans(),
+    fact(F::AddColumnGeneratedVirtual, "ADD COLUMN ... GENERATED ALWAYS AS (...) VIRTUAL", T_AE,
+        "ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (a * 2) VIRTUAL")
+        .unsupported(13, 17, "virtual generated columns arrived in PostgreSQL 18"),
+    fact(F::AddColumnGeneratedVirtual, "ADD COLUMN ... GENERATED ALWAYS AS (...) VIRTUAL", T_AE,
+        "ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (a * 2) VIRTUAL")
+        .versions(18, 18),
+    fact(F::AddColumnCheck, "ADD COLUMN ... CHECK (...)", T_AE,
+        "ALTER TABLE t ADD COLUMN n int CHECK (n > 0)")
+        .scans()
+        .note("The inline CHECK is validated against every row under ACCESS EXCLUSIVE."),
+    fact(F::AddColumnReferences, "ADD COLUMN ... REFERENCES", &[(Table, AccessExclusive), (ReferencedTable, ShareRowExclusive)],
+        "ALTER TABLE t ADD COLUMN n int REFERENCES pk (id)")
+        .note("No validation scan when the new column has no default (all NULL)."),
+    fact(F::AddColumnUnique, "ADD COLUMN ... UNIQUE", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+        "ALTER TABLE t ADD COLUMN n int UNIQUE")
+        .scans(),
+    fact(F::AddColumnPrimaryKey, "ADD COLUMN ... PRIMARY KEY", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+        "ALTER TABLE t2 ADD COLUMN n serial PRIMARY KEY")
+        .rewrites(Rewrite::Table).scans(),
+    // ------------------------------------------------------------------ columns
+    fact(F::DropColumn, "DROP COLUMN", T_AE, "ALTER TABLE t DROP COLUMN e")
+        .note("Instant (the column is only marked dropped), but running code that names the column breaks; indexes on it are dropped."),
+    fact(F::AlterColumnTypeNoRewrite, "ALTER COLUMN TYPE (binary coercible)", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+        "ALTER TABLE t ALTER COLUMN b TYPE varchar(20)")
+        .note("varchar(n)→varchar(m>n), varchar→text, numeric precision increase: no rewrite; indexes on the column are recreated but keep their storage."),
+    fact(F::AlterColumnTypeRewrite, "ALTER COLUMN TYPE (rewrite)", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+        "ALTER TABLE t ALTER COLUMN a TYPE bigint")
+        .rewrites(Rewrite::Table).scans()
+        .note("Every row is rewritten and every index rebuilt under ACCESS EXCLUSIVE. Changing a referenced key also locks and re-validates referencing tables."),
+    fact(F::SetDefault, "ALTER COLUMN SET DEFAULT", T_AE, "ALTER TABLE t ALTER COLUMN a SET DEFAULT 0"),
+    fact(F::DropDefault, "ALTER COLUMN DROP DEFAULT", T_AE, "ALTER TABLE t ALTER COLUMN a DROP DEFAULT"),
+    fact(F::SetNotNull, "ALTER COLUMN SET NOT NULL", T_AE, "ALTER TABLE t ALTER COLUMN a SET NOT NULL")
+        .scans()
+        .note("Scans every row under ACCESS EXCLUSIVE, unless a validated CHECK (col IS NOT NULL) proves it."),
+    fact(F::SetNotNullProvenByCheck, "ALTER COLUMN SET NOT NULL (proven by a valid CHECK)", T_AE,
+        "ALTER TABLE t ALTER COLUMN a SET NOT NULL")
+        .note("A validated CHECK (col IS NOT NULL) lets PostgreSQL skip the scan (since 12)."),
+    fact(F::DropNotNull, "ALTER COLUMN DROP NOT NULL", T_AE, "ALTER TABLE t ALTER COLUMN a DROP NOT NULL"),
+    fact(F::SetStatistics, "ALTER COLUMN SET STATISTICS", T_SUE, "ALTER TABLE t ALTER COLUMN a SET STATISTICS 500"),
+    fact(F::SetColumnStorage, "ALTER COLUMN SET STORAGE", T_AE, "ALTER TABLE t ALTER COLUMN d SET STORAGE EXTERNAL"),
+    fact(F::SetCompression, "ALTER COLUMN SET COMPRESSION", T_AE, "ALTER TABLE t ALTER COLUMN d SET COMPRESSION pglz")
+        .unsupported(13, 13, "SET COMPRESSION arrived in PostgreSQL 14"),
+    fact(F::SetCompression, "ALTER COLUMN SET COMPRESSION", T_AE, "ALTER TABLE t ALTER COLUMN d SET COMPRESSION pglz")
+        .versions(14, 18),
+    fact(F::AddIdentity, "ALTER COLUMN ADD GENERATED AS IDENTITY", T_AE,
+        "ALTER TABLE t ALTER COLUMN a SET NOT NULL, ALTER COLUMN a ADD GENERATED BY DEFAULT AS IDENTITY")
+        .note("Existing values are kept: no rewrite. The column must already be NOT NULL."),
+    fact(F::DropIdentity, "ALTER COLUMN DROP IDENTITY", T_AE, "ALTER TABLE t ALTER COLUMN id DROP IDENTITY IF EXISTS"),
+    fact(F::SetExpression, "ALTER COLUMN SET EXPRESSION", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+        "ALTER TABLE t ALTER COLUMN g SET EXPRESSION AS (a * 3)")
+        .unsupported(13, 16, "SET EXPRESSION arrived in PostgreSQL 17"),
+    fact(F::SetExpression, "ALTER COLUMN SET EXPRESSION", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+        "ALTER TABLE t ALTER COLUMN g SET EXPRESSION AS (a * 3)")
+        .versions(17, 18).rewrites(Rewrite::Table).scans(),
+    fact(F::DropExpression, "ALTER COLUMN DROP EXPRESSION", T_AE, "ALTER TABLE t ALTER COLUMN g DROP EXPRESSION"),
+    // ------------------------------------------------------------------ constraints
+    fact(F::AddCheck, "ADD CONSTRAINT ... CHECK", T_AE, "ALTER TABLE t ADD CONSTRAINT t_a_pos CHECK (a > 0)")
+        .scans()
+        .note("Validates every row while holding ACCESS EXCLUSIVE."),
+    fact(F::AddCheckNotValid, "ADD CONSTRAINT ... CHECK ... NOT VALID", T_AE,
+        "ALTER TABLE t ADD CONSTRAINT t_a_pos CHECK (a > 0) NOT VALID")
+        .note("Only new and updated rows are checked; VALIDATE CONSTRAINT later checks the rest under SHARE UPDATE EXCLUSIVE."),
+    fact(F::AddNotNullConstraintNotValid, "ADD CONSTRAINT ... NOT NULL ... NOT VALID", T_AE,
+        "ALTER TABLE t ADD CONSTRAINT t_a_nn NOT NULL a NOT VALID")
+        .unsupported(13, 17, "NOT NULL constraints with NOT VALID arrived in PostgreSQL 18"),
+    fact(F::AddNotNullConstraintNotValid, "ADD CONSTRAINT ... NOT NULL ... NOT VALID", T_AE,
+        "ALTER TABLE t ADD CONSTRAINT t_a_nn NOT NULL a NOT VALID")
+        .versions(18, 18),
+    fact(F::AddForeignKey, "ADD CONSTRAINT ... FOREIGN KEY", &[(Table, ShareRowExclusive), (ReferencedTable, ShareRowExclusive)],
+        "ALTER TABLE t ADD CONSTRAINT t_ref_fk FOREIGN KEY (ref_id) REFERENCES pk (id)")
+        .scans()
+        .note("Validates every row while blocking writes on both tables."),
+    fact(F::AddForeignKeyNotValid, "ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID", &[(Table, ShareRowExclusive), (ReferencedTable, ShareRowExclusive)],
+        "ALTER TABLE t ADD CONSTRAINT t_ref_fk FOREIGN KEY (ref_id) REFERENCES pk (id) NOT VALID"),
+    fact(F::AddUnique, "ADD CONSTRAINT ... UNIQUE", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+        "ALTER TABLE t ADD CONSTRAINT t_d_key UNIQUE (d)")
+        .scans()
+        .note("Builds the unique index while holding ACCESS EXCLUSIVE: reads and writes wait for the whole build."),
+    fact(F::AddPrimaryKey, "ADD CONSTRAINT ... PRIMARY KEY", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+        "ALTER TABLE t2 ADD CONSTRAINT t2_pkey PRIMARY KEY (id)")
+        .scans()
+        .note("Builds the index (and checks NOT NULL) while holding ACCESS EXCLUSIVE."),
+    fact(F::AddUniqueUsingIndex, "ADD CONSTRAINT ... UNIQUE USING INDEX", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+        "ALTER TABLE t ADD CONSTRAINT t_d_key UNIQUE USING INDEX t_d_uidx")
+        .note("Catalog change only; the index is renamed to the constraint name."),
+    fact(F::AddPrimaryKeyUsingIndex, "ADD CONSTRAINT ... PRIMARY KEY USING INDEX", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+        "ALTER TABLE t2 ADD CONSTRAINT t2_pkey PRIMARY KEY USING INDEX t2_id_uidx")
+        .note("No scan when the key columns are already NOT NULL; otherwise PostgreSQL scans to set NOT NULL."),
+    fact(F::AddExclude, "ADD CONSTRAINT ... EXCLUDE", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+        "ALTER TABLE t ADD CONSTRAINT t_a_excl EXCLUDE USING btree (a WITH =)")
+        .scans()
+        .note("No concurrent alternative exists: the index is built under ACCESS EXCLUSIVE."),
+    fact(F::ValidateCheck, "VALIDATE CONSTRAINT (check)", T_SUE, "ALTER TABLE t VALIDATE CONSTRAINT t_a_pos")
+        .scans()
+        .note("Scans the table without blocking reads or writes."),
+    fact(F::ValidateForeignKey, "VALIDATE CONSTRAINT (foreign key)", &[(Table, ShareUpdateExclusive), (ReferencedTable, RowShare)],
+        "ALTER TABLE t VALIDATE CONSTRAINT t_ref_fk")
+        .scans(),
+    fact(F::DropConstraint, "DROP CONSTRAINT", T_AE, "ALTER TABLE t DROP CONSTRAINT t_a_pos"),
+    fact(F::DropForeignKey, "DROP CONSTRAINT (foreign key)", &[(Table, AccessExclusive), (ReferencedTable, AccessExclusive)],
+        "ALTER TABLE t DROP CONSTRAINT t_ref_fk")
+        .note("Also takes ACCESS EXCLUSIVE on the referenced table (its triggers are dropped)."),
+    fact(F::RenameConstraint, "RENAME CONSTRAINT", T_AE, "ALTER TABLE t RENAME CONSTRAINT t_a_pos TO t_a_positive"),
+    // ------------------------------------------------------------------ table level
+    fact(F::RenameTable, "ALTER TABLE ... RENAME TO", T_AE, "ALTER TABLE t RENAME TO t_new")
+        .note("Instant, but every query that names the old table fails at once."),
+    fact(F::RenameColumn, "ALTER TABLE ... RENAME COLUMN", T_AE, "ALTER TABLE t RENAME COLUMN a TO a2")
+        .note("Instant, but every query that names the old column fails at once."),
+    fact(F::SetSchema, "ALTER TABLE ... SET SCHEMA", T_AE, "ALTER TABLE t SET SCHEMA other"),
+    fact(F::OwnerTo, "ALTER TABLE ... OWNER TO", T_AE, "ALTER TABLE t OWNER TO CURRENT_USER"),
+    fact(F::SetStorageParameters, "ALTER TABLE ... SET (storage parameter)", T_SUE,
+        "ALTER TABLE t SET (fillfactor = 90)"),
+    fact(F::SetTablespace, "ALTER TABLE ... SET TABLESPACE", T_AE, "ALTER TABLE t SET TABLESPACE pg_default")
+        .rewrites(Rewrite::Table)
+        .note("Copies the table file by file while holding ACCESS EXCLUSIVE."),
+    fact(F::SetLogged, "ALTER TABLE ... SET LOGGED", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+        "ALTER TABLE t SET LOGGED")
+        .rewrites(Rewrite::Table).scans(),
+    fact(F::SetUnlogged, "ALTER TABLE ... SET UNLOGGED", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+        "ALTER TABLE t SET UNLOGGED")
+        .rewrites(Rewrite::Table).scans(),
+    fact(F::SetAccessMethod, "ALTER TABLE ... SET ACCESS METHOD", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+        "ALTER TABLE t SET ACCESS METHOD heap")
+        .unsupported(13, 14, "SET ACCESS METHOD arrived in PostgreSQL 15"),
+    fact(F::SetAccessMethod, "ALTER TABLE ... SET ACCESS METHOD", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+        "ALTER TABLE t SET ACCESS METHOD heap")
+        .versions(15, 18).rewrites(Rewrite::Table).scans(),
+    fact(F::ReplicaIdentity, "ALTER TABLE ... REPLICA IDENTITY", T_AE, "ALTER TABLE t REPLICA IDENTITY FULL"),
+    fact(F::RowLevelSecurity, "ALTER TABLE ... ENABLE/DISABLE ROW LEVEL SECURITY", T_AE,
+        "ALTER TABLE t ENABLE ROW LEVEL SECURITY"),
+    fact(F::ClusterOn, "ALTER TABLE ... CLUSTER ON", T_SUE, "ALTER TABLE t CLUSTER ON t_a_idx"),
+    fact(F::InheritChange, "ALTER TABLE ... [NO] INHERIT", &[(Table, AccessExclusive), (PartitionParent, AccessExclusive)],
+        "ALTER TABLE t2 INHERIT t"),
+    fact(F::EnableDisableTrigger, "ALTER TABLE ... ENABLE/DISABLE TRIGGER", T_SRE,
+        "ALTER TABLE t DISABLE TRIGGER t_trg"),
+    fact(F::AttachPartition, "ALTER TABLE ... ATTACH PARTITION", &[(PartitionParent, ShareUpdateExclusive), (Partition, AccessExclusive)],
+        "ALTER TABLE parted ATTACH PARTITION parted_2 FOR VALUES FROM (100) TO (200)")
+        .scans()
+        .note("Scans the partition to check the bound unless a valid CHECK constraint implies it; a default partition is scanned too."),
+    fact(F::DetachPartition, "ALTER TABLE ... DETACH PARTITION", &[(PartitionParent, AccessExclusive), (Partition, AccessExclusive)],
+        "ALTER TABLE parted DETACH PARTITION parted_1"),
+    fact(F::DetachPartitionConcurrently, "ALTER TABLE ... DETACH PARTITION CONCURRENTLY", &[(PartitionParent, ShareUpdateExclusive), (Partition, AccessExclusive)],
+        "ALTER TABLE parted DETACH PARTITION parted_1 CONCURRENTLY")
+        .unsupported(13, 13, "DETACH PARTITION CONCURRENTLY arrived in PostgreSQL 14"),
+    fact(F::DetachPartitionConcurrently, "ALTER TABLE ... DETACH PARTITION CONCURRENTLY", &[(PartitionParent, ShareUpdateExclusive), (Partition, AccessExclusive)],
+        "ALTER TABLE parted DETACH PARTITION parted_1 CONCURRENTLY")
+        .versions(14, 18).no_transaction().waits()
+        .note("Two transactions; waits for every transaction using the parent. Not allowed when a default partition exists."),
+    // ------------------------------------------------------------------ other statements
+    fact(F::CreateTable, "CREATE TABLE", &[], "CREATE TABLE t3 (id int PRIMARY KEY)"),
+    fact(F::CreateTableWithForeignKey, "CREATE TABLE ... REFERENCES", &[(ReferencedTable, ShareRowExclusive)],
+        "CREATE TABLE t3 (id int PRIMARY KEY, pk_id int REFERENCES pk (id))")
+        .note("The referenced table gets SHARE ROW EXCLUSIVE (its triggers are created): writes to it wait."),
+    fact(F::CreateTablePartitionOf, "CREATE TABLE ... PARTITION OF", &[(PartitionParent, AccessExclusive)],
+        "CREATE TABLE parted_3 PARTITION OF parted FOR VALUES FROM (200) TO (300)"),
+    fact(F::DropTable, "DROP TABLE", &[(Table, AccessExclusive), (ReferencedTable, AccessExclusive)],
+        "DROP TABLE t2")
+        .note("Also ACCESS EXCLUSIVE on every table its foreign keys reference."),
+    fact(F::Truncate, "TRUNCATE", T_AE, "TRUNCATE t2")
+        .rewrites(Rewrite::Table)
+        .note("Replaces the table with an empty file: all data is gone."),
+    fact(F::CreateTrigger, "CREATE TRIGGER", T_SRE,
+        "CREATE TRIGGER t_trg BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION trg_fn()"),
+    fact(F::DropTrigger, "DROP TRIGGER", T_AE, "DROP TRIGGER t_trg ON t"),
+    fact(F::Cluster, "CLUSTER", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)], "CLUSTER t USING t_pkey")
+        .rewrites(Rewrite::Table).scans(),
+    fact(F::VacuumFull, "VACUUM FULL", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)], "VACUUM FULL t")
+        .rewrites(Rewrite::Table).scans().no_transaction(),
+    fact(F::Vacuum, "VACUUM", T_SUE, "VACUUM t")
+        .scans().no_transaction()
+        .note("Its final truncate phase briefly takes ACCESS EXCLUSIVE (disable with vacuum_truncate = false)."),
+    fact(F::Analyze, "ANALYZE", T_SUE, "ANALYZE t")
+        .note("Reads a sample, not the whole table."),
+    fact(F::RefreshMaterializedView, "REFRESH MATERIALIZED VIEW", &[(Table, AccessExclusive)], "REFRESH MATERIALIZED VIEW mv")
+        .rewrites(Rewrite::Table).scans(),
+    fact(F::RefreshMaterializedViewConcurrently, "REFRESH MATERIALIZED VIEW CONCURRENTLY", &[(Table, Exclusive)],
+        "REFRESH MATERIALIZED VIEW CONCURRENTLY mv")
+        .scans()
+        .note("EXCLUSIVE lets SELECTs continue; needs a unique index on the view."),
+    fact(F::AlterTypeAddValue, "ALTER TYPE ... ADD VALUE", &[], "ALTER TYPE mood ADD VALUE 'ok'")
+        .note("Locks the type, not tables. The new value cannot be used in the same transaction."),
+    fact(F::Grant, "GRANT / REVOKE", &[], "GRANT SELECT ON t TO PUBLIC"),
+    fact(F::Comment, "COMMENT ON", T_SUE, "COMMENT ON TABLE t IS 'x'"),
+    fact(F::CreatePolicy, "CREATE/ALTER/DROP POLICY", T_AE, "CREATE POLICY p ON t USING (true)"),
+    fact(F::LockTable, "LOCK TABLE", T_AE, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+        .note("The mode shown is the default; an explicit IN ... MODE is honoured."),
+    fact(F::Dml, "INSERT / UPDATE / DELETE", &[(Table, RowExclusive)], "UPDATE t SET a = a")
+        .note("Row locks on every changed row; a whole-table UPDATE writes a new version of every row."),
+];
+
+/// The row for `form` on PostgreSQL `major`, or `None` if the version is outside every row.
+pub fn lookup(form: StatementForm, major: u32) -> Option<&'static LockFact> {
+    LOCK_TABLE
+        .iter()
+        .find(|f| f.form == form && f.since <= major && major <= f.until)
+}
+
+/// Every distinct form that has a row, in table order.
+pub fn all_forms() -> Vec<StatementForm> {
+    let mut out: Vec<StatementForm> = Vec::new();
+    for f in LOCK_TABLE {
+        if !out.contains(&f.form) {
+            out.push(f.form);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_has_exactly_one_row_per_supported_version() {
+        for form in all_forms() {
+            for v in SUPPORTED_VERSIONS {
+                let rows: Vec<_> = LOCK_TABLE
+                    .iter()
+                    .filter(|f| f.form == form && f.since <= v && v <= f.until)
+                    .collect();
+                assert_eq!(rows.len(), 1, "{form:?} on {v}: {} rows", rows.len());
+            }
+        }
+    }
+
+    #[test]
+    fn concurrent_forms_are_forbidden_in_transactions_and_never_block_writes_on_the_table() {
+        // REFRESH MATERIALIZED VIEW CONCURRENTLY is the exception: it may run in a
+        // transaction and takes EXCLUSIVE (reads continue, writes to a matview don't exist).
+        for f in LOCK_TABLE.iter().filter(|f| {
+            f.title.contains("CONCURRENTLY")
+                && f.unsupported.is_none()
+                && f.form != StatementForm::RefreshMaterializedViewConcurrently
+        }) {
+            assert_eq!(f.transaction, TransactionUse::Forbidden, "{}", f.title);
+            let table_lock = f
+                .lock_on(RelationRole::Table)
+                .or(f.lock_on(RelationRole::PartitionParent));
+            assert!(!table_lock.unwrap().blocks_writes(), "{}", f.title);
+        }
+    }
+
+    #[test]
+    fn rewrites_hold_a_lock_that_blocks_writes() {
+        for f in LOCK_TABLE.iter().filter(|f| f.rewrite == Rewrite::Table) {
+            assert!(f.strongest_lock().unwrap().blocks_writes(), "{}", f.title);
+        }
+    }
+
+    #[test]
+    fn the_seed_incident_forms() {
+        let naive = lookup(StatementForm::AddUnique, 15).unwrap();
+        assert_eq!(
+            naive.lock_on(RelationRole::Table),
+            Some(LockMode::AccessExclusive)
+        );
+        assert_eq!(naive.scan, Scan::Table);
+        let step1 = lookup(StatementForm::CreateIndexConcurrently, 15).unwrap();
+        assert_eq!(
+            step1.lock_on(RelationRole::Table),
+            Some(LockMode::ShareUpdateExclusive)
+        );
+        let step2 = lookup(StatementForm::AddUniqueUsingIndex, 15).unwrap();
+        assert_eq!(step2.scan, Scan::No);
+        assert_eq!(step2.duration(), Duration::Instant);
+    }
+
+    #[test]
+    fn version_specific_rows() {
+        assert!(lookup(StatementForm::DetachPartitionConcurrently, 13)
+            .unwrap()
+            .unsupported
+            .is_some());
+        assert!(lookup(StatementForm::DetachPartitionConcurrently, 14)
+            .unwrap()
+            .unsupported
+            .is_none());
+        assert!(lookup(StatementForm::AddNotNullConstraintNotValid, 17)
+            .unwrap()
+            .unsupported
+            .is_some());
+        assert!(lookup(StatementForm::AddNotNullConstraintNotValid, 18)
+            .unwrap()
+            .unsupported
+            .is_none());
+        assert!(lookup(StatementForm::CreateIndex, 12).is_none());
+    }
+}

@@ -1,0 +1,797 @@
+//! Maps each parsed statement to what it does: transaction control, timeout settings, or a
+//! list of [`Operation`]s, each one [`StatementForm`] of the lock table applied to named
+//! relations. This is the only place that reads parse trees for locking purposes.
+
+use pg_query::protobuf::{self, AlterTableType, ConstrType, ObjectType};
+use pg_query::NodeEnum;
+use pgdiplomat_locks::{LockMode, StatementForm as F, StatementForm};
+
+use super::expr::{default_kind, DefaultKind};
+use super::names::{string_list, RelName};
+use super::schema::{column_constraints, ConstraintKind, SchemaState};
+use super::types::{is_binary_coercible, may_be_binary_coercible, ColumnType};
+
+/// What one statement is, as far as locking and sessions go.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatementKind {
+    Begin,
+    Commit,
+    Rollback,
+    /// `SET [LOCAL] lock_timeout|statement_timeout`, `RESET`, `SET ... TO DEFAULT`.
+    SetTimeout {
+        timeout: Timeout,
+        millis: Option<u64>,
+        local: bool,
+    },
+    /// Schema changes and data changes, one operation per ALTER TABLE subcommand.
+    Operations(Vec<Operation>),
+    /// Anything that takes no lock worth describing (SELECT, SET search_path, ...).
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timeout {
+    Lock,
+    Statement,
+}
+
+/// One operation of a statement: a form from the lock table applied to relations.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Operation {
+    pub form: Option<StatementForm>,
+    /// The table, matview or partitioned parent the operation is about.
+    pub table: Option<RelName>,
+    pub index: Option<RelName>,
+    pub referenced: Option<RelName>,
+    pub partition: Option<RelName>,
+    pub column: Option<String>,
+    pub constraint: Option<String>,
+    /// `LOCK TABLE ... IN <mode> MODE` overrides the table row's default mode.
+    pub explicit_lock: Option<LockMode>,
+    /// A qualification found while classifying ("old type unknown", the volatile function ...).
+    pub detail: Option<String>,
+    /// The form was chosen without knowing the existing schema (could be better with a database).
+    pub assumed: bool,
+    /// Column types of an ALTER COLUMN TYPE (old may be unknown).
+    pub type_change: Option<(Option<ColumnType>, ColumnType)>,
+    /// For DDL carrying `IF [NOT] EXISTS`.
+    pub if_exists: bool,
+}
+
+impl Operation {
+    fn new(form: StatementForm, table: Option<RelName>) -> Self {
+        Operation {
+            form: Some(form),
+            table,
+            ..Default::default()
+        }
+    }
+}
+
+/// Classifies one statement given what the run knows so far.
+pub fn classify(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
+    use StatementKind::*;
+    match node {
+        NodeEnum::TransactionStmt(t) => {
+            use protobuf::TransactionStmtKind as K;
+            match K::try_from(t.kind).unwrap_or(K::Undefined) {
+                K::TransStmtBegin | K::TransStmtStart => Begin,
+                K::TransStmtCommit | K::TransStmtPrepare => Commit,
+                K::TransStmtRollback => Rollback,
+                _ => Other,
+            }
+        }
+        NodeEnum::VariableSetStmt(v) => classify_set(v),
+        NodeEnum::IndexStmt(i) => Operations(vec![classify_index(i, schema)]),
+        NodeEnum::DropStmt(d) => Operations(classify_drop(d, schema)),
+        NodeEnum::AlterTableStmt(a) => Operations(classify_alter_table(a, schema)),
+        NodeEnum::RenameStmt(r) => Operations(classify_rename(r)),
+        NodeEnum::ReindexStmt(r) => Operations(vec![classify_reindex(r)]),
+        NodeEnum::CreateStmt(c) => Operations(vec![classify_create_table(c)]),
+        NodeEnum::TruncateStmt(t) => Operations(
+            t.relations
+                .iter()
+                .filter_map(range_var)
+                .map(|rv| Operation::new(F::Truncate, Some(rv)))
+                .collect(),
+        ),
+        NodeEnum::ClusterStmt(c) => Operations(vec![Operation::new(
+            F::Cluster,
+            c.relation.as_ref().map(RelName::from_range_var),
+        )]),
+        NodeEnum::VacuumStmt(v) => Operations(classify_vacuum(v)),
+        NodeEnum::RefreshMatViewStmt(r) => Operations(vec![Operation::new(
+            if r.concurrent {
+                F::RefreshMaterializedViewConcurrently
+            } else {
+                F::RefreshMaterializedView
+            },
+            r.relation.as_ref().map(RelName::from_range_var),
+        )]),
+        NodeEnum::CreateTrigStmt(t) => Operations(vec![Operation::new(
+            F::CreateTrigger,
+            t.relation.as_ref().map(RelName::from_range_var),
+        )]),
+        NodeEnum::AlterEnumStmt(_) => Operations(vec![Operation::new(F::AlterTypeAddValue, None)]),
+        NodeEnum::GrantStmt(_) => Operations(vec![Operation::new(F::Grant, None)]),
+        NodeEnum::CommentStmt(c) => Operations(vec![classify_comment(c)]),
+        NodeEnum::CreatePolicyStmt(p) => Operations(vec![Operation::new(
+            F::CreatePolicy,
+            p.table.as_ref().map(RelName::from_range_var),
+        )]),
+        NodeEnum::AlterPolicyStmt(p) => Operations(vec![Operation::new(
+            F::CreatePolicy,
+            p.table.as_ref().map(RelName::from_range_var),
+        )]),
+        NodeEnum::LockStmt(l) => Operations(
+            l.relations
+                .iter()
+                .filter_map(range_var)
+                .map(|rv| Operation {
+                    explicit_lock: lock_mode_from_int(l.mode),
+                    ..Operation::new(F::LockTable, Some(rv))
+                })
+                .collect(),
+        ),
+        NodeEnum::UpdateStmt(u) => {
+            Operations(vec![dml(u.relation.as_ref(), u.where_clause.is_none())])
+        }
+        NodeEnum::DeleteStmt(d) => {
+            Operations(vec![dml(d.relation.as_ref(), d.where_clause.is_none())])
+        }
+        NodeEnum::InsertStmt(i) => Operations(vec![dml(i.relation.as_ref(), false)]),
+        _ => Other,
+    }
+}
+
+fn dml(rv: Option<&protobuf::RangeVar>, whole_table: bool) -> Operation {
+    Operation {
+        detail: whole_table.then(|| "no WHERE clause: every row is changed".to_string()),
+        ..Operation::new(F::Dml, rv.map(RelName::from_range_var))
+    }
+}
+
+fn range_var(node: &protobuf::Node) -> Option<RelName> {
+    match node.node.as_ref()? {
+        NodeEnum::RangeVar(rv) => Some(RelName::from_range_var(rv)),
+        _ => None,
+    }
+}
+
+/// PostgreSQL's LOCKMODE numbering: 1 = AccessShare ... 8 = AccessExclusive.
+fn lock_mode_from_int(mode: i32) -> Option<LockMode> {
+    LockMode::ALL.get((mode as usize).checked_sub(1)?).copied()
+}
+
+fn classify_set(v: &protobuf::VariableSetStmt) -> StatementKind {
+    use protobuf::VariableSetKind as K;
+    let timeout = match v.name.as_str() {
+        "lock_timeout" => Timeout::Lock,
+        "statement_timeout" => Timeout::Statement,
+        _ => return StatementKind::Other,
+    };
+    let millis = match K::try_from(v.kind).unwrap_or(K::Undefined) {
+        K::VarSetValue => v.args.first().and_then(parse_duration_arg),
+        K::VarSetDefault | K::VarReset => None,
+        _ => return StatementKind::Other,
+    };
+    StatementKind::SetTimeout {
+        timeout,
+        millis: millis.filter(|m| *m > 0),
+        local: v.is_local,
+    }
+}
+
+/// `'5s'`, `5000`, `'1min'` → milliseconds. 0 means "no timeout" (returned as Some(0)).
+fn parse_duration_arg(node: &protobuf::Node) -> Option<u64> {
+    let NodeEnum::AConst(c) = node.node.as_ref()? else {
+        return None;
+    };
+    match c.val.as_ref()? {
+        protobuf::a_const::Val::Ival(i) => Some(i.ival.max(0) as u64),
+        protobuf::a_const::Val::Sval(s) => parse_duration(&s.sval),
+        protobuf::a_const::Val::Fval(f) => f.fval.parse::<f64>().ok().map(|v| v.max(0.0) as u64),
+        _ => None,
+    }
+}
+
+/// Parses a PostgreSQL time setting (`100ms`, `5s`, `2min`, `1h`, bare number = ms).
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    Some((value * factor) as u64)
+}
+
+fn classify_index(i: &protobuf::IndexStmt, _schema: &SchemaState) -> Operation {
+    let table = i.relation.as_ref().map(RelName::from_range_var);
+    let index = (!i.idxname.is_empty()).then(|| {
+        RelName::new(
+            i.relation.as_ref().map(|r| r.schemaname.as_str()),
+            &i.idxname,
+        )
+    });
+    Operation {
+        index,
+        if_exists: i.if_not_exists,
+        ..Operation::new(
+            if i.concurrent {
+                F::CreateIndexConcurrently
+            } else {
+                F::CreateIndex
+            },
+            table,
+        )
+    }
+}
+
+fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation> {
+    let kind = ObjectType::try_from(d.remove_type).unwrap_or(ObjectType::Undefined);
+    let mut out = Vec::new();
+    for obj in &d.objects {
+        let list = match obj.node.as_ref() {
+            Some(NodeEnum::List(l)) => &l.items[..],
+            _ => continue,
+        };
+        match kind {
+            ObjectType::ObjectIndex => {
+                let Some(index) = RelName::from_name_list(list) else {
+                    continue;
+                };
+                let table = schema.index(&index).and_then(|i| i.table.clone());
+                out.push(Operation {
+                    index: Some(index),
+                    if_exists: d.missing_ok,
+                    ..Operation::new(
+                        if d.concurrent {
+                            F::DropIndexConcurrently
+                        } else {
+                            F::DropIndex
+                        },
+                        table,
+                    )
+                });
+            }
+            ObjectType::ObjectTable | ObjectType::ObjectMatview => {
+                let Some(table) = RelName::from_name_list(list) else {
+                    continue;
+                };
+                let referenced = schema.table(&table).and_then(|t| {
+                    t.constraints
+                        .values()
+                        .find(|c| c.kind == ConstraintKind::ForeignKey)
+                        .and_then(|c| c.referenced.clone())
+                });
+                out.push(Operation {
+                    referenced,
+                    if_exists: d.missing_ok,
+                    ..Operation::new(F::DropTable, Some(table))
+                });
+            }
+            ObjectType::ObjectTrigger => {
+                // [schema.]table.trigger
+                let table = RelName::from_name_list(&list[..list.len().saturating_sub(1)]);
+                out.push(Operation::new(F::DropTrigger, table));
+            }
+            ObjectType::ObjectPolicy => {
+                let table = RelName::from_name_list(&list[..list.len().saturating_sub(1)]);
+                out.push(Operation::new(F::CreatePolicy, table));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn classify_reindex(r: &protobuf::ReindexStmt) -> Operation {
+    use protobuf::ReindexObjectType as K;
+    let concurrent = r.params.iter().any(|p| match p.node.as_ref() {
+        Some(NodeEnum::DefElem(d)) => d.defname == "concurrently",
+        _ => false,
+    });
+    let rel = r.relation.as_ref().map(RelName::from_range_var);
+    match K::try_from(r.kind).unwrap_or(K::Undefined) {
+        K::ReindexObjectIndex => Operation {
+            index: rel,
+            ..Operation::new(
+                if concurrent {
+                    F::ReindexConcurrently
+                } else {
+                    F::ReindexIndex
+                },
+                None,
+            )
+        },
+        _ => Operation::new(
+            if concurrent {
+                F::ReindexConcurrently
+            } else {
+                F::ReindexTable
+            },
+            rel,
+        ),
+    }
+}
+
+fn classify_create_table(c: &protobuf::CreateStmt) -> Operation {
+    let table = c.relation.as_ref().map(RelName::from_range_var);
+    if c.partbound.is_some() {
+        if let Some(parent) = c.inh_relations.first().and_then(range_var) {
+            return Operation {
+                partition: table,
+                ..Operation::new(F::CreateTablePartitionOf, Some(parent))
+            };
+        }
+    }
+    let mut referenced = None;
+    for elt in &c.table_elts {
+        let cons: Vec<protobuf::Constraint> = match elt.node.as_ref() {
+            Some(NodeEnum::ColumnDef(cd)) => column_constraints(cd),
+            Some(NodeEnum::Constraint(con)) => vec![(**con).clone()],
+            _ => vec![],
+        };
+        if let Some(pk) = cons
+            .iter()
+            .find(|c| c.contype == ConstrType::ConstrForeign as i32)
+            .and_then(|c| c.pktable.as_ref())
+        {
+            referenced = Some(RelName::from_range_var(pk));
+            break;
+        }
+    }
+    match referenced {
+        Some(r) => Operation {
+            referenced: Some(r),
+            partition: table,
+            ..Operation::new(F::CreateTableWithForeignKey, None)
+        },
+        None => Operation {
+            partition: table,
+            ..Operation::new(F::CreateTable, None)
+        },
+    }
+}
+
+fn classify_vacuum(v: &protobuf::VacuumStmt) -> Vec<Operation> {
+    let full = v.options.iter().any(|o| match o.node.as_ref() {
+        Some(NodeEnum::DefElem(d)) => d.defname == "full" && !matches!(d.arg.as_ref().and_then(|a| a.node.as_ref()), Some(NodeEnum::Boolean(b)) if !b.boolval),
+        _ => false,
+    });
+    let form = if !v.is_vacuumcmd {
+        F::Analyze
+    } else if full {
+        F::VacuumFull
+    } else {
+        F::Vacuum
+    };
+    let rels: Vec<Operation> = v
+        .rels
+        .iter()
+        .filter_map(|r| match r.node.as_ref()? {
+            NodeEnum::VacuumRelation(vr) => vr.relation.as_ref().map(RelName::from_range_var),
+            _ => None,
+        })
+        .map(|rel| Operation::new(form, Some(rel)))
+        .collect();
+    if rels.is_empty() {
+        vec![Operation {
+            detail: Some("every table of the database".into()),
+            ..Operation::new(form, None)
+        }]
+    } else {
+        rels
+    }
+}
+
+fn classify_comment(c: &protobuf::CommentStmt) -> Operation {
+    let kind = ObjectType::try_from(c.objtype).unwrap_or(ObjectType::Undefined);
+    let table = match (kind, c.object.as_ref().and_then(|o| o.node.as_ref())) {
+        (
+            ObjectType::ObjectTable | ObjectType::ObjectView | ObjectType::ObjectMatview,
+            Some(NodeEnum::List(l)),
+        ) => RelName::from_name_list(&l.items),
+        (ObjectType::ObjectColumn, Some(NodeEnum::List(l))) => {
+            RelName::from_name_list(&l.items[..l.items.len().saturating_sub(1)])
+        }
+        _ => None,
+    };
+    if table.is_some() {
+        Operation::new(F::Comment, table)
+    } else {
+        Operation {
+            form: None,
+            ..Default::default()
+        }
+    }
+}
+
+fn classify_rename(r: &protobuf::RenameStmt) -> Vec<Operation> {
+    let kind = ObjectType::try_from(r.rename_type).unwrap_or(ObjectType::Undefined);
+    let rel = r.relation.as_ref().map(RelName::from_range_var);
+    let op = match kind {
+        ObjectType::ObjectTable | ObjectType::ObjectMatview | ObjectType::ObjectView => Operation {
+            detail: Some(format!("renamed to {}", r.newname)),
+            ..Operation::new(F::RenameTable, rel)
+        },
+        ObjectType::ObjectColumn => Operation {
+            column: Some(r.subname.clone()),
+            detail: Some(format!("renamed to {}", r.newname)),
+            ..Operation::new(F::RenameColumn, rel)
+        },
+        ObjectType::ObjectTabconstraint => Operation {
+            constraint: Some(r.subname.clone()),
+            ..Operation::new(F::RenameConstraint, rel)
+        },
+        ObjectType::ObjectIndex => Operation {
+            index: rel,
+            ..Operation::new(F::AlterIndexRename, None)
+        },
+        _ => return vec![],
+    };
+    vec![op]
+}
+
+fn classify_alter_table(a: &protobuf::AlterTableStmt, schema: &SchemaState) -> Vec<Operation> {
+    let Some(rv) = &a.relation else { return vec![] };
+    let rel = RelName::from_range_var(rv);
+    let on_index = a.objtype == ObjectType::ObjectIndex as i32;
+    a.cmds
+        .iter()
+        .filter_map(|c| match c.node.as_ref()? {
+            NodeEnum::AlterTableCmd(cmd) => Some(classify_alter_cmd(&rel, on_index, cmd, schema)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn classify_alter_cmd(
+    rel: &RelName,
+    on_index: bool,
+    cmd: &protobuf::AlterTableCmd,
+    schema: &SchemaState,
+) -> Operation {
+    use AlterTableType as A;
+    let table = Some(rel.clone());
+    let col = || Some(cmd.name.clone()).filter(|n| !n.is_empty());
+    let def = cmd.def.as_ref().and_then(|d| d.node.as_ref());
+    let subtype = A::try_from(cmd.subtype).unwrap_or(A::Undefined);
+    if on_index {
+        let form = match subtype {
+            A::AtSetTableSpace => F::AlterIndexSetTablespace,
+            A::AtSetRelOptions | A::AtResetRelOptions => F::AlterIndexSetStorage,
+            _ => return Operation::default(),
+        };
+        return Operation {
+            index: table,
+            ..Operation::new(form, None)
+        };
+    }
+    let simple = |form| Operation {
+        column: col(),
+        ..Operation::new(form, table.clone())
+    };
+    match subtype {
+        A::AtAddColumn => match def {
+            Some(NodeEnum::ColumnDef(cd)) => classify_add_column(rel, cd),
+            _ => Operation::default(),
+        },
+        A::AtDropColumn => simple(F::DropColumn),
+        A::AtAlterColumnType => {
+            let Some(NodeEnum::ColumnDef(cd)) = def else {
+                return Operation::default();
+            };
+            classify_alter_type(rel, &cmd.name, cd, schema)
+        }
+        A::AtColumnDefault => {
+            if cmd.def.is_some() {
+                simple(F::SetDefault)
+            } else {
+                simple(F::DropDefault)
+            }
+        }
+        A::AtSetNotNull => {
+            if schema.has_valid_not_null_check(rel, &cmd.name) || schema.is_new_table(rel) {
+                simple(F::SetNotNullProvenByCheck)
+            } else {
+                simple(F::SetNotNull)
+            }
+        }
+        A::AtDropNotNull => simple(F::DropNotNull),
+        A::AtSetStatistics => simple(F::SetStatistics),
+        A::AtSetOptions | A::AtResetOptions => simple(F::SetStatistics),
+        A::AtSetStorage => simple(F::SetColumnStorage),
+        A::AtSetCompression => simple(F::SetCompression),
+        A::AtAddIdentity => simple(F::AddIdentity),
+        A::AtSetIdentity => simple(F::DropIdentity),
+        A::AtDropIdentity => simple(F::DropIdentity),
+        A::AtSetExpression => simple(F::SetExpression),
+        A::AtDropExpression => simple(F::DropExpression),
+        A::AtAddConstraint => match def {
+            Some(NodeEnum::Constraint(con)) => classify_add_constraint(rel, con, schema),
+            _ => Operation::default(),
+        },
+        A::AtValidateConstraint => {
+            let kind = schema
+                .constraint(rel, &cmd.name)
+                .map(|c| (c.kind, c.referenced.clone()));
+            match kind {
+                Some((ConstraintKind::ForeignKey, referenced)) => Operation {
+                    constraint: col(),
+                    referenced,
+                    ..Operation::new(F::ValidateForeignKey, table)
+                },
+                Some(_) => Operation { constraint: col(), ..Operation::new(F::ValidateCheck, table) },
+                None => Operation {
+                    constraint: col(),
+                    assumed: true,
+                    detail: Some("constraint type unknown: a foreign key also takes ROW SHARE on the referenced table".into()),
+                    ..Operation::new(F::ValidateCheck, table)
+                },
+            }
+        }
+        A::AtDropConstraint => {
+            let c = schema.constraint(rel, &cmd.name);
+            match c.map(|c| (c.kind, c.referenced.clone())) {
+                Some((ConstraintKind::ForeignKey, referenced)) => Operation {
+                    constraint: col(),
+                    referenced,
+                    ..Operation::new(F::DropForeignKey, table)
+                },
+                _ => Operation {
+                    constraint: col(),
+                    assumed: c.is_none(),
+                    detail: c.is_none().then(|| "if it is a foreign key, the referenced table is locked ACCESS EXCLUSIVE too".to_string()),
+                    if_exists: cmd.missing_ok,
+                    ..Operation::new(F::DropConstraint, table)
+                },
+            }
+        }
+        A::AtChangeOwner => simple(F::OwnerTo),
+        A::AtClusterOn | A::AtDropCluster => simple(F::ClusterOn),
+        A::AtSetLogged => simple(F::SetLogged),
+        A::AtSetUnLogged => simple(F::SetUnlogged),
+        A::AtSetAccessMethod => simple(F::SetAccessMethod),
+        A::AtSetTableSpace => simple(F::SetTablespace),
+        A::AtSetRelOptions | A::AtResetRelOptions | A::AtReplaceRelOptions => {
+            simple(F::SetStorageParameters)
+        }
+        A::AtEnableTrig
+        | A::AtEnableAlwaysTrig
+        | A::AtEnableReplicaTrig
+        | A::AtDisableTrig
+        | A::AtEnableTrigAll
+        | A::AtDisableTrigAll
+        | A::AtEnableTrigUser
+        | A::AtDisableTrigUser => simple(F::EnableDisableTrigger),
+        A::AtAddInherit | A::AtDropInherit => simple(F::InheritChange),
+        A::AtReplicaIdentity => simple(F::ReplicaIdentity),
+        A::AtEnableRowSecurity
+        | A::AtDisableRowSecurity
+        | A::AtForceRowSecurity
+        | A::AtNoForceRowSecurity => simple(F::RowLevelSecurity),
+        A::AtAttachPartition | A::AtDetachPartition | A::AtDetachPartitionFinalize => {
+            let Some(NodeEnum::PartitionCmd(pc)) = def else {
+                return Operation::default();
+            };
+            let partition = pc.name.as_ref().map(RelName::from_range_var);
+            let form = match subtype {
+                A::AtAttachPartition => F::AttachPartition,
+                _ if pc.concurrent => F::DetachPartitionConcurrently,
+                _ => F::DetachPartition,
+            };
+            Operation {
+                partition,
+                ..Operation::new(form, table)
+            }
+        }
+        _ => Operation {
+            table,
+            ..Default::default()
+        },
+    }
+}
+
+fn classify_add_column(rel: &RelName, cd: &protobuf::ColumnDef) -> Operation {
+    let table = Some(rel.clone());
+    let column = Some(cd.colname.clone());
+    let ty = cd.type_name.as_ref().and_then(ColumnType::from_type_name);
+    let cons = column_constraints(cd);
+    let has = |t: ConstrType| cons.iter().any(|c| c.contype == t as i32);
+    let default = cons
+        .iter()
+        .find(|c| c.contype == ConstrType::ConstrDefault as i32)
+        .and_then(|c| c.raw_expr.as_deref());
+    let op = |form, detail: Option<String>| Operation {
+        column: column.clone(),
+        detail,
+        ..Operation::new(form, table.clone())
+    };
+    if has(ConstrType::ConstrPrimary) {
+        return op(F::AddColumnPrimaryKey, None);
+    }
+    if has(ConstrType::ConstrIdentity) {
+        return op(F::AddColumnIdentity, None);
+    }
+    if let Some(generated) = cons
+        .iter()
+        .find(|c| c.contype == ConstrType::ConstrGenerated as i32)
+    {
+        // PostgreSQL 18 made VIRTUAL the default; older versions only know STORED.
+        let virtual_ = generated.generated_kind == "v";
+        return op(
+            if virtual_ {
+                F::AddColumnGeneratedVirtual
+            } else {
+                F::AddColumnGeneratedStored
+            },
+            None,
+        );
+    }
+    if ty.as_ref().is_some_and(ColumnType::is_serial) {
+        return op(F::AddColumnSerial, None);
+    }
+    if has(ConstrType::ConstrUnique) {
+        return op(F::AddColumnUnique, None);
+    }
+    if let Some(fk) = cons
+        .iter()
+        .find(|c| c.contype == ConstrType::ConstrForeign as i32)
+    {
+        let mut o = op(F::AddColumnReferences, None);
+        o.referenced = fk.pktable.as_ref().map(RelName::from_range_var);
+        return o;
+    }
+    if has(ConstrType::ConstrCheck) {
+        return op(F::AddColumnCheck, None);
+    }
+    if let Some(expr) = default {
+        if let DefaultKind::Volatile(func) = default_kind(expr) {
+            return op(
+                F::AddColumnVolatileDefault,
+                Some(format!("{func}() is volatile")),
+            );
+        }
+    }
+    let not_null = cd.is_not_null || has(ConstrType::ConstrNotnull);
+    match (not_null, default.is_some()) {
+        (true, true) => op(F::AddColumnNotNullWithDefault, None),
+        (true, false) => op(F::AddColumnNotNullNoDefault, None),
+        (false, true) => op(F::AddColumnNonVolatileDefault, None),
+        (false, false) => op(F::AddColumnNullable, None),
+    }
+}
+
+fn classify_alter_type(
+    rel: &RelName,
+    column: &str,
+    cd: &protobuf::ColumnDef,
+    schema: &SchemaState,
+) -> Operation {
+    let Some(new) = cd.type_name.as_ref().and_then(ColumnType::from_type_name) else {
+        return Operation::default();
+    };
+    let old = schema.column(rel, column).and_then(|c| c.ty.clone());
+    let has_using = cd.raw_default.is_some();
+    let base = Operation {
+        column: Some(column.to_string()),
+        type_change: Some((old.clone(), new.clone())),
+        ..Operation::new(F::AlterColumnTypeRewrite, Some(rel.clone()))
+    };
+    match old {
+        Some(old) if !has_using && is_binary_coercible(&old, &new) => Operation {
+            form: Some(F::AlterColumnTypeNoRewrite),
+            detail: Some(format!("{old} → {new} is binary coercible")),
+            ..base
+        },
+        Some(old) => Operation { detail: Some(format!("{old} → {new} rewrites every row")), ..base },
+        None if !has_using && may_be_binary_coercible(&new) => Operation {
+            assumed: true,
+            detail: Some(format!(
+                "the current type of {column} is unknown: changing to {new} rewrites the table unless the old type is binary coercible (e.g. varchar(n) → {new})"
+            )),
+            ..base
+        },
+        None => Operation {
+            detail: Some(format!("changing to {new} rewrites every row")),
+            ..base
+        },
+    }
+}
+
+fn classify_add_constraint(
+    rel: &RelName,
+    con: &protobuf::Constraint,
+    schema: &SchemaState,
+) -> Operation {
+    let table = Some(rel.clone());
+    let name = Some(con.conname.clone()).filter(|n| !n.is_empty());
+    let not_valid = con.skip_validation;
+    let using_index = !con.indexname.is_empty();
+    let op = |form| Operation {
+        constraint: name.clone(),
+        ..Operation::new(form, table.clone())
+    };
+    match ConstrType::try_from(con.contype).unwrap_or(ConstrType::Undefined) {
+        ConstrType::ConstrCheck => op(if not_valid {
+            F::AddCheckNotValid
+        } else {
+            F::AddCheck
+        }),
+        ConstrType::ConstrNotnull => {
+            let column = string_list(&con.keys).into_iter().next();
+            if not_valid {
+                Operation {
+                    column,
+                    ..op(F::AddNotNullConstraintNotValid)
+                }
+            } else if column
+                .as_deref()
+                .is_some_and(|c| schema.has_valid_not_null_check(rel, c))
+            {
+                Operation {
+                    column,
+                    ..op(F::SetNotNullProvenByCheck)
+                }
+            } else {
+                Operation {
+                    column,
+                    ..op(F::SetNotNull)
+                }
+            }
+        }
+        ConstrType::ConstrForeign => Operation {
+            referenced: con.pktable.as_ref().map(RelName::from_range_var),
+            ..op(if not_valid {
+                F::AddForeignKeyNotValid
+            } else {
+                F::AddForeignKey
+            })
+        },
+        ConstrType::ConstrUnique if using_index => Operation {
+            index: Some(RelName::new(rel.schema.as_deref(), &con.indexname)),
+            ..op(F::AddUniqueUsingIndex)
+        },
+        ConstrType::ConstrUnique => op(F::AddUnique),
+        ConstrType::ConstrPrimary if using_index => {
+            let index = RelName::new(rel.schema.as_deref(), &con.indexname);
+            Operation {
+                index: Some(index),
+                detail: Some(
+                    "if a key column is nullable, PostgreSQL scans the table to set NOT NULL"
+                        .into(),
+                ),
+                ..op(F::AddPrimaryKeyUsingIndex)
+            }
+        }
+        ConstrType::ConstrPrimary => op(F::AddPrimaryKey),
+        ConstrType::ConstrExclusion => op(F::AddExclude),
+        _ => Operation::default(),
+    }
+}
+
+/// The relation names an operation's lock applies to, per role, for display.
+pub fn relation_for_role(op: &Operation, role: pgdiplomat_locks::RelationRole) -> Option<String> {
+    use pgdiplomat_locks::RelationRole as R;
+    match role {
+        R::Table => op.table.as_ref().map(|t| t.to_string()),
+        R::Index => op.index.as_ref().map(|t| t.to_string()),
+        R::AllIndexes => op.table.as_ref().map(|t| format!("indexes of {t}")),
+        R::ReferencedTable => op.referenced.as_ref().map(|t| t.to_string()),
+        R::ReferencingTables => op.table.as_ref().map(|t| format!("tables referencing {t}")),
+        R::PartitionParent => op.table.as_ref().map(|t| t.to_string()),
+        R::Partition => op.partition.as_ref().map(|t| t.to_string()),
+    }
+}

@@ -1,0 +1,184 @@
+//! Column types as far as the lock model needs them: which `ALTER COLUMN TYPE` changes are
+//! binary coercible (no table rewrite) and which rewrite every row.
+
+use pg_query::protobuf::{self, TypeName};
+use pg_query::NodeEnum;
+
+use super::names::string_value;
+
+/// A column type reduced to its base name and modifiers, e.g. `varchar(20)` →
+/// `{ name: "varchar", mods: [20] }`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ColumnType {
+    pub name: String,
+    pub mods: Vec<i64>,
+    pub array: bool,
+}
+
+impl ColumnType {
+    pub fn from_type_name(tn: &TypeName) -> Option<ColumnType> {
+        let parts: Vec<&str> = tn.names.iter().filter_map(string_value).collect();
+        let last = *parts.last()?;
+        let name = canonical(last).to_string();
+        let mods = tn
+            .typmods
+            .iter()
+            .filter_map(|m| match m.node.as_ref()? {
+                NodeEnum::AConst(c) => match c.val.as_ref()? {
+                    protobuf::a_const::Val::Ival(i) => Some(i.ival as i64),
+                    _ => None,
+                },
+                NodeEnum::Integer(i) => Some(i.ival as i64),
+                _ => None,
+            })
+            .collect();
+        Some(ColumnType {
+            name,
+            mods,
+            array: !tn.array_bounds.is_empty(),
+        })
+    }
+
+    /// Type names that always mean an auto-increment column.
+    pub fn is_serial(&self) -> bool {
+        matches!(
+            self.name.as_str(),
+            "serial" | "bigserial" | "smallserial" | "serial4" | "serial8" | "serial2"
+        )
+    }
+}
+
+impl std::fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)?;
+        if !self.mods.is_empty() {
+            let mods: Vec<String> = self.mods.iter().map(|m| m.to_string()).collect();
+            write!(f, "({})", mods.join(","))?;
+        }
+        if self.array {
+            f.write_str("[]")?;
+        }
+        Ok(())
+    }
+}
+
+fn canonical(name: &str) -> &str {
+    match name {
+        "int" | "integer" | "int4" => "int4",
+        "bigint" | "int8" => "int8",
+        "smallint" | "int2" => "int2",
+        "varchar" | "character varying" => "varchar",
+        "bpchar" | "char" | "character" => "bpchar",
+        "decimal" | "numeric" => "numeric",
+        "timestamp" | "timestamp without time zone" => "timestamp",
+        "timestamptz" | "timestamp with time zone" => "timestamptz",
+        "float8" | "double precision" => "float8",
+        "float4" | "real" => "float4",
+        "bool" | "boolean" => "bool",
+        "varbit" | "bit varying" => "varbit",
+        other => other,
+    }
+}
+
+/// Whether changing a column from `old` to `new` keeps every stored value as it is (PostgreSQL
+/// then skips the table rewrite). Mirrors the cases PostgreSQL treats as binary coercible or
+/// as a no-op length coercion.
+pub fn is_binary_coercible(old: &ColumnType, new: &ColumnType) -> bool {
+    if old.array != new.array {
+        return false;
+    }
+    if old == new {
+        return true;
+    }
+    let widens = |old_len: Option<&i64>, new_len: Option<&i64>| match (old_len, new_len) {
+        (_, None) => true,
+        (Some(o), Some(n)) => n >= o,
+        (None, Some(_)) => false,
+    };
+    match (old.name.as_str(), new.name.as_str()) {
+        ("varchar", "varchar") => widens(old.mods.first(), new.mods.first()),
+        ("varchar", "text") | ("bpchar", "text") => true,
+        ("text", "varchar") => new.mods.is_empty(),
+        ("varbit", "varbit") => widens(old.mods.first(), new.mods.first()),
+        ("numeric", "numeric") => match (old.mods.as_slice(), new.mods.as_slice()) {
+            (_, []) => true,
+            ([p1], [p2]) => p2 >= p1,
+            ([p1, s1], [p2, s2]) => s1 == s2 && p2 >= p1,
+            ([p1], [p2, 0]) => p2 >= p1,
+            _ => false,
+        },
+        ("timestamp", "timestamp")
+        | ("timestamptz", "timestamptz")
+        | ("time", "time")
+        | ("interval", "interval") => widens(old.mods.first(), new.mods.first()),
+        ("cidr", "inet") => true,
+        _ => false,
+    }
+}
+
+/// For an unknown old type: whether the new type is one that *some* old type reaches
+/// without a rewrite (text, unbounded or wider varchar, unconstrained numeric ...).
+pub fn may_be_binary_coercible(new: &ColumnType) -> bool {
+    matches!(
+        new.name.as_str(),
+        "text" | "varchar" | "numeric" | "varbit" | "inet"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ty(sql_type: &str) -> ColumnType {
+        let sql = format!("CREATE TABLE x (c {sql_type})");
+        let parsed = crate::parse::parse_sql(&sql).unwrap();
+        let Some(NodeEnum::CreateStmt(c)) = &parsed.statements[0].node else {
+            panic!()
+        };
+        let Some(NodeEnum::ColumnDef(cd)) = &c.table_elts[0].node else {
+            panic!()
+        };
+        ColumnType::from_type_name(cd.type_name.as_ref().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_no_rewrite_changes() {
+        for (old, new) in [
+            ("varchar(10)", "varchar(20)"),
+            ("varchar(10)", "varchar"),
+            ("varchar(10)", "text"),
+            ("character varying(10)", "text"),
+            ("text", "varchar"),
+            ("numeric(10,2)", "numeric(12,2)"),
+            ("numeric(10,2)", "numeric"),
+            ("decimal(10)", "numeric(12)"),
+            ("timestamp(3)", "timestamp(6)"),
+            ("cidr", "inet"),
+        ] {
+            assert!(is_binary_coercible(&ty(old), &ty(new)), "{old} -> {new}");
+        }
+    }
+
+    #[test]
+    fn the_rewriting_changes() {
+        for (old, new) in [
+            ("int", "bigint"),
+            ("varchar(20)", "varchar(10)"),
+            ("text", "varchar(10)"),
+            ("numeric(10,2)", "numeric(12,3)"),
+            ("numeric(10,2)", "numeric(8,2)"),
+            ("timestamp", "timestamptz"),
+            ("int[]", "bigint[]"),
+            ("text", "text[]"),
+        ] {
+            assert!(!is_binary_coercible(&ty(old), &ty(new)), "{old} -> {new}");
+        }
+    }
+
+    #[test]
+    fn aliases_are_canonical() {
+        assert_eq!(ty("integer"), ty("int4"));
+        assert_eq!(ty("character varying(5)").to_string(), "varchar(5)");
+        assert!(ty("bigserial").is_serial());
+    }
+}

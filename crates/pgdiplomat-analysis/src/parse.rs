@@ -1,0 +1,292 @@
+//! The parser front door: PostgreSQL's own grammar (libpg_query) turns a file into
+//! statements with exact byte spans, the comments that lead each statement, and — on bad
+//! input — a syntax error with the position PostgreSQL reports.
+
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::ops::Range;
+
+use pg_query::protobuf;
+use pg_query::NodeEnum;
+use prost::Message;
+
+/// One top-level statement of a file.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// Position in the file, 0-based.
+    pub index: usize,
+    /// From the first token to the end of the statement (the `;` excluded).
+    pub span: Range<usize>,
+    /// The parse tree; `None` for an empty statement.
+    pub node: Option<NodeEnum>,
+    /// Comments between the previous statement and this one.
+    pub leading_comments: Vec<Comment>,
+}
+
+/// A SQL comment outside statements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    /// The whole comment including `--` or `/* */`.
+    pub span: Range<usize>,
+    /// The text between the delimiters.
+    pub body: Range<usize>,
+}
+
+/// A parsed file.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedFile {
+    pub statements: Vec<Statement>,
+    /// Comments after the last statement.
+    pub trailing_comments: Vec<Comment>,
+}
+
+/// PostgreSQL rejected the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SyntaxError {
+    /// Byte offset PostgreSQL points at (0 when it gives no position).
+    pub offset: usize,
+    /// PostgreSQL's message, e.g. `syntax error at or near "TABEL"`.
+    pub message: String,
+}
+
+// The pg_query crate links libpg_query statically but does not expose the error position,
+// so we call the C entry points ourselves (same library, same symbols).
+#[repr(C)]
+struct PgQueryError {
+    message: *mut c_char,
+    funcname: *mut c_char,
+    filename: *mut c_char,
+    lineno: c_int,
+    cursorpos: c_int,
+    context: *mut c_char,
+}
+
+#[repr(C)]
+struct PgQueryProtobuf {
+    len: usize,
+    data: *mut c_char,
+}
+
+#[repr(C)]
+struct PgQueryProtobufParseResult {
+    parse_tree: PgQueryProtobuf,
+    stderr_buffer: *mut c_char,
+    error: *mut PgQueryError,
+}
+
+extern "C" {
+    fn pg_query_parse_protobuf(input: *const c_char) -> PgQueryProtobufParseResult;
+    fn pg_query_free_protobuf_parse_result(result: PgQueryProtobufParseResult);
+}
+
+/// Parses a whole file with the real PostgreSQL grammar.
+pub fn parse_sql(text: &str) -> Result<ParsedFile, SyntaxError> {
+    let raw = parse_raw(text)?;
+    Ok(assemble(text, raw))
+}
+
+fn parse_raw(text: &str) -> Result<protobuf::ParseResult, SyntaxError> {
+    let input = match CString::new(text) {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(SyntaxError {
+                offset: e.nul_position(),
+                message: "the file contains a NUL byte, which PostgreSQL never accepts in SQL text"
+                    .into(),
+            })
+        }
+    };
+    // SAFETY: `input` is a valid NUL-terminated string that outlives the call; the result is
+    // read before it is freed exactly once.
+    unsafe {
+        let result = pg_query_parse_protobuf(input.as_ptr());
+        let out = if !result.error.is_null() {
+            let err = &*result.error;
+            let message = if err.message.is_null() {
+                "syntax error".to_string()
+            } else {
+                CStr::from_ptr(err.message).to_string_lossy().into_owned()
+            };
+            Err(SyntaxError {
+                offset: char_pos_to_byte(text, err.cursorpos),
+                message,
+            })
+        } else {
+            let data: &[u8] = if result.parse_tree.data.is_null() {
+                &[]
+            } else {
+                std::slice::from_raw_parts(
+                    result.parse_tree.data as *const u8,
+                    result.parse_tree.len,
+                )
+            };
+            protobuf::ParseResult::decode(data).map_err(|e| SyntaxError {
+                offset: 0,
+                message: format!("internal error decoding the parse tree: {e}"),
+            })
+        };
+        pg_query_free_protobuf_parse_result(result);
+        out
+    }
+}
+
+/// PostgreSQL reports a 1-based character position (0 = none).
+fn char_pos_to_byte(text: &str, cursorpos: c_int) -> usize {
+    if cursorpos <= 0 {
+        return 0;
+    }
+    text.char_indices()
+        .nth(cursorpos as usize - 1)
+        .map(|(i, _)| i)
+        .unwrap_or(text.len())
+}
+
+fn assemble(text: &str, raw: protobuf::ParseResult) -> ParsedFile {
+    let bytes = text.as_bytes();
+    let mut statements = Vec::with_capacity(raw.stmts.len());
+    let mut prev_end = 0usize;
+    for (index, stmt) in raw.stmts.into_iter().enumerate() {
+        let loc = (stmt.stmt_location.max(0) as usize).min(text.len());
+        let end = if stmt.stmt_len <= 0 {
+            text.len()
+        } else {
+            (loc + stmt.stmt_len as usize).min(text.len())
+        };
+        let scan_from = prev_end.min(loc);
+        let (comments, start) = skip_trivia(bytes, scan_from, end);
+        let mut stop = end;
+        while stop > start && bytes[stop - 1].is_ascii_whitespace() {
+            stop -= 1;
+        }
+        statements.push(Statement {
+            index,
+            span: start..stop,
+            node: stmt.stmt.and_then(|n| n.node),
+            leading_comments: comments,
+        });
+        prev_end = end;
+    }
+    let (trailing_comments, _) = skip_trivia(bytes, prev_end.min(text.len()), text.len());
+    ParsedFile {
+        statements,
+        trailing_comments,
+    }
+}
+
+/// Skips whitespace, semicolons and comments from `from`, collecting the comments; returns
+/// them and the offset of the first other byte (at most `limit`).
+fn skip_trivia(bytes: &[u8], from: usize, limit: usize) -> (Vec<Comment>, usize) {
+    let mut comments = Vec::new();
+    let mut i = from;
+    while i < limit {
+        let b = bytes[i];
+        if b.is_ascii_whitespace() || b == b';' {
+            i += 1;
+        } else if b == b'-' && bytes.get(i + 1) == Some(&b'-') {
+            let start = i;
+            let mut j = i + 2;
+            while j < bytes.len() && bytes[j] != b'\n' {
+                j += 1;
+            }
+            let body_end = if j > start + 2 && bytes[j - 1] == b'\r' {
+                j - 1
+            } else {
+                j
+            };
+            comments.push(Comment {
+                span: start..j,
+                body: start + 2..body_end,
+            });
+            i = j;
+        } else if b == b'/' && bytes.get(i + 1) == Some(&b'*') {
+            // Block comments nest in PostgreSQL.
+            let start = i;
+            let mut depth = 1;
+            let mut j = i + 2;
+            while j < bytes.len() && depth > 0 {
+                if bytes[j] == b'/' && bytes.get(j + 1) == Some(&b'*') {
+                    depth += 1;
+                    j += 2;
+                } else if bytes[j] == b'*' && bytes.get(j + 1) == Some(&b'/') {
+                    depth -= 1;
+                    j += 2;
+                } else {
+                    j += 1;
+                }
+            }
+            let body_end = if depth == 0 { j - 2 } else { j };
+            comments.push(Comment {
+                span: start..j,
+                body: start + 2..body_end.max(start + 2),
+            });
+            i = j;
+        } else {
+            break;
+        }
+    }
+    (comments, i.min(limit.max(from)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_cover_exactly_each_statement_without_leading_comments() {
+        let sql = "-- first\nCREATE TABLE a (id int);\n\n/* two */ ALTER TABLE a ADD COLUMN b int ;\nSELECT 1";
+        let parsed = parse_sql(sql).unwrap();
+        let texts: Vec<&str> = parsed
+            .statements
+            .iter()
+            .map(|s| &sql[s.span.clone()])
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                "CREATE TABLE a (id int)",
+                "ALTER TABLE a ADD COLUMN b int",
+                "SELECT 1"
+            ]
+        );
+        let c0 = &parsed.statements[0].leading_comments;
+        assert_eq!(&sql[c0[0].body.clone()], " first");
+        let c1 = &parsed.statements[1].leading_comments;
+        assert_eq!(&sql[c1[0].body.clone()], " two ");
+    }
+
+    #[test]
+    fn syntax_error_points_at_the_offending_token() {
+        let sql = "SELECT 1;\nCREATE TABEL x (id int);";
+        let err = parse_sql(sql).unwrap_err();
+        assert_eq!(err.message, "syntax error at or near \"TABEL\"");
+        assert_eq!(&sql[err.offset..err.offset + 5], "TABEL");
+    }
+
+    #[test]
+    fn syntax_error_offset_counts_multibyte_characters() {
+        let sql = "SELECT 'é';\nSELEC 1;";
+        let err = parse_sql(sql).unwrap_err();
+        assert_eq!(&sql[err.offset..err.offset + 5], "SELEC");
+    }
+
+    #[test]
+    fn nul_byte_is_an_error_not_a_panic() {
+        let err = parse_sql("SELECT 1;\0").unwrap_err();
+        assert_eq!(err.offset, 9);
+    }
+
+    #[test]
+    fn trailing_comments_are_kept() {
+        let parsed = parse_sql("SELECT 1; -- pgdiplomat:ignore-file x\n").unwrap();
+        assert_eq!(parsed.trailing_comments.len(), 1);
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_have_no_statements() {
+        assert!(parse_sql("").unwrap().statements.is_empty());
+        assert!(parse_sql("-- nothing\n/* here */")
+            .unwrap()
+            .statements
+            .is_empty());
+    }
+}

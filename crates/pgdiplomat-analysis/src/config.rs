@@ -78,7 +78,11 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::Io { path, source } => {
-                write!(f, "{}: error: cannot read config file: {source}", path.display())
+                write!(
+                    f,
+                    "{}: error: cannot read config file: {source}",
+                    path.display()
+                )
             }
             ConfigError::Parse {
                 path,
@@ -155,9 +159,7 @@ pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
 /// to resolve `paths` (relative to its directory). Does no I/O.
 pub fn load_config_from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let mut config: Config = toml::from_str(text).map_err(|err| {
-        let (line, col) = err
-            .span()
-            .map_or((1, 1), |span| line_col(text, span.start));
+        let (line, col) = err.span().map_or((1, 1), |span| line_col(text, span.start));
         ConfigError::Parse {
             path: path.to_path_buf(),
             line,
@@ -263,14 +265,17 @@ paths = ["db/migrations", "/abs/dir"]
         assert_eq!(config.assume_in_transaction, Some(true));
         assert_eq!(
             config.paths,
-            [PathBuf::from("proj/db/migrations"), PathBuf::from("/abs/dir")]
+            [
+                PathBuf::from("proj/db/migrations"),
+                PathBuf::from("/abs/dir")
+            ]
         );
     }
 
     #[test]
     fn paths_relative_to_a_bare_file_name_stay_relative() {
-        let config = load_config_from_str(r#"paths = ["m"]"#, Path::new("pgdiplomat.toml"))
-            .expect("parses");
+        let config =
+            load_config_from_str(r#"paths = ["m"]"#, Path::new("pgdiplomat.toml")).expect("parses");
         assert_eq!(config.paths, [PathBuf::from("m")]);
     }
 
@@ -289,8 +294,14 @@ paths = ["db/migrations", "/abs/dir"]
     fn pg_version_boundaries() {
         assert!(parse("pg-version = 13").is_ok());
         assert!(parse("pg-version = 18").is_ok());
-        assert!(matches!(parse("pg-version = 12"), Err(ConfigError::Invalid { .. })));
-        assert!(matches!(parse("pg-version = 19"), Err(ConfigError::Invalid { .. })));
+        assert!(matches!(
+            parse("pg-version = 12"),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            parse("pg-version = 19"),
+            Err(ConfigError::Invalid { .. })
+        ));
     }
 
     #[test]
@@ -324,8 +335,8 @@ paths = ["db/migrations", "/abs/dir"]
 
     #[test]
     fn io_error_display_names_the_file() {
-        let err = load_config(Path::new("/definitely/not/here/pgdiplomat.toml"))
-            .expect_err("missing");
+        let err =
+            load_config(Path::new("/definitely/not/here/pgdiplomat.toml")).expect_err("missing");
         assert!(matches!(err, ConfigError::Io { .. }));
         assert!(err
             .to_string()

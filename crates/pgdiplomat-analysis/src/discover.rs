@@ -132,7 +132,11 @@ fn expand_dir(root: &Path, out: &mut Vec<Result<MigrationFile, DiscoverError>>) 
         return;
     }
     sort_migration_names(&mut files);
-    out.extend(files.into_iter().map(|rel| Ok(migration_file(root.join(rel)))));
+    out.extend(
+        files
+            .into_iter()
+            .map(|rel| Ok(migration_file(root.join(rel)))),
+    );
 }
 
 /// Recursively collects migration files below `root.join(rel)`, as paths
@@ -498,7 +502,14 @@ mod tests {
     #[test]
     fn mixing_flyway_and_lookalike_names_still_gives_a_total_order() {
         // Pairwise ad-hoc comparisons of these three used to form a cycle.
-        let names = ["V1_1a.sql", "V1__b.sql", "V1_1__a.sql", "V1_10__c.sql", "V1_2__b.sql", "V1_5x.sql"];
+        let names = [
+            "V1_1a.sql",
+            "V1__b.sql",
+            "V1_1__a.sql",
+            "V1_10__c.sql",
+            "V1_2__b.sql",
+            "V1_5x.sql",
+        ];
         let expected = sorted(&names);
         // Every permutation-ish rotation sorts to the same order.
         for shift in 0..names.len() {
@@ -660,7 +671,10 @@ mod tests {
     #[test]
     fn error_messages_tell_the_user_what_to_do() {
         let nf = DiscoverError::NotFound(PathBuf::from("migratons")).to_string();
-        assert!(nf.starts_with("migratons: no such file or directory"), "{nf}");
+        assert!(
+            nf.starts_with("migratons: no such file or directory"),
+            "{nf}"
+        );
         let empty = DiscoverError::Empty(PathBuf::from("src")).to_string();
         assert!(empty.contains("no .sql migration files"), "{empty}");
         assert!(empty.contains("pass the directory"), "{empty}");

@@ -1,9 +1,16 @@
 //! # pgdiplomat-analysis
 //!
 //! Static analysis of PostgreSQL migrations, with no database: the data flows
-//! `source` → `parse` → `model` (statement forms, schema state, transactions) → `rules` →
-//! `report`. `explain` renders the model itself. Lock facts come from `pgdiplomat-locks`.
+//! [`source`] → [`parse`] → [`model`] (statement forms, schema state) → [`analyze`] (session,
+//! transactions, resolved locks) → [`rules`] → [`report`]. [`explain`] renders the analysis
+//! itself. Lock facts come from `pgdiplomat-locks`; nothing here restates them.
 
+pub mod analyze;
+pub mod config;
+pub mod directives;
+pub mod discover;
+pub mod lint;
 pub mod model;
 pub mod parse;
+pub mod rules;
 pub mod source;

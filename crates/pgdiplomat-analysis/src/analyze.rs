@@ -1,0 +1,295 @@
+//! The analysis pass: walks the statements of every file in order, classifies each one,
+//! resolves its lock facts for the target PostgreSQL version, and tracks the session
+//! (transactions, `lock_timeout`, `statement_timeout`, locks already held) and the schema state
+//! across statements and files. Rules and `explain` read its output; they never re-parse.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use pgdiplomat_locks::{lookup, LockFact, LockMode, RelationRole, StatementForm};
+
+use crate::model::{classify, relation_for_role, Operation, SchemaState, StatementKind, Timeout};
+use crate::parse::{ParsedFile, Statement};
+
+/// Settings that change what the analysis concludes.
+#[derive(Debug, Clone, Copy)]
+pub struct AnalysisOptions {
+    /// PostgreSQL major version the migrations will run on.
+    pub pg_version: u32,
+    /// The migration tool wraps each file in a transaction (Django, Rails, Flyway defaults).
+    pub assume_in_transaction: bool,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        AnalysisOptions {
+            pg_version: pgdiplomat_locks::DEFAULT_VERSION,
+            assume_in_transaction: false,
+        }
+    }
+}
+
+/// A lock one operation takes, resolved to a relation name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedLock {
+    pub role: RelationRole,
+    /// The relation, or a description when its name is not in the statement.
+    pub relation: String,
+    pub mode: LockMode,
+}
+
+/// One operation with its facts from the lock table.
+#[derive(Debug, Clone)]
+pub struct Effect {
+    pub op: Operation,
+    pub fact: Option<&'static LockFact>,
+    /// The main table was created earlier in this run: it is empty and unused, so its locks
+    /// harm nobody.
+    pub new_table: bool,
+    pub locks: Vec<ResolvedLock>,
+}
+
+impl Effect {
+    pub fn form(&self) -> Option<StatementForm> {
+        self.fact.map(|f| f.form)
+    }
+
+    /// The strongest lock on a relation that already exists (not created in this run).
+    pub fn strongest_lock_on_existing(&self) -> Option<&ResolvedLock> {
+        self.locks
+            .iter()
+            .filter(|l| {
+                !(self.new_table
+                    && matches!(
+                        l.role,
+                        RelationRole::Table | RelationRole::Index | RelationRole::AllIndexes
+                    ))
+            })
+            .max_by_key(|l| l.mode)
+    }
+}
+
+/// The session as it stands when a statement runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SessionState {
+    pub in_transaction: bool,
+    /// The transaction was opened by an explicit BEGIN (vs. assumed from the tool).
+    pub explicit_transaction: bool,
+    pub lock_timeout_ms: Option<u64>,
+    pub statement_timeout_ms: Option<u64>,
+}
+
+/// A lock held since an earlier statement of the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldLock {
+    pub relation: String,
+    pub mode: LockMode,
+    /// Index of the statement that took it (in the same file).
+    pub statement: usize,
+    pub span: Range<usize>,
+}
+
+/// Everything known about one statement.
+#[derive(Debug, Clone)]
+pub struct AnalyzedStatement {
+    pub index: usize,
+    pub span: Range<usize>,
+    pub kind: StatementKind,
+    pub effects: Vec<Effect>,
+    pub session: SessionState,
+    /// Locks held from earlier statements of the same transaction when this one starts.
+    pub held_before: Vec<HeldLock>,
+    /// `(table key, constraint)` pairs added NOT VALID earlier in the same transaction.
+    pub not_valid_in_transaction: HashSet<(String, String)>,
+}
+
+impl AnalyzedStatement {
+    pub fn is_ddl(&self) -> bool {
+        matches!(self.kind, StatementKind::Operations(_))
+    }
+}
+
+/// The analysis of one file.
+#[derive(Debug, Clone, Default)]
+pub struct FileAnalysis {
+    pub statements: Vec<AnalyzedStatement>,
+}
+
+/// Carries the schema state from file to file.
+#[derive(Debug, Default)]
+pub struct Analyzer {
+    pub options: AnalysisOptions,
+    pub schema: SchemaState,
+}
+
+#[derive(Default)]
+struct Session {
+    state: SessionState,
+    session_lock_timeout: Option<u64>,
+    session_statement_timeout: Option<u64>,
+    held: Vec<HeldLock>,
+    not_valid: HashSet<(String, String)>,
+}
+
+impl Session {
+    fn end_transaction(&mut self, assume: bool) {
+        self.held.clear();
+        self.not_valid.clear();
+        self.state.lock_timeout_ms = self.session_lock_timeout;
+        self.state.statement_timeout_ms = self.session_statement_timeout;
+        self.state.explicit_transaction = false;
+        self.state.in_transaction = assume;
+    }
+}
+
+impl Analyzer {
+    pub fn new(options: AnalysisOptions) -> Self {
+        Analyzer {
+            options,
+            schema: SchemaState::default(),
+        }
+    }
+
+    /// Analyses one file. Each file starts a new session (its own transactions and
+    /// settings); the schema state carries over from earlier files.
+    pub fn analyze_file(&mut self, parsed: &ParsedFile) -> FileAnalysis {
+        let mut session = Session::default();
+        session.state.in_transaction = self.options.assume_in_transaction;
+        let statements = parsed
+            .statements
+            .iter()
+            .map(|stmt| self.analyze_statement(stmt, &mut session))
+            .collect();
+        FileAnalysis { statements }
+    }
+
+    fn analyze_statement(&mut self, stmt: &Statement, session: &mut Session) -> AnalyzedStatement {
+        let kind = match &stmt.node {
+            Some(node) => classify(node, &self.schema),
+            None => StatementKind::Other,
+        };
+        let before = session.state.clone();
+        let held_before = session.held.clone();
+        let not_valid_before = session.not_valid.clone();
+        let mut effects = Vec::new();
+        match &kind {
+            StatementKind::Begin => {
+                session.state.in_transaction = true;
+                session.state.explicit_transaction = true;
+            }
+            StatementKind::Commit | StatementKind::Rollback => {
+                session.end_transaction(
+                    self.options.assume_in_transaction && !before.explicit_transaction,
+                );
+            }
+            StatementKind::SetTimeout {
+                timeout,
+                millis,
+                local,
+            } => {
+                let (current, sess) = match timeout {
+                    Timeout::Lock => (
+                        &mut session.state.lock_timeout_ms,
+                        &mut session.session_lock_timeout,
+                    ),
+                    Timeout::Statement => (
+                        &mut session.state.statement_timeout_ms,
+                        &mut session.session_statement_timeout,
+                    ),
+                };
+                *current = *millis;
+                if !local {
+                    *sess = *millis;
+                }
+            }
+            StatementKind::Operations(ops) => {
+                for op in ops {
+                    effects.push(self.resolve(op));
+                }
+            }
+            StatementKind::Other => {}
+        }
+        // Locks are held to the end of the transaction; outside one, to the end of the statement.
+        if before.in_transaction {
+            for e in &effects {
+                if let Some(l) = e.strongest_lock_on_existing() {
+                    session.held.push(HeldLock {
+                        relation: l.relation.clone(),
+                        mode: l.mode,
+                        statement: stmt.index,
+                        span: stmt.span.clone(),
+                    });
+                }
+                if let (Some(form), Some(table), Some(con)) =
+                    (e.form(), &e.op.table, &e.op.constraint)
+                {
+                    if matches!(
+                        form,
+                        StatementForm::AddCheckNotValid
+                            | StatementForm::AddForeignKeyNotValid
+                            | StatementForm::AddNotNullConstraintNotValid
+                    ) {
+                        session.not_valid.insert((table.key(), con.clone()));
+                    }
+                }
+            }
+        }
+        if let Some(node) = &stmt.node {
+            self.schema.apply(node);
+        }
+        AnalyzedStatement {
+            index: stmt.index,
+            span: stmt.span.clone(),
+            kind,
+            effects,
+            session: before,
+            held_before,
+            not_valid_in_transaction: not_valid_before,
+        }
+    }
+
+    fn resolve(&self, op: &Operation) -> Effect {
+        let fact = op.form.and_then(|f| lookup(f, self.options.pg_version));
+        let new_table = op
+            .table
+            .as_ref()
+            .is_some_and(|t| self.schema.is_new_table(t))
+            || (op.table.is_none()
+                && op
+                    .index
+                    .as_ref()
+                    .is_some_and(|i| self.schema.index(i).is_some_and(|i| i.created_in_run)));
+        let mut locks = Vec::new();
+        if let Some(fact) = fact {
+            for &(role, mode) in fact.locks {
+                let mode = if role == RelationRole::Table {
+                    op.explicit_lock.unwrap_or(mode)
+                } else {
+                    mode
+                };
+                let relation = relation_for_role(op, role).unwrap_or_else(|| match role {
+                    RelationRole::Table if op.index.is_some() => format!(
+                        "table of index {}",
+                        op.index.as_ref().map(|i| i.to_string()).unwrap_or_default()
+                    ),
+                    _ => format!("the {}", role.label()),
+                });
+                // An unnamed referenced table (DROP TABLE without known FKs) is not a lock we can show.
+                if role == RelationRole::ReferencedTable && op.referenced.is_none() {
+                    continue;
+                }
+                locks.push(ResolvedLock {
+                    role,
+                    relation,
+                    mode,
+                });
+            }
+        }
+        Effect {
+            op: op.clone(),
+            fact,
+            new_table,
+            locks,
+        }
+    }
+}

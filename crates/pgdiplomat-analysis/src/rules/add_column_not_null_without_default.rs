@@ -1,0 +1,27 @@
+//! `add-column-not-null-without-default`: PLACEHOLDER — to be written.
+
+use super::{Finding, Rule, RuleContext, Severity};
+
+pub struct AddColumnNotNullWithoutDefault;
+
+impl Rule for AddColumnNotNullWithoutDefault {
+    fn id(&self) -> &'static str {
+        "add-column-not-null-without-default"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Error
+    }
+    fn summary(&self) -> &'static str {
+        ""
+    }
+    fn explanation(&self) -> &'static str {
+        ""
+    }
+    fn bad_example(&self) -> &'static str {
+        ""
+    }
+    fn good_example(&self) -> &'static str {
+        ""
+    }
+    fn check(&self, _ctx: &RuleContext<'_>, _out: &mut Vec<Finding>) {}
+}

@@ -1,0 +1,27 @@
+//! `concurrently-in-transaction`: PLACEHOLDER — to be written.
+
+use super::{Finding, Rule, RuleContext, Severity};
+
+pub struct ConcurrentlyInTransaction;
+
+impl Rule for ConcurrentlyInTransaction {
+    fn id(&self) -> &'static str {
+        "concurrently-in-transaction"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Error
+    }
+    fn summary(&self) -> &'static str {
+        ""
+    }
+    fn explanation(&self) -> &'static str {
+        ""
+    }
+    fn bad_example(&self) -> &'static str {
+        ""
+    }
+    fn good_example(&self) -> &'static str {
+        ""
+    }
+    fn check(&self, _ctx: &RuleContext<'_>, _out: &mut Vec<Finding>) {}
+}

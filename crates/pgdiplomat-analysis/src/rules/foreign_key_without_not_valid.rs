@@ -1,0 +1,27 @@
+//! `foreign-key-without-not-valid`: PLACEHOLDER — to be written.
+
+use super::{Finding, Rule, RuleContext, Severity};
+
+pub struct ForeignKeyWithoutNotValid;
+
+impl Rule for ForeignKeyWithoutNotValid {
+    fn id(&self) -> &'static str {
+        "foreign-key-without-not-valid"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Error
+    }
+    fn summary(&self) -> &'static str {
+        ""
+    }
+    fn explanation(&self) -> &'static str {
+        ""
+    }
+    fn bad_example(&self) -> &'static str {
+        ""
+    }
+    fn good_example(&self) -> &'static str {
+        ""
+    }
+    fn check(&self, _ctx: &RuleContext<'_>, _out: &mut Vec<Finding>) {}
+}

@@ -1,0 +1,27 @@
+//! `require-concurrent-reindex`: PLACEHOLDER — to be written.
+
+use super::{Finding, Rule, RuleContext, Severity};
+
+pub struct RequireConcurrentReindex;
+
+impl Rule for RequireConcurrentReindex {
+    fn id(&self) -> &'static str {
+        "require-concurrent-reindex"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Error
+    }
+    fn summary(&self) -> &'static str {
+        ""
+    }
+    fn explanation(&self) -> &'static str {
+        ""
+    }
+    fn bad_example(&self) -> &'static str {
+        ""
+    }
+    fn good_example(&self) -> &'static str {
+        ""
+    }
+    fn check(&self, _ctx: &RuleContext<'_>, _out: &mut Vec<Finding>) {}
+}

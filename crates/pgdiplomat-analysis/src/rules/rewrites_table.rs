@@ -1,0 +1,27 @@
+//! `rewrites-table`: PLACEHOLDER — to be written.
+
+use super::{Finding, Rule, RuleContext, Severity};
+
+pub struct RewritesTable;
+
+impl Rule for RewritesTable {
+    fn id(&self) -> &'static str {
+        "rewrites-table"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Error
+    }
+    fn summary(&self) -> &'static str {
+        ""
+    }
+    fn explanation(&self) -> &'static str {
+        ""
+    }
+    fn bad_example(&self) -> &'static str {
+        ""
+    }
+    fn good_example(&self) -> &'static str {
+        ""
+    }
+    fn check(&self, _ctx: &RuleContext<'_>, _out: &mut Vec<Finding>) {}
+}

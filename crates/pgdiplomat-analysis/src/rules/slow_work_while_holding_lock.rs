@@ -1,0 +1,27 @@
+//! `slow-work-while-holding-lock`: PLACEHOLDER — to be written.
+
+use super::{Finding, Rule, RuleContext, Severity};
+
+pub struct SlowWorkWhileHoldingLock;
+
+impl Rule for SlowWorkWhileHoldingLock {
+    fn id(&self) -> &'static str {
+        "slow-work-while-holding-lock"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Error
+    }
+    fn summary(&self) -> &'static str {
+        ""
+    }
+    fn explanation(&self) -> &'static str {
+        ""
+    }
+    fn bad_example(&self) -> &'static str {
+        ""
+    }
+    fn good_example(&self) -> &'static str {
+        ""
+    }
+    fn check(&self, _ctx: &RuleContext<'_>, _out: &mut Vec<Finding>) {}
+}

@@ -54,18 +54,17 @@ impl Effect {
         self.fact.map(|f| f.form)
     }
 
-    /// The strongest lock on a relation that already exists (not created in this run).
+    /// The locks on relations that already exist (not created in this run).
+    pub fn locks_on_existing(&self) -> impl Iterator<Item = &ResolvedLock> {
+        self.locks.iter().filter(move |l| {
+            !(self.new_table
+                && matches!(l.role, RelationRole::Table | RelationRole::Index | RelationRole::AllIndexes))
+        })
+    }
+
+    /// The strongest lock on a relation that already exists.
     pub fn strongest_lock_on_existing(&self) -> Option<&ResolvedLock> {
-        self.locks
-            .iter()
-            .filter(|l| {
-                !(self.new_table
-                    && matches!(
-                        l.role,
-                        RelationRole::Table | RelationRole::Index | RelationRole::AllIndexes
-                    ))
-            })
-            .max_by_key(|l| l.mode)
+        self.locks_on_existing().max_by_key(|l| l.mode)
     }
 }
 
@@ -212,7 +211,7 @@ impl Analyzer {
         // Locks are held to the end of the transaction; outside one, to the end of the statement.
         if before.in_transaction {
             for e in &effects {
-                if let Some(l) = e.strongest_lock_on_existing() {
+                for l in e.locks_on_existing() {
                     session.held.push(HeldLock {
                         relation: l.relation.clone(),
                         mode: l.mode,

@@ -164,7 +164,15 @@ pub fn load_config_from_str(text: &str, path: &Path) -> Result<Config, ConfigErr
             path: path.to_path_buf(),
             line,
             col,
-            message: err.message().trim_end().to_string(),
+            // toml puts details on extra lines ("invalid array\nexpected `]`");
+            // keep the diagnostic on one line.
+            message: err
+                .message()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(": "),
         }
     })?;
     validate(&config, path)?;

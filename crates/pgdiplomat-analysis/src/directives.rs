@@ -86,13 +86,15 @@ pub fn parse_directive(comment_body: &str) -> Option<Result<Directive, Directive
     let is_file = match name {
         IGNORE => false,
         IGNORE_FILE => true,
-        "" => return error(
-            name_start,
-            format!(
+        "" => {
+            return error(
+                name_start,
+                format!(
                 "expected a directive name right after `{PREFIX}`: `{IGNORE}` or `{IGNORE_FILE}` \
                      (e.g. `-- {PREFIX}{IGNORE} {EXAMPLE_RULE} reason`)"
             ),
-        ),
+            )
+        }
         unknown => {
             return error(
                 name_start,

@@ -277,7 +277,7 @@ fn is_migration_name(name: &str) -> bool {
 ///   other files.
 ///
 /// Ties are broken by the raw path, so the order is total and deterministic.
-pub fn sort_migration_names(names: &mut Vec<PathBuf>) {
+pub fn sort_migration_names(names: &mut [PathBuf]) {
     let flyway_layout = !names.is_empty()
         && names
             .iter()

@@ -129,6 +129,7 @@ pub fn lint_with(analyzer: &mut Analyzer, source: &SourceFile, opts: &LintOption
             stmt: analyzed,
             node: stmt.node.as_ref(),
             sql: source.slice(&stmt.span),
+            source,
         };
         let mut out = Vec::new();
         for rule in &rules {

@@ -1,6 +1,8 @@
-//! `missing-lock-timeout`: PLACEHOLDER — to be written.
+//! `missing-lock-timeout`: a statement that takes a lock blocking reads or writes on an
+//! existing table, with no `lock_timeout` in effect, can queue behind a long transaction and
+//! make every later query on the table queue behind it.
 
-use super::{Finding, Rule, RuleContext, Severity};
+use super::{describe_lock, Finding, Rule, RuleContext, Severity};
 
 pub struct MissingLockTimeout;
 
@@ -12,16 +14,86 @@ impl Rule for MissingLockTimeout {
         Severity::Error
     }
     fn summary(&self) -> &'static str {
-        ""
+        "a lock that blocks reads or writes is requested with no lock_timeout set"
     }
     fn explanation(&self) -> &'static str {
-        ""
+        "Even an instant catalog change such as ADD COLUMN needs its lock first. If any transaction \
+holds a conflicting lock — a long report, an idle-in-transaction session — the DDL waits, and while it \
+waits in the lock queue every later SELECT, INSERT or UPDATE on the table queues behind it: the \
+application freezes although the change itself would take milliseconds. Set a short lock_timeout \
+(for example SET lock_timeout = '2s') so the migration gives up quickly instead, and retry it \
+(pgdiplomat apply does this with backoff). SET LOCAL inside a transaction applies to that transaction only."
     }
     fn bad_example(&self) -> &'static str {
-        ""
+        "ALTER TABLE users_user ADD COLUMN nickname text;"
     }
     fn good_example(&self) -> &'static str {
-        ""
+        "SET lock_timeout = '2s';\nALTER TABLE users_user ADD COLUMN nickname text;"
     }
-    fn check(&self, _ctx: &RuleContext<'_>, _out: &mut Vec<Finding>) {}
+    fn check(&self, ctx: &RuleContext<'_>, out: &mut Vec<Finding>) {
+        if ctx.stmt.session.lock_timeout_ms.is_some() {
+            return;
+        }
+        let strongest = ctx
+            .stmt
+            .effects
+            .iter()
+            .filter_map(|e| e.strongest_lock_on_existing())
+            .filter(|l| l.mode.blocks_writes())
+            .max_by_key(|l| l.mode);
+        let Some(lock) = strongest else { return };
+        let mut f = ctx.finding(
+            self,
+            format!(
+                "takes {} with no lock_timeout: while it waits for the lock, every later query on {} queues behind it",
+                describe_lock(lock.mode, &lock.relation),
+                lock.relation
+            ),
+        );
+        f.help = Some("set a short lock_timeout before the statement and retry on timeout".into());
+        f.fix_sql = Some(format!("SET lock_timeout = '2s';\n{};", ctx.sql));
+        out.push(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::test_support::*;
+
+    const ID: &str = "missing-lock-timeout";
+
+    #[test]
+    fn access_exclusive_without_timeout_is_flagged() {
+        let f = assert_fires(ID, "ALTER TABLE t ADD COLUMN c int;", 1);
+        assert!(f[0].message.contains("ACCESS EXCLUSIVE on t (blocks reads and writes)"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn write_blocking_lock_on_a_referenced_table_is_flagged_even_for_a_new_table() {
+        let f = assert_fires(ID, "CREATE TABLE c (id int, p int REFERENCES p (id));", 1);
+        assert!(f[0].message.contains("SHARE ROW EXCLUSIVE on p (blocks writes)"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn session_and_local_timeouts_count_and_local_ends_with_the_transaction() {
+        assert_clean(ID, "SET lock_timeout = '1s'; ALTER TABLE t ADD COLUMN c int;");
+        assert_clean(ID, "BEGIN; SET LOCAL lock_timeout = '1s'; ALTER TABLE t ADD COLUMN c int; COMMIT;");
+        assert_fires(ID, "BEGIN; SET LOCAL lock_timeout = '1s'; COMMIT; ALTER TABLE t ADD COLUMN c int;", 1);
+        assert_fires(ID, "SET lock_timeout = '1s'; RESET lock_timeout; ALTER TABLE t ADD COLUMN c int;", 1);
+        assert_fires(ID, "SET lock_timeout = 0; ALTER TABLE t ADD COLUMN c int;", 1);
+    }
+
+    #[test]
+    fn locks_that_block_neither_reads_nor_writes_are_clean() {
+        assert_clean(ID, "CREATE INDEX CONCURRENTLY i ON t (a);");
+        assert_clean(ID, "ALTER TABLE t VALIDATE CONSTRAINT c;");
+        assert_clean(ID, "UPDATE t SET a = 1 WHERE id = 1;");
+        assert_clean(ID, "CREATE TABLE t (id int); ALTER TABLE t ADD COLUMN c int;");
+    }
+
+    #[test]
+    fn examples() {
+        assert_examples(&MissingLockTimeout);
+    }
 }

@@ -87,6 +87,7 @@ pub struct RuleContext<'a> {
     pub node: Option<&'a NodeEnum>,
     /// The statement's own text.
     pub sql: &'a str,
+    pub source: &'a crate::source::SourceFile,
 }
 
 impl RuleContext<'_> {
@@ -94,6 +95,11 @@ impl RuleContext<'_> {
     /// the run harm nobody).
     pub fn effects_on_existing(&self) -> impl Iterator<Item = &Effect> {
         self.stmt.effects.iter().filter(|e| !e.new_table)
+    }
+
+    /// The 1-based line of a byte offset in the file.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.source.line_col(offset).line
     }
 
     pub fn finding(&self, rule: &dyn Rule, message: String) -> Finding {

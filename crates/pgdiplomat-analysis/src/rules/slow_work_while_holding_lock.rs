@@ -1,4 +1,8 @@
-//! `slow-work-while-holding-lock`: PLACEHOLDER — to be written.
+//! `slow-work-while-holding-lock`: a scan, rewrite or wait inside a transaction that already
+//! holds a lock blocking reads or writes (taken by an earlier statement) keeps that lock for
+//! the whole slow step.
+
+use pgdiplomat_locks::{Duration, StatementForm};
 
 use super::{Finding, Rule, RuleContext, Severity};
 
@@ -12,16 +16,109 @@ impl Rule for SlowWorkWhileHoldingLock {
         Severity::Error
     }
     fn summary(&self) -> &'static str {
-        ""
+        "a scan or rewrite runs while the transaction holds a blocking lock taken earlier"
     }
     fn explanation(&self) -> &'static str {
-        ""
+        "Locks are held until the transaction ends. After an instant statement has taken ACCESS \
+EXCLUSIVE (say ADD COLUMN), any slow statement later in the same transaction — a validation scan, \
+an index build, a table rewrite, a backfill — runs while the first lock is still held, so the \
+application stays blocked for the whole slow step even though each statement looks harmless on \
+its own. Commit between them: put the quick, strongly locking change in its own short transaction \
+and the slow work in another."
     }
     fn bad_example(&self) -> &'static str {
-        ""
+        "SET lock_timeout = '2s';\nBEGIN;\nALTER TABLE orders ADD COLUMN note text;\nALTER TABLE accounts VALIDATE CONSTRAINT accounts_owner_fk;\nCOMMIT;"
     }
     fn good_example(&self) -> &'static str {
-        ""
+        "SET lock_timeout = '2s';\nBEGIN;\nALTER TABLE orders ADD COLUMN note text;\nCOMMIT;\nBEGIN;\nALTER TABLE accounts VALIDATE CONSTRAINT accounts_owner_fk;\nCOMMIT;"
     }
-    fn check(&self, _ctx: &RuleContext<'_>, _out: &mut Vec<Finding>) {}
+    fn check(&self, ctx: &RuleContext<'_>, out: &mut Vec<Finding>) {
+        if !ctx.stmt.session.in_transaction || ctx.stmt.held_before.is_empty() {
+            return;
+        }
+        for e in ctx.effects_on_existing() {
+            let Some(fact) = e.fact else { continue };
+            if fact.duration() == Duration::Instant {
+                continue;
+            }
+            // VALIDATE right after its own NOT VALID add has a rule of its own.
+            if matches!(fact.form, StatementForm::ValidateCheck | StatementForm::ValidateForeignKey) {
+                if let (Some(t), Some(c)) = (&e.op.table, &e.op.constraint) {
+                    if ctx.stmt.not_valid_in_transaction.contains(&(t.key(), c.clone())) {
+                        continue;
+                    }
+                }
+            }
+            // A blocking lock held from before that is stronger than what this statement takes
+            // on the same relation (otherwise the statement's own rule already says it all).
+            let held = ctx
+                .stmt
+                .held_before
+                .iter()
+                .filter(|h| h.mode.blocks_writes())
+                .filter(|h| {
+                    let own = e.locks.iter().filter(|l| l.relation == h.relation).map(|l| l.mode).max();
+                    own.is_none_or(|own| own < h.mode)
+                })
+                .max_by_key(|h| h.mode);
+            let Some(h) = held else { continue };
+            let what = match fact.duration() {
+                Duration::WaitsForTransactions => "waits for other transactions",
+                _ if fact.rewrite == pgdiplomat_locks::Rewrite::Table => "rewrites the table",
+                _ => "scans the table",
+            };
+            let line = ctx.line_of(h.span.start);
+            let mut f = ctx.finding(
+                self,
+                format!(
+                    "{} {what} while this transaction still holds {} on {} ({}) from line {line}",
+                    fact.title,
+                    h.mode,
+                    h.relation,
+                    h.mode.impact()
+                ),
+            );
+            f.help = Some("commit before this statement so the earlier lock is released first".into());
+            f.fix_sql = Some(format!("COMMIT;\nBEGIN;\n{};", ctx.sql));
+            out.push(f);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::test_support::*;
+
+    const ID: &str = "slow-work-while-holding-lock";
+
+    #[test]
+    fn validation_scan_after_an_access_exclusive_change_is_flagged() {
+        let f = assert_fires(
+            ID,
+            "BEGIN;\nALTER TABLE orders ADD COLUMN note text;\nALTER TABLE accounts VALIDATE CONSTRAINT fk;\nCOMMIT;",
+            1,
+        );
+        assert!(f[0].message.contains("ACCESS EXCLUSIVE on orders (blocks reads and writes) from line 2"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn scan_on_the_same_table_under_an_earlier_access_exclusive_is_flagged() {
+        assert_fires(ID, "BEGIN;\nALTER TABLE t ADD COLUMN c int;\nALTER TABLE t VALIDATE CONSTRAINT other_c;\nCOMMIT;", 1);
+    }
+
+    #[test]
+    fn separate_transactions_are_clean() {
+        assert_clean(ID, "BEGIN; ALTER TABLE orders ADD COLUMN note text; COMMIT; BEGIN; ALTER TABLE accounts VALIDATE CONSTRAINT fk; COMMIT;");
+    }
+
+    #[test]
+    fn without_a_transaction_each_statement_releases_its_locks() {
+        assert_clean(ID, "ALTER TABLE orders ADD COLUMN note text; ALTER TABLE accounts VALIDATE CONSTRAINT fk;");
+    }
+
+    #[test]
+    fn examples() {
+        assert_examples(&SlowWorkWhileHoldingLock);
+    }
 }

@@ -57,14 +57,16 @@ impl Effect {
     /// The locks on relations that already exist (not created in this run).
     pub fn locks_on_existing(&self) -> impl Iterator<Item = &ResolvedLock> {
         self.locks.iter().filter(move |l| {
-            !(self.new_table
-                && matches!(l.role, RelationRole::Table | RelationRole::Index | RelationRole::AllIndexes))
+            l.role != RelationRole::NewIndex
+                && !(self.new_table
+                    && matches!(l.role, RelationRole::Table | RelationRole::Index | RelationRole::AllIndexes))
         })
     }
 
     /// The strongest lock on a relation that already exists.
     pub fn strongest_lock_on_existing(&self) -> Option<&ResolvedLock> {
-        self.locks_on_existing().max_by_key(|l| l.mode)
+        // On ties prefer the table: it is what the application queries.
+        self.locks_on_existing().max_by_key(|l| (l.mode, l.role == RelationRole::Table))
     }
 }
 

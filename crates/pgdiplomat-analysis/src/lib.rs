@@ -8,9 +8,11 @@
 pub mod analyze;
 pub mod config;
 pub mod directives;
+pub mod explain;
 pub mod discover;
 pub mod lint;
 pub mod model;
 pub mod parse;
+pub mod report;
 pub mod rules;
 pub mod source;

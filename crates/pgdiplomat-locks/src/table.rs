@@ -20,8 +20,10 @@ pub const DEFAULT_VERSION: u32 = 17;
 pub enum RelationRole {
     /// The table (or materialized view) the statement is about.
     Table,
-    /// The index the statement creates, drops or rebuilds.
+    /// The existing index the statement drops, alters or rebuilds.
     Index,
+    /// The index the statement creates: nobody else can be waiting on it.
+    NewIndex,
     /// Every existing index of the table (REINDEX TABLE, rewrites).
     AllIndexes,
     /// The table a foreign key points at.
@@ -39,6 +41,7 @@ impl RelationRole {
         match self {
             RelationRole::Table => "table",
             RelationRole::Index => "index",
+            RelationRole::NewIndex => "new index",
             RelationRole::AllIndexes => "every index of the table",
             RelationRole::ReferencedTable => "referenced table",
             RelationRole::ReferencingTables => "referencing tables",
@@ -322,7 +325,7 @@ const T_SRE: &[(RelationRole, LockMode)] = &[(Table, ShareRowExclusive)];
 /// The lock table. See the module documentation.
 pub static LOCK_TABLE: &[LockFact] = &[
     // ------------------------------------------------------------------ indexes
-    fact(F::CreateIndex, "CREATE INDEX", &[(Table, Share), (Index, AccessExclusive)],
+    fact(F::CreateIndex, "CREATE INDEX", &[(Table, Share), (NewIndex, AccessExclusive)],
         "CREATE INDEX t_d_idx ON t (d)")
         .scans()
         .note("SHARE on the table blocks writes for the whole build."),
@@ -395,10 +398,10 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::AddColumnReferences, "ADD COLUMN ... REFERENCES", &[(Table, AccessExclusive), (ReferencedTable, ShareRowExclusive)],
         "ALTER TABLE t ADD COLUMN n int REFERENCES pk (id)")
         .note("No validation scan when the new column has no default (all NULL)."),
-    fact(F::AddColumnUnique, "ADD COLUMN ... UNIQUE", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+    fact(F::AddColumnUnique, "ADD COLUMN ... UNIQUE", &[(Table, AccessExclusive), (NewIndex, AccessExclusive)],
         "ALTER TABLE t ADD COLUMN n int UNIQUE")
         .scans(),
-    fact(F::AddColumnPrimaryKey, "ADD COLUMN ... PRIMARY KEY", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+    fact(F::AddColumnPrimaryKey, "ADD COLUMN ... PRIMARY KEY", &[(Table, AccessExclusive), (NewIndex, AccessExclusive)],
         "ALTER TABLE t2 ADD COLUMN n serial PRIMARY KEY")
         .rewrites(Rewrite::Table).scans(),
     // ------------------------------------------------------------------ columns
@@ -456,11 +459,11 @@ pub static LOCK_TABLE: &[LockFact] = &[
         .note("Validates every row while blocking writes on both tables."),
     fact(F::AddForeignKeyNotValid, "ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID", &[(Table, ShareRowExclusive), (ReferencedTable, ShareRowExclusive)],
         "ALTER TABLE t ADD CONSTRAINT t_ref_fk FOREIGN KEY (ref_id) REFERENCES pk (id) NOT VALID"),
-    fact(F::AddUnique, "ADD CONSTRAINT ... UNIQUE", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+    fact(F::AddUnique, "ADD CONSTRAINT ... UNIQUE", &[(Table, AccessExclusive), (NewIndex, AccessExclusive)],
         "ALTER TABLE t ADD CONSTRAINT t_d_key UNIQUE (d)")
         .scans()
         .note("Builds the unique index while holding ACCESS EXCLUSIVE: reads and writes wait for the whole build."),
-    fact(F::AddPrimaryKey, "ADD CONSTRAINT ... PRIMARY KEY", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+    fact(F::AddPrimaryKey, "ADD CONSTRAINT ... PRIMARY KEY", &[(Table, AccessExclusive), (NewIndex, AccessExclusive)],
         "ALTER TABLE t2 ADD CONSTRAINT t2_pkey PRIMARY KEY (id)")
         .scans()
         .note("Builds the index (and checks NOT NULL) while holding ACCESS EXCLUSIVE."),
@@ -470,7 +473,7 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::AddPrimaryKeyUsingIndex, "ADD CONSTRAINT ... PRIMARY KEY USING INDEX", &[(Table, AccessExclusive), (Index, AccessExclusive)],
         "ALTER TABLE t2 ADD CONSTRAINT t2_pkey PRIMARY KEY USING INDEX t2_id_uidx")
         .note("No scan when the key columns are already NOT NULL; otherwise PostgreSQL scans to set NOT NULL."),
-    fact(F::AddExclude, "ADD CONSTRAINT ... EXCLUDE", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+    fact(F::AddExclude, "ADD CONSTRAINT ... EXCLUDE", &[(Table, AccessExclusive), (NewIndex, AccessExclusive)],
         "ALTER TABLE t ADD CONSTRAINT t_a_excl EXCLUDE USING btree (a WITH =)")
         .scans()
         .note("No concurrent alternative exists: the index is built under ACCESS EXCLUSIVE."),

@@ -1,1 +1,28 @@
-fn main() {}
+//! `pgdiplomat`: the command line. A thin layer over `pgdiplomat-analysis` (lint, explain)
+//! and `pgdiplomat-locks` (the lock table): argument parsing, reading input, exit codes.
+
+mod cli;
+mod input;
+mod lint;
+mod explain;
+mod tables;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit codes, documented in `--help`.
+pub const EXIT_CLEAN: u8 = 0;
+pub const EXIT_FINDINGS: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let code = match args.command {
+        cli::Command::Lint(a) => lint::run(a),
+        cli::Command::Explain(a) => explain::run(a),
+        cli::Command::Rules(a) => tables::rules(a),
+        cli::Command::Locks(a) => tables::locks(a),
+    };
+    ExitCode::from(code)
+}

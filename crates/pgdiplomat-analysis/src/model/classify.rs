@@ -764,7 +764,7 @@ fn classify_add_constraint(
             index: Some(RelName::new(rel.schema.as_deref(), &con.indexname)),
             ..op(F::AddUniqueUsingIndex)
         },
-        ConstrType::ConstrUnique => op(F::AddUnique),
+        ConstrType::ConstrUnique => Operation { index: constraint_index(rel, con), ..op(F::AddUnique) },
         ConstrType::ConstrPrimary if using_index => {
             let index = RelName::new(rel.schema.as_deref(), &con.indexname);
             Operation {
@@ -776,7 +776,7 @@ fn classify_add_constraint(
                 ..op(F::AddPrimaryKeyUsingIndex)
             }
         }
-        ConstrType::ConstrPrimary => op(F::AddPrimaryKey),
+        ConstrType::ConstrPrimary => Operation { index: constraint_index(rel, con), ..op(F::AddPrimaryKey) },
         ConstrType::ConstrExclusion => op(F::AddExclude),
         _ => Operation::default(),
     }
@@ -787,11 +787,16 @@ pub fn relation_for_role(op: &Operation, role: pgdiplomat_locks::RelationRole) -
     use pgdiplomat_locks::RelationRole as R;
     match role {
         R::Table => op.table.as_ref().map(|t| t.to_string()),
-        R::Index => op.index.as_ref().map(|t| t.to_string()),
+        R::Index | R::NewIndex => op.index.as_ref().map(|t| t.to_string()),
         R::AllIndexes => op.table.as_ref().map(|t| format!("indexes of {t}")),
         R::ReferencedTable => op.referenced.as_ref().map(|t| t.to_string()),
         R::ReferencingTables => op.table.as_ref().map(|t| format!("tables referencing {t}")),
         R::PartitionParent => op.table.as_ref().map(|t| t.to_string()),
         R::Partition => op.partition.as_ref().map(|t| t.to_string()),
     }
+}
+
+/// The index a UNIQUE / PRIMARY KEY constraint creates carries the constraint's name.
+fn constraint_index(rel: &RelName, con: &protobuf::Constraint) -> Option<RelName> {
+    (!con.conname.is_empty()).then(|| RelName::new(rel.schema.as_deref(), &con.conname))
 }

@@ -1,0 +1,112 @@
+//! Reading migrations: paths → ordered files → [`SourceFile`]s, and the shared settings
+//! (config file + flags).
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use pgdiplomat_analysis::analyze::AnalysisOptions;
+use pgdiplomat_analysis::config::{find_and_load_config, load_config, Config};
+use pgdiplomat_analysis::discover::discover;
+use pgdiplomat_analysis::source::SourceFile;
+use pgdiplomat_locks::DEFAULT_VERSION;
+
+use crate::cli::CommonArgs;
+
+/// Prints an error in the `pgdiplomat: error: ...` form.
+pub fn error(msg: impl std::fmt::Display) {
+    eprintln!("pgdiplomat: error: {msg}");
+}
+
+/// Loads pgdiplomat.toml as the flags say. `Err` has already been reported.
+pub fn load_settings(common: &CommonArgs) -> Result<(Config, Option<PathBuf>), ()> {
+    if common.no_config {
+        return Ok((Config::default(), None));
+    }
+    if let Some(path) = &common.config {
+        return match load_config(path) {
+            Ok(c) => Ok((c, Some(path.clone()))),
+            Err(e) => {
+                error(e);
+                Err(())
+            }
+        };
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    match find_and_load_config(&cwd) {
+        Ok(loaded) => Ok((loaded.config, loaded.path)),
+        Err(e) => {
+            error(e);
+            Err(())
+        }
+    }
+}
+
+pub fn analysis_options(common: &CommonArgs, config: &Config) -> AnalysisOptions {
+    AnalysisOptions {
+        pg_version: common.pg_version.or(config.pg_version).unwrap_or(DEFAULT_VERSION),
+        assume_in_transaction: common.assume_in_transaction || config.assume_in_transaction.unwrap_or(false),
+    }
+}
+
+/// Reads every path in migration order. Problems are reported as they happen; the returned
+/// flag says whether any occurred (exit status 2), while readable files are still returned.
+pub fn read_sources(paths: &[PathBuf]) -> (Vec<SourceFile>, bool) {
+    let mut sources = Vec::new();
+    let mut failed = false;
+    let mut stdin_used = false;
+    for path in paths {
+        if path.as_os_str() == "-" {
+            if stdin_used {
+                continue;
+            }
+            stdin_used = true;
+            let mut buf = Vec::new();
+            match std::io::stdin().read_to_end(&mut buf) {
+                Ok(_) => match decode("<stdin>", buf) {
+                    Ok(s) => sources.push(s),
+                    Err(()) => failed = true,
+                },
+                Err(e) => {
+                    error(format!("cannot read standard input: {e}"));
+                    failed = true;
+                }
+            }
+            continue;
+        }
+        for found in discover(std::slice::from_ref(path)) {
+            match found {
+                Ok(file) => match std::fs::read(&file.path) {
+                    Ok(bytes) => match decode(&file.display, bytes) {
+                        Ok(s) => sources.push(s),
+                        Err(()) => failed = true,
+                    },
+                    Err(e) => {
+                        error(format!("{}: cannot read: {e}", file.display));
+                        failed = true;
+                    }
+                },
+                Err(e) => {
+                    error(e);
+                    failed = true;
+                }
+            }
+        }
+    }
+    (sources, failed)
+}
+
+fn decode(name: &str, bytes: Vec<u8>) -> Result<SourceFile, ()> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(SourceFile::new(name, text)),
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(&e.into_bytes()[..offset]).into_owned();
+            let lc = SourceFile::new(name, text).line_col(offset);
+            error(format!(
+                "{name}:{}:{}: the file is not valid UTF-8; save it as UTF-8 (PostgreSQL migrations normally are)",
+                lc.line, lc.column
+            ));
+            Err(())
+        }
+    }
+}

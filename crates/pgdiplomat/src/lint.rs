@@ -1,0 +1,92 @@
+//! `pgdiplomat lint`.
+
+use std::io::{IsTerminal, Write};
+
+use pgdiplomat_analysis::lint::{lint_sources, LintOptions};
+use pgdiplomat_analysis::report::{human, json};
+use pgdiplomat_analysis::rules::{all_rules, rule_by_id, Severity};
+use termcolor::{BufferedStandardStream, ColorChoice};
+
+use crate::cli::{self, FailOn, LintArgs, LintFormat};
+use crate::input::{analysis_options, error, load_settings, read_sources};
+use crate::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
+
+pub fn run(args: LintArgs) -> u8 {
+    let Ok((config, _)) = load_settings(&args.common) else { return EXIT_USAGE };
+    let analysis = analysis_options(&args.common, &config);
+
+    let include = if args.include.is_empty() { config.include.clone() } else { args.include.clone() };
+    let mut exclude = config.exclude.clone();
+    exclude.extend(args.exclude.iter().cloned());
+    for id in include.iter().chain(&exclude) {
+        if rule_by_id(id).is_none() {
+            let ids: Vec<&str> = all_rules().iter().map(|r| r.id()).collect();
+            error(format!("unknown rule `{id}`; the rules are: {}", ids.join(", ")));
+            return EXIT_USAGE;
+        }
+    }
+    let fail_on = match args.fail_on {
+        Some(f) => f,
+        None => match config.fail_on.as_deref() {
+            Some("warning") => FailOn::Warning,
+            Some("info") => FailOn::Info,
+            Some("never") => FailOn::Never,
+            _ => FailOn::Error,
+        },
+    };
+
+    let paths = if args.paths.is_empty() { config.paths.clone() } else { args.paths.clone() };
+    if paths.is_empty() {
+        error("no migrations given: pass files or directories (or `-` for standard input), or set `paths` in pgdiplomat.toml");
+        return EXIT_USAGE;
+    }
+    let (sources, read_failed) = read_sources(&paths);
+    let opts = LintOptions { analysis, include, exclude };
+    let reports = lint_sources(sources, &opts);
+
+    let written = match args.format {
+        LintFormat::Json => {
+            let doc = json::to_json(&reports, analysis.pg_version);
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &doc)
+                .map_err(std::io::Error::other)
+                .and_then(|_| writeln!(out))
+        }
+        LintFormat::Human => {
+            let color = match args.color {
+                cli::ColorChoice::Always => ColorChoice::Always,
+                cli::ColorChoice::Never => ColorChoice::Never,
+                cli::ColorChoice::Auto => {
+                    if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+                        ColorChoice::Auto
+                    } else {
+                        ColorChoice::Never
+                    }
+                }
+            };
+            let mut out = BufferedStandardStream::stdout(color);
+            human::write_reports(&mut out, &reports).and_then(|_| out.flush())
+        }
+    };
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            error(format!("cannot write output: {e}"));
+            return EXIT_USAGE;
+        }
+    }
+
+    if read_failed {
+        return EXIT_USAGE;
+    }
+    let threshold = match fail_on {
+        FailOn::Error => Some(Severity::Error),
+        FailOn::Warning => Some(Severity::Warning),
+        FailOn::Info => Some(Severity::Info),
+        FailOn::Never => None,
+    };
+    let worst = reports.iter().filter_map(|r| r.max_severity()).max();
+    match (threshold, worst) {
+        (Some(t), Some(w)) if w >= t => EXIT_FINDINGS,
+        _ => EXIT_CLEAN,
+    }
+}

@@ -59,14 +59,18 @@ impl Effect {
         self.locks.iter().filter(move |l| {
             l.role != RelationRole::NewIndex
                 && !(self.new_table
-                    && matches!(l.role, RelationRole::Table | RelationRole::Index | RelationRole::AllIndexes))
+                    && matches!(
+                        l.role,
+                        RelationRole::Table | RelationRole::Index | RelationRole::AllIndexes
+                    ))
         })
     }
 
     /// The strongest lock on a relation that already exists.
     pub fn strongest_lock_on_existing(&self) -> Option<&ResolvedLock> {
         // On ties prefer the table: it is what the application queries.
-        self.locks_on_existing().max_by_key(|l| (l.mode, l.role == RelationRole::Table))
+        self.locks_on_existing()
+            .max_by_key(|l| (l.mode, l.role == RelationRole::Table))
     }
 }
 

@@ -64,26 +64,47 @@ pub struct ExplainedFinding {
 }
 
 /// Explains every statement of one file.
-pub fn explain_source(source: &SourceFile, opts: &LintOptions) -> Result<Vec<ExplainedStatement>, SyntaxError> {
+pub fn explain_source(
+    source: &SourceFile,
+    opts: &LintOptions,
+) -> Result<Vec<ExplainedStatement>, SyntaxError> {
     let mut analyzer = Analyzer::new(opts.analysis);
     let (_, analysis) = analyze_source(&mut analyzer, source)?;
     let mut lint_analyzer = Analyzer::new(opts.analysis);
     let findings = lint_with(&mut lint_analyzer, source, opts).findings;
-    Ok(analysis.statements.iter().map(|s| explain_statement(source, s, &findings)).collect())
+    Ok(analysis
+        .statements
+        .iter()
+        .map(|s| explain_statement(source, s, &findings))
+        .collect())
 }
 
-fn explain_statement(source: &SourceFile, s: &AnalyzedStatement, findings: &[Finding]) -> ExplainedStatement {
+fn explain_statement(
+    source: &SourceFile,
+    s: &AnalyzedStatement,
+    findings: &[Finding],
+) -> ExplainedStatement {
     let lc = source.line_col(s.span.start);
     let session_effect = match &s.kind {
-        StatementKind::Begin => Some("starts a transaction: locks taken from here are held until COMMIT".into()),
+        StatementKind::Begin => {
+            Some("starts a transaction: locks taken from here are held until COMMIT".into())
+        }
         StatementKind::Commit => Some("ends the transaction and releases its locks".into()),
         StatementKind::Rollback => Some("rolls back and releases the transaction's locks".into()),
-        StatementKind::SetTimeout { timeout, millis, local } => {
+        StatementKind::SetTimeout {
+            timeout,
+            millis,
+            local,
+        } => {
             let name = match timeout {
                 Timeout::Lock => "lock_timeout",
                 Timeout::Statement => "statement_timeout",
             };
-            let scope = if *local { "for the rest of this transaction" } else { "for the session" };
+            let scope = if *local {
+                "for the rest of this transaction"
+            } else {
+                "for the session"
+            };
             Some(match millis {
                 Some(ms) => format!("sets {name} to {ms} ms {scope}"),
                 None => format!("turns {name} off {scope}"),
@@ -127,7 +148,11 @@ fn explain_statement(source: &SourceFile, s: &AnalyzedStatement, findings: &[Fin
     let mine = findings
         .iter()
         .filter(|f| f.span.start >= s.span.start && f.span.start < s.span.end.max(s.span.start + 1))
-        .map(|f| ExplainedFinding { rule: f.rule, severity: f.severity.as_str(), message: f.message.clone() })
+        .map(|f| ExplainedFinding {
+            rule: f.rule,
+            severity: f.severity.as_str(),
+            message: f.message.clone(),
+        })
         .collect();
     ExplainedStatement {
         line: lc.line,
@@ -147,8 +172,16 @@ pub fn render_text(file_name: &str, statements: &[ExplainedStatement]) -> String
     let mut out = String::new();
     for s in statements {
         let first_line = s.sql.lines().next().unwrap_or("");
-        let more = if s.sql.lines().nth(1).is_some() { " ..." } else { "" };
-        let _ = writeln!(out, "{file_name}:{}:{}: {first_line}{more}", s.line, s.column);
+        let more = if s.sql.lines().nth(1).is_some() {
+            " ..."
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "{file_name}:{}:{}: {first_line}{more}",
+            s.line, s.column
+        );
         if let Some(effect) = &s.session_effect {
             let _ = writeln!(out, "    {effect}");
         }
@@ -168,7 +201,11 @@ pub fn render_text(file_name: &str, statements: &[ExplainedStatement]) -> String
                 } else {
                     format!("blocks {}", l.blocks.join(", "))
                 };
-                let _ = writeln!(out, "    {label:<12} {} on {} ({}): {blocks}", l.mode, l.relation, l.role);
+                let _ = writeln!(
+                    out,
+                    "    {label:<12} {} on {} ({}): {blocks}",
+                    l.mode, l.relation, l.role
+                );
             }
             let rewrite = if op.rewrites_table {
                 "yes: every row and index is written anew"
@@ -178,7 +215,11 @@ pub fn render_text(file_name: &str, statements: &[ExplainedStatement]) -> String
                 "no"
             };
             let _ = writeln!(out, "    {:<12} {rewrite}", "rewrite:");
-            let scan = if op.scans_table { "yes: reads every row" } else { "no" };
+            let scan = if op.scans_table {
+                "yes: reads every row"
+            } else {
+                "no"
+            };
             let _ = writeln!(out, "    {:<12} {scan}", "scan:");
             let _ = writeln!(out, "    {:<12} {}", "duration:", op.duration);
             let txn = if op.allowed_in_transaction {
@@ -188,7 +229,11 @@ pub fn render_text(file_name: &str, statements: &[ExplainedStatement]) -> String
             };
             let _ = writeln!(out, "    {:<12} {txn}", "transaction:");
             if op.on_new_table {
-                let _ = writeln!(out, "    {:<12} the table was created earlier in this run: nobody else uses it yet", "context:");
+                let _ = writeln!(
+                    out,
+                    "    {:<12} the table was created earlier in this run: nobody else uses it yet",
+                    "context:"
+                );
             }
             if let Some(d) = &op.detail {
                 let _ = writeln!(out, "    {:<12} {d}", "detail:");
@@ -202,7 +247,11 @@ pub fn render_text(file_name: &str, statements: &[ExplainedStatement]) -> String
                 Some(ms) => format!("lock_timeout {ms} ms"),
                 None => "no lock_timeout".to_string(),
             };
-            let txn = if s.in_transaction { "inside a transaction" } else { "autocommit" };
+            let txn = if s.in_transaction {
+                "inside a transaction"
+            } else {
+                "autocommit"
+            };
             let _ = writeln!(out, "    {:<12} {txn}, {timeout}", "session:");
         }
         for f in &s.findings {

@@ -8,8 +8,8 @@
 pub mod analyze;
 pub mod config;
 pub mod directives;
-pub mod explain;
 pub mod discover;
+pub mod explain;
 pub mod lint;
 pub mod model;
 pub mod parse;

@@ -10,10 +10,15 @@ use crate::input::{analysis_options, error, load_settings, read_sources};
 use crate::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
 
 pub fn run(args: ExplainArgs) -> u8 {
-    let Ok((config, _)) = load_settings(&args.common) else { return EXIT_USAGE };
+    let Ok((config, _)) = load_settings(&args.common) else {
+        return EXIT_USAGE;
+    };
     let analysis = analysis_options(&args.common, &config);
     if args.file.is_dir() {
-        error(format!("{}: explain takes one file; use `pgdiplomat lint` for a directory", args.file.display()));
+        error(format!(
+            "{}: explain takes one file; use `pgdiplomat lint` for a directory",
+            args.file.display()
+        ));
         return EXIT_USAGE;
     }
     let (sources, failed) = read_sources(std::slice::from_ref(&args.file));
@@ -21,12 +26,19 @@ pub fn run(args: ExplainArgs) -> u8 {
         return EXIT_USAGE;
     }
     let source = &sources[0];
-    let opts = LintOptions { analysis, include: config.include.clone(), exclude: config.exclude.clone() };
+    let opts = LintOptions {
+        analysis,
+        include: config.include.clone(),
+        exclude: config.exclude.clone(),
+    };
     let explained = match explain_source(source, &opts) {
         Ok(e) => e,
         Err(e) => {
             let lc = source.line_col(e.offset);
-            eprintln!("{}:{}:{}: error: {}", source.name, lc.line, lc.column, e.message);
+            eprintln!(
+                "{}:{}:{}: error: {}",
+                source.name, lc.line, lc.column, e.message
+            );
             return EXIT_FINDINGS;
         }
     };

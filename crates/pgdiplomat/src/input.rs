@@ -43,8 +43,12 @@ pub fn load_settings(common: &CommonArgs) -> Result<(Config, Option<PathBuf>), (
 
 pub fn analysis_options(common: &CommonArgs, config: &Config) -> AnalysisOptions {
     AnalysisOptions {
-        pg_version: common.pg_version.or(config.pg_version).unwrap_or(DEFAULT_VERSION),
-        assume_in_transaction: common.assume_in_transaction || config.assume_in_transaction.unwrap_or(false),
+        pg_version: common
+            .pg_version
+            .or(config.pg_version)
+            .unwrap_or(DEFAULT_VERSION),
+        assume_in_transaction: common.assume_in_transaction
+            || config.assume_in_transaction.unwrap_or(false),
     }
 }
 

@@ -12,16 +12,25 @@ use crate::input::{analysis_options, error, load_settings, read_sources};
 use crate::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
 
 pub fn run(args: LintArgs) -> u8 {
-    let Ok((config, _)) = load_settings(&args.common) else { return EXIT_USAGE };
+    let Ok((config, _)) = load_settings(&args.common) else {
+        return EXIT_USAGE;
+    };
     let analysis = analysis_options(&args.common, &config);
 
-    let include = if args.include.is_empty() { config.include.clone() } else { args.include.clone() };
+    let include = if args.include.is_empty() {
+        config.include.clone()
+    } else {
+        args.include.clone()
+    };
     let mut exclude = config.exclude.clone();
     exclude.extend(args.exclude.iter().cloned());
     for id in include.iter().chain(&exclude) {
         if rule_by_id(id).is_none() {
             let ids: Vec<&str> = all_rules().iter().map(|r| r.id()).collect();
-            error(format!("unknown rule `{id}`; the rules are: {}", ids.join(", ")));
+            error(format!(
+                "unknown rule `{id}`; the rules are: {}",
+                ids.join(", ")
+            ));
             return EXIT_USAGE;
         }
     }
@@ -35,13 +44,21 @@ pub fn run(args: LintArgs) -> u8 {
         },
     };
 
-    let paths = if args.paths.is_empty() { config.paths.clone() } else { args.paths.clone() };
+    let paths = if args.paths.is_empty() {
+        config.paths.clone()
+    } else {
+        args.paths.clone()
+    };
     if paths.is_empty() {
         error("no migrations given: pass files or directories (or `-` for standard input), or set `paths` in pgdiplomat.toml");
         return EXIT_USAGE;
     }
     let (sources, read_failed) = read_sources(&paths);
-    let opts = LintOptions { analysis, include, exclude };
+    let opts = LintOptions {
+        analysis,
+        include,
+        exclude,
+    };
     let reports = lint_sources(sources, &opts);
 
     let written = match args.format {

@@ -2,9 +2,9 @@
 //! and `pgdiplomat-locks` (the lock table): argument parsing, reading input, exit codes.
 
 mod cli;
+mod explain;
 mod input;
 mod lint;
-mod explain;
 mod tables;
 
 use std::process::ExitCode;

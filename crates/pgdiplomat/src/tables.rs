@@ -12,13 +12,24 @@ pub fn rules(args: RulesArgs) -> u8 {
         None => {
             let width = all_rules().iter().map(|r| r.id().len()).max().unwrap_or(0);
             for r in all_rules() {
-                println!("{:<width$}  {:<7}  {}", r.id(), r.severity().as_str(), r.summary());
+                println!(
+                    "{:<width$}  {:<7}  {}",
+                    r.id(),
+                    r.severity().as_str(),
+                    r.summary()
+                );
             }
             EXIT_CLEAN
         }
         Some(id) => match rule_by_id(&id) {
             Some(r) => {
-                println!("{} ({})\n\n{}\n\n{}\n", r.id(), r.severity().as_str(), r.summary(), r.explanation());
+                println!(
+                    "{} ({})\n\n{}\n\n{}\n",
+                    r.id(),
+                    r.severity().as_str(),
+                    r.summary(),
+                    r.explanation()
+                );
                 println!("Flagged:\n\n{}\n", indent(r.bad_example()));
                 println!("Safe:\n\n{}", indent(r.good_example()));
                 EXIT_CLEAN
@@ -32,7 +43,10 @@ pub fn rules(args: RulesArgs) -> u8 {
 }
 
 fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn locks(args: LocksArgs) -> u8 {
@@ -63,27 +77,53 @@ pub fn locks(args: LocksArgs) -> u8 {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            );
         }
         LocksFormat::Markdown => {
             println!("| statement | versions | locks | rewrite | scan | in txn | note |");
             println!("|---|---|---|---|---|---|---|");
             for f in rows {
-                let versions = if f.since == f.until { f.since.to_string() } else { format!("{}–{}", f.since, f.until) };
+                let versions = if f.since == f.until {
+                    f.since.to_string()
+                } else {
+                    format!("{}–{}", f.since, f.until)
+                };
                 if let Some(why) = f.unsupported {
-                    println!("| {} | {versions} | — | | | | not available: {why} |", f.title);
+                    println!(
+                        "| {} | {versions} | — | | | | not available: {why} |",
+                        f.title
+                    );
                     continue;
                 }
-                let locks: Vec<String> = f.locks.iter().map(|(r, m)| format!("{}: {}", r.label(), m)).collect();
-                let locks = if locks.is_empty() { "none on tables".to_string() } else { locks.join("; ") };
+                let locks: Vec<String> = f
+                    .locks
+                    .iter()
+                    .map(|(r, m)| format!("{}: {}", r.label(), m))
+                    .collect();
+                let locks = if locks.is_empty() {
+                    "none on tables".to_string()
+                } else {
+                    locks.join("; ")
+                };
                 let rewrite = match f.rewrite {
                     Rewrite::No => "",
                     Rewrite::Table => "table",
                     Rewrite::Indexes => "indexes",
                 };
                 let scan = if f.scan == Scan::Table { "yes" } else { "" };
-                let txn = if f.transaction == TransactionUse::Allowed { "yes" } else { "**no**" };
-                println!("| {} | {versions} | {locks} | {rewrite} | {scan} | {txn} | {} |", f.title, f.note.replace('|', "\\|"));
+                let txn = if f.transaction == TransactionUse::Allowed {
+                    "yes"
+                } else {
+                    "**no**"
+                };
+                println!(
+                    "| {} | {versions} | {locks} | {rewrite} | {scan} | {txn} | {} |",
+                    f.title,
+                    f.note.replace('|', "\\|")
+                );
             }
             println!("\n## Conflict matrix (row: requested, column: held; X = waits)\n");
             let short = |m: LockMode| m.sql_name().split(' ').map(|w| &w[..1]).collect::<String>();
@@ -91,13 +131,23 @@ pub fn locks(args: LocksArgs) -> u8 {
             println!("| | {} |", header.join(" | "));
             println!("|---|{}", "---|".repeat(8));
             for a in LockMode::ALL {
-                let cells: Vec<&str> = LockMode::ALL.iter().map(|b| if a.conflicts_with(*b) { "X" } else { "" }).collect();
+                let cells: Vec<&str> = LockMode::ALL
+                    .iter()
+                    .map(|b| if a.conflicts_with(*b) { "X" } else { "" })
+                    .collect();
                 println!("| {} | {} |", a, cells.join(" | "));
             }
             println!("\n## What each held mode blocks\n");
             for m in LockMode::ALL {
                 let b: Vec<&str> = m.blocks().iter().map(|o| o.label()).collect();
-                println!("- **{m}**: {}", if b.is_empty() { "no application statement".to_string() } else { b.join(", ") });
+                println!(
+                    "- **{m}**: {}",
+                    if b.is_empty() {
+                        "no application statement".to_string()
+                    } else {
+                        b.join(", ")
+                    }
+                );
             }
         }
     }

@@ -764,7 +764,10 @@ fn classify_add_constraint(
             index: Some(RelName::new(rel.schema.as_deref(), &con.indexname)),
             ..op(F::AddUniqueUsingIndex)
         },
-        ConstrType::ConstrUnique => Operation { index: constraint_index(rel, con), ..op(F::AddUnique) },
+        ConstrType::ConstrUnique => Operation {
+            index: constraint_index(rel, con),
+            ..op(F::AddUnique)
+        },
         ConstrType::ConstrPrimary if using_index => {
             let index = RelName::new(rel.schema.as_deref(), &con.indexname);
             Operation {
@@ -776,7 +779,10 @@ fn classify_add_constraint(
                 ..op(F::AddPrimaryKeyUsingIndex)
             }
         }
-        ConstrType::ConstrPrimary => Operation { index: constraint_index(rel, con), ..op(F::AddPrimaryKey) },
+        ConstrType::ConstrPrimary => Operation {
+            index: constraint_index(rel, con),
+            ..op(F::AddPrimaryKey)
+        },
         ConstrType::ConstrExclusion => op(F::AddExclude),
         _ => Operation::default(),
     }

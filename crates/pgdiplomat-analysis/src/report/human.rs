@@ -12,7 +12,10 @@ use crate::lint::FileReport;
 use crate::rules::Severity;
 
 fn config() -> Config {
-    Config { chars: Chars::ascii(), ..Config::default() }
+    Config {
+        chars: Chars::ascii(),
+        ..Config::default()
+    }
 }
 
 /// Writes every finding of every report, then the summary line.
@@ -55,12 +58,21 @@ pub fn write_reports(out: &mut dyn WriteColor, reports: &[FileReport]) -> io::Re
 }
 
 fn indent(sql: &str) -> String {
-    sql.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    sql.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `3 files, 12 statements: 2 errors, 1 warning (1 ignored)`.
 pub fn write_summary(out: &mut dyn WriteColor, s: &Summary) -> io::Result<()> {
-    let plural = |n: usize, one: &str| if n == 1 { format!("{n} {one}") } else { format!("{n} {one}s") };
+    let plural = |n: usize, one: &str| {
+        if n == 1 {
+            format!("{n} {one}")
+        } else {
+            format!("{n} {one}s")
+        }
+    };
     let mut parts = Vec::new();
     if s.errors + s.warnings + s.infos == 0 {
         parts.push("no findings".to_string());
@@ -75,7 +87,12 @@ pub fn write_summary(out: &mut dyn WriteColor, s: &Summary) -> io::Result<()> {
             parts.push(plural(s.infos, "note"));
         }
     }
-    let mut line = format!("{}, {}: {}", plural(s.files, "file"), plural(s.statements, "statement"), parts.join(", "));
+    let mut line = format!(
+        "{}, {}: {}",
+        plural(s.files, "file"),
+        plural(s.statements, "statement"),
+        parts.join(", ")
+    );
     if s.suppressed > 0 {
         line.push_str(&format!(" ({} ignored by pgdiplomat:ignore)", s.suppressed));
     }

@@ -71,6 +71,12 @@ pub fn to_json(reports: &[FileReport], pg_version: u32) -> serde_json::Value {
                 .collect(),
         })
         .collect();
-    let out = Output { version: FORMAT_VERSION, tool: "pgdiplomat", pg_version, files, summary: Summary::of(reports) };
+    let out = Output {
+        version: FORMAT_VERSION,
+        tool: "pgdiplomat",
+        pg_version,
+        files,
+        summary: Summary::of(reports),
+    };
     serde_json::to_value(out).unwrap_or(serde_json::Value::Null)
 }

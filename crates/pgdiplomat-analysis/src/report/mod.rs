@@ -22,7 +22,10 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(reports: &[FileReport]) -> Summary {
-        let mut s = Summary { files: reports.len(), ..Default::default() };
+        let mut s = Summary {
+            files: reports.len(),
+            ..Default::default()
+        };
         for r in reports {
             s.statements += r.statements;
             s.suppressed += r.suppressed;

@@ -49,7 +49,9 @@ ALTER TABLE users_user DROP COLUMN legacy_flag;"
             let mut f = match fact.form {
                 StatementForm::DropColumn => {
                     let column = e.op.column.as_deref().unwrap_or("the column");
-                    let lock = on_table.map(|l| format!(" (takes {l})")).unwrap_or_default();
+                    let lock = on_table
+                        .map(|l| format!(" (takes {l})"))
+                        .unwrap_or_default();
                     ctx.finding(
                         self,
                         format!(
@@ -59,7 +61,11 @@ ALTER TABLE users_user DROP COLUMN legacy_flag;"
                 }
                 StatementForm::DropTable => {
                     let mut locks: Vec<String> = on_table.into_iter().collect();
-                    match e.locks.iter().find(|l| l.role == RelationRole::ReferencedTable) {
+                    match e
+                        .locks
+                        .iter()
+                        .find(|l| l.role == RelationRole::ReferencedTable)
+                    {
                         Some(l) => locks.push(format!(
                             "{}, which its foreign key references",
                             describe_lock(l.mode, &l.relation)

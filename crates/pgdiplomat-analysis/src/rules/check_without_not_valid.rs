@@ -59,7 +59,11 @@ ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;"
                         Some(c) => format!("ADD CONSTRAINT {c} CHECK"),
                         None => "ADD CHECK".to_string(),
                     };
-                    (what, fix.as_ref().map(|f| f.0.clone()), fix.and_then(|f| f.1))
+                    (
+                        what,
+                        fix.as_ref().map(|f| f.0.clone()),
+                        fix.and_then(|f| f.1),
+                    )
                 }
                 Some(StatementForm::AddColumnCheck) => {
                     let fix = add_column_check_fix(ctx, i, e);
@@ -149,7 +153,10 @@ fn add_column_check_fix(
         }
         sql.push(not_valid_then_validate(stmt, cmd, con, table)?);
     }
-    Some((sql.join("\n"), (!generated.is_empty()).then(|| generated.join(", "))))
+    Some((
+        sql.join("\n"),
+        (!generated.is_empty()).then(|| generated.join(", ")),
+    ))
 }
 
 /// The name PostgreSQL gives an unnamed CHECK: `<table>_<first column>_check`, then `...1`.
@@ -166,11 +173,16 @@ fn check_name(table: &str, column: Option<&str>, n: usize) -> String {
 }
 
 /// The first column an expression mentions.
-pub(super) fn first_column(expr: &protobuf::Node) -> Option<String> {
+fn first_column(expr: &protobuf::Node) -> Option<String> {
     let mut found = None;
     visit(expr, &mut |n| {
         if let (None, NodeEnum::ColumnRef(cr)) = (&found, n) {
-            found = cr.fields.iter().filter_map(string_value).last().map(str::to_string);
+            found = cr
+                .fields
+                .iter()
+                .filter_map(string_value)
+                .next_back()
+                .map(str::to_string);
         }
     });
     found
@@ -260,11 +272,7 @@ mod tests {
 
     #[test]
     fn flags_add_check_with_the_not_valid_fix() {
-        let f = assert_fires(
-            ID,
-            "ALTER TABLE t ADD CONSTRAINT t_a_pos CHECK (a > 0);",
-            1,
-        );
+        let f = assert_fires(ID, "ALTER TABLE t ADD CONSTRAINT t_a_pos CHECK (a > 0);", 1);
         assert_eq!(
             f[0].message,
             "ADD CONSTRAINT t_a_pos CHECK takes ACCESS EXCLUSIVE on t (blocks reads and writes) \
@@ -288,7 +296,11 @@ ALTER TABLE t VALIDATE CONSTRAINT t_a_pos;"
 
     #[test]
     fn unnamed_check_gets_the_postgres_name_in_the_fix() {
-        let f = assert_fires(ID, "ALTER TABLE app.\"Order\" ADD CHECK (b > 0 AND a > 0);", 1);
+        let f = assert_fires(
+            ID,
+            "ALTER TABLE app.\"Order\" ADD CHECK (b > 0 AND a > 0);",
+            1,
+        );
         assert_eq!(
             f[0].fix_sql.as_deref(),
             Some(
@@ -297,14 +309,23 @@ ALTER TABLE t VALIDATE CONSTRAINT t_a_pos;"
 ALTER TABLE app.\"Order\" VALIDATE CONSTRAINT \"Order_b_check\";"
             )
         );
-        assert!(f[0].help.as_deref().unwrap().contains("names it Order_b_check"));
+        assert!(f[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("names it Order_b_check"));
     }
 
     #[test]
     fn flags_inline_check_on_a_new_column_and_splits_it() {
-        let f = assert_fires(ID, "ALTER TABLE t ADD COLUMN n int DEFAULT 1 CHECK (n > 0);", 1);
+        let f = assert_fires(
+            ID,
+            "ALTER TABLE t ADD COLUMN n int DEFAULT 1 CHECK (n > 0);",
+            1,
+        );
         assert!(
-            f[0].message.starts_with("ADD COLUMN n ... CHECK takes ACCESS EXCLUSIVE on t"),
+            f[0].message
+                .starts_with("ADD COLUMN n ... CHECK takes ACCESS EXCLUSIVE on t"),
             "{}",
             f[0].message
         );

@@ -39,12 +39,11 @@ CREATE INDEX CONCURRENTLY users_email_idx ON users_user (email);"
             if e.form() != Some(StatementForm::CreateIndexConcurrently) || !e.op.if_exists {
                 continue;
             }
-            let name = e
-                .op
-                .index
-                .as_ref()
-                .map(|i| i.to_string())
-                .unwrap_or_else(|| "the index".into());
+            let name =
+                e.op.index
+                    .as_ref()
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "the index".into());
             let mut f = ctx.finding(
                 self,
                 format!(

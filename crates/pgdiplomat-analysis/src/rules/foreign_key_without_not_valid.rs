@@ -59,10 +59,7 @@ ALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_fkey;"
             } else {
                 ""
             };
-            let mut f = ctx.finding(
-                self,
-                format!("{what} takes {}{scan}", locks.join(" and ")),
-            );
+            let mut f = ctx.finding(self, format!("{what} takes {}{scan}", locks.join(" and ")));
             let fix = fix(ctx, i, e);
             let mut help = format!(
                 "add the foreign key NOT VALID (only new and updated rows are checked), then run \
@@ -127,7 +124,11 @@ and SHARE ROW EXCLUSIVE on pk (blocks writes) while it checks every row"
 ALTER TABLE t VALIDATE CONSTRAINT t_ref_fk;"
             )
         );
-        assert!(f[0].help.as_deref().unwrap().contains("SHARE UPDATE EXCLUSIVE"));
+        assert!(f[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("SHARE UPDATE EXCLUSIVE"));
     }
 
     #[test]
@@ -145,7 +146,11 @@ ALTER TABLE t VALIDATE CONSTRAINT t_ref_fk;"
 ALTER TABLE t VALIDATE CONSTRAINT t_a_b_fkey;"
             )
         );
-        assert!(f[0].help.as_deref().unwrap().contains("names it t_a_b_fkey"));
+        assert!(f[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("names it t_a_b_fkey"));
     }
 
     #[test]

@@ -66,22 +66,50 @@ mod tests {
     #[test]
     fn access_exclusive_without_timeout_is_flagged() {
         let f = assert_fires(ID, "ALTER TABLE t ADD COLUMN c int;", 1);
-        assert!(f[0].message.contains("ACCESS EXCLUSIVE on t (blocks reads and writes)"), "{}", f[0].message);
+        assert!(
+            f[0].message
+                .contains("ACCESS EXCLUSIVE on t (blocks reads and writes)"),
+            "{}",
+            f[0].message
+        );
     }
 
     #[test]
     fn write_blocking_lock_on_a_referenced_table_is_flagged_even_for_a_new_table() {
         let f = assert_fires(ID, "CREATE TABLE c (id int, p int REFERENCES p (id));", 1);
-        assert!(f[0].message.contains("SHARE ROW EXCLUSIVE on p (blocks writes)"), "{}", f[0].message);
+        assert!(
+            f[0].message
+                .contains("SHARE ROW EXCLUSIVE on p (blocks writes)"),
+            "{}",
+            f[0].message
+        );
     }
 
     #[test]
     fn session_and_local_timeouts_count_and_local_ends_with_the_transaction() {
-        assert_clean(ID, "SET lock_timeout = '1s'; ALTER TABLE t ADD COLUMN c int;");
-        assert_clean(ID, "BEGIN; SET LOCAL lock_timeout = '1s'; ALTER TABLE t ADD COLUMN c int; COMMIT;");
-        assert_fires(ID, "BEGIN; SET LOCAL lock_timeout = '1s'; COMMIT; ALTER TABLE t ADD COLUMN c int;", 1);
-        assert_fires(ID, "SET lock_timeout = '1s'; RESET lock_timeout; ALTER TABLE t ADD COLUMN c int;", 1);
-        assert_fires(ID, "SET lock_timeout = 0; ALTER TABLE t ADD COLUMN c int;", 1);
+        assert_clean(
+            ID,
+            "SET lock_timeout = '1s'; ALTER TABLE t ADD COLUMN c int;",
+        );
+        assert_clean(
+            ID,
+            "BEGIN; SET LOCAL lock_timeout = '1s'; ALTER TABLE t ADD COLUMN c int; COMMIT;",
+        );
+        assert_fires(
+            ID,
+            "BEGIN; SET LOCAL lock_timeout = '1s'; COMMIT; ALTER TABLE t ADD COLUMN c int;",
+            1,
+        );
+        assert_fires(
+            ID,
+            "SET lock_timeout = '1s'; RESET lock_timeout; ALTER TABLE t ADD COLUMN c int;",
+            1,
+        );
+        assert_fires(
+            ID,
+            "SET lock_timeout = 0; ALTER TABLE t ADD COLUMN c int;",
+            1,
+        );
     }
 
     #[test]
@@ -89,7 +117,10 @@ mod tests {
         assert_clean(ID, "CREATE INDEX CONCURRENTLY i ON t (a);");
         assert_clean(ID, "ALTER TABLE t VALIDATE CONSTRAINT c;");
         assert_clean(ID, "UPDATE t SET a = 1 WHERE id = 1;");
-        assert_clean(ID, "CREATE TABLE t (id int); ALTER TABLE t ADD COLUMN c int;");
+        assert_clean(
+            ID,
+            "CREATE TABLE t (id int); ALTER TABLE t ADD COLUMN c int;",
+        );
     }
 
     #[test]

@@ -65,14 +65,23 @@ SET lock_timeout = '2s';\nREFRESH MATERIALIZED VIEW CONCURRENTLY daily_sales;"
                 .filter(|l| l.role == RelationRole::Table)
                 .max_by_key(|l| l.mode)
                 .or_else(|| e.locks.iter().max_by_key(|l| l.mode))
-                .map(|l| format!(" while holding {}", describe_lock(l.mode, &l.relation)))
+                .map(|l| {
+                    let relation = if e.op.table.is_some() {
+                        l.relation.as_str()
+                    } else {
+                        "each table in turn"
+                    };
+                    format!(" while holding {}", describe_lock(l.mode, relation))
+                })
                 .unwrap_or_default();
+            let indexes = if e.op.table.is_some() {
+                "every index on it"
+            } else {
+                "their indexes"
+            };
             let mut f = ctx.finding(
                 self,
-                format!(
-                    "{} rewrites {what} and every index on it{lock}",
-                    fact.title
-                ),
+                format!("{} rewrites {what} and {indexes}{lock}", fact.title),
             );
             let advice = advice(fact.form);
             f.help = Some(if fact.note.is_empty() {
@@ -98,11 +107,11 @@ fn target(e: &Effect) -> String {
     match (&e.op.table, e.form()) {
         (Some(t), _) => t.to_string(),
         (None, Some(StatementForm::Cluster)) => "every previously clustered table".into(),
-        (None, _) => e
-            .op
-            .detail
-            .clone()
-            .unwrap_or_else(|| "the table".to_string()),
+        (None, _) => {
+            e.op.detail
+                .clone()
+                .unwrap_or_else(|| "the table".to_string())
+        }
     }
 }
 
@@ -158,7 +167,14 @@ mod tests {
     fn cluster_is_flagged() {
         let f = assert_fires(ID, "CLUSTER t USING t_pkey;", 1);
         assert!(f[0].help.as_deref().unwrap().contains("pg_squeeze"));
-        assert_fires(ID, "CLUSTER;", 1);
+        let f = assert_fires(ID, "CLUSTER;", 1);
+        assert!(
+            f[0].message.starts_with(
+                "CLUSTER rewrites every previously clustered table and their indexes while holding ACCESS EXCLUSIVE on each table in turn"
+            ),
+            "{}",
+            f[0].message
+        );
     }
 
     #[test]
@@ -193,7 +209,10 @@ mod tests {
     fn rewrites_with_their_own_rule_and_truncate_are_left_to_others() {
         assert_clean(ID, "ALTER TABLE t ADD COLUMN r float8 DEFAULT random();");
         assert_clean(ID, "ALTER TABLE t ADD COLUMN s serial;");
-        assert_clean(ID, "ALTER TABLE t ALTER COLUMN a TYPE bigint USING a::bigint;");
+        assert_clean(
+            ID,
+            "ALTER TABLE t ALTER COLUMN a TYPE bigint USING a::bigint;",
+        );
         assert_clean(ID, "TRUNCATE t;");
     }
 

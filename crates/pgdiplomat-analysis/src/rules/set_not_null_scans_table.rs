@@ -41,11 +41,18 @@ ALTER TABLE users_user DROP CONSTRAINT users_user_email_not_null;"
             if e.form() != Some(StatementForm::SetNotNull) {
                 continue;
             }
-            let (Some(table), Some(col)) = (&e.op.table, &e.op.column) else { continue };
-            let Some(lock) = e.locks.iter().find(|l| l.role == RelationRole::Table) else { continue };
+            let (Some(table), Some(col)) = (&e.op.table, &e.op.column) else {
+                continue;
+            };
+            let Some(lock) = e.locks.iter().find(|l| l.role == RelationRole::Table) else {
+                continue;
+            };
             let mut f = ctx.finding(
                 self,
-                format!("SET NOT NULL on {col} scans every row of {table} while holding {}", describe_lock(lock.mode, &lock.relation)),
+                format!(
+                    "SET NOT NULL on {col} scans every row of {table} while holding {}",
+                    describe_lock(lock.mode, &lock.relation)
+                ),
             );
             f.help = Some("prove the column NOT NULL with a validated CHECK first; PostgreSQL then skips the scan".into());
             let check = quote_ident(&format!("{}_{}_not_null", table.name, col));
@@ -75,8 +82,17 @@ mod tests {
     #[test]
     fn set_not_null_on_an_existing_table_is_flagged() {
         let f = assert_fires(ID, "ALTER TABLE t ALTER COLUMN a SET NOT NULL;", 1);
-        assert!(f[0].message.contains("ACCESS EXCLUSIVE on t (blocks reads and writes)"), "{}", f[0].message);
-        assert!(f[0].fix_sql.as_deref().unwrap().contains("CHECK (a IS NOT NULL) NOT VALID"));
+        assert!(
+            f[0].message
+                .contains("ACCESS EXCLUSIVE on t (blocks reads and writes)"),
+            "{}",
+            f[0].message
+        );
+        assert!(f[0]
+            .fix_sql
+            .as_deref()
+            .unwrap()
+            .contains("CHECK (a IS NOT NULL) NOT VALID"));
     }
 
     #[test]
@@ -107,13 +123,24 @@ mod tests {
 
     #[test]
     fn postgres_18_fix_uses_not_null_not_valid() {
-        let f = findings_with(ID, "ALTER TABLE t ALTER COLUMN a SET NOT NULL;", on_version(18));
-        assert!(f[0].fix_sql.as_deref().unwrap().contains("NOT NULL a NOT VALID"));
+        let f = findings_with(
+            ID,
+            "ALTER TABLE t ALTER COLUMN a SET NOT NULL;",
+            on_version(18),
+        );
+        assert!(f[0]
+            .fix_sql
+            .as_deref()
+            .unwrap()
+            .contains("NOT NULL a NOT VALID"));
     }
 
     #[test]
     fn new_table_is_clean() {
-        assert_clean(ID, "CREATE TABLE t (a int); ALTER TABLE t ALTER COLUMN a SET NOT NULL;");
+        assert_clean(
+            ID,
+            "CREATE TABLE t (a int); ALTER TABLE t ALTER COLUMN a SET NOT NULL;",
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! holds a lock blocking reads or writes (taken by an earlier statement) keeps that lock for
 //! the whole slow step.
 
-use pgdiplomat_locks::{Duration, StatementForm};
+use pgdiplomat_locks::{Duration, StatementForm, TransactionUse};
 
 use super::{Finding, Rule, RuleContext, Severity};
 
@@ -38,13 +38,23 @@ and the slow work in another."
         }
         for e in ctx.effects_on_existing() {
             let Some(fact) = e.fact else { continue };
-            if fact.duration() == Duration::Instant {
+            // Instant work holds nothing long; CONCURRENTLY forms cannot run in a transaction at
+            // all (concurrently-in-transaction says so).
+            if fact.duration() == Duration::Instant || fact.transaction == TransactionUse::Forbidden
+            {
                 continue;
             }
             // VALIDATE right after its own NOT VALID add has a rule of its own.
-            if matches!(fact.form, StatementForm::ValidateCheck | StatementForm::ValidateForeignKey) {
+            if matches!(
+                fact.form,
+                StatementForm::ValidateCheck | StatementForm::ValidateForeignKey
+            ) {
                 if let (Some(t), Some(c)) = (&e.op.table, &e.op.constraint) {
-                    if ctx.stmt.not_valid_in_transaction.contains(&(t.key(), c.clone())) {
+                    if ctx
+                        .stmt
+                        .not_valid_in_transaction
+                        .contains(&(t.key(), c.clone()))
+                    {
                         continue;
                     }
                 }
@@ -57,7 +67,12 @@ and the slow work in another."
                 .iter()
                 .filter(|h| h.mode.blocks_writes())
                 .filter(|h| {
-                    let own = e.locks.iter().filter(|l| l.relation == h.relation).map(|l| l.mode).max();
+                    let own = e
+                        .locks
+                        .iter()
+                        .filter(|l| l.relation == h.relation)
+                        .map(|l| l.mode)
+                        .max();
                     own.is_none_or(|own| own < h.mode)
                 })
                 .max_by_key(|h| h.mode);
@@ -78,7 +93,8 @@ and the slow work in another."
                     h.mode.impact()
                 ),
             );
-            f.help = Some("commit before this statement so the earlier lock is released first".into());
+            f.help =
+                Some("commit before this statement so the earlier lock is released first".into());
             f.fix_sql = Some(format!("COMMIT;\nBEGIN;\n{};", ctx.sql));
             out.push(f);
         }
@@ -99,7 +115,12 @@ mod tests {
             "BEGIN;\nALTER TABLE orders ADD COLUMN note text;\nALTER TABLE accounts VALIDATE CONSTRAINT fk;\nCOMMIT;",
             1,
         );
-        assert!(f[0].message.contains("ACCESS EXCLUSIVE on orders (blocks reads and writes) from line 2"), "{}", f[0].message);
+        assert!(
+            f[0].message
+                .contains("ACCESS EXCLUSIVE on orders (blocks reads and writes) from line 2"),
+            "{}",
+            f[0].message
+        );
     }
 
     #[test]
@@ -114,7 +135,15 @@ mod tests {
 
     #[test]
     fn without_a_transaction_each_statement_releases_its_locks() {
-        assert_clean(ID, "ALTER TABLE orders ADD COLUMN note text; ALTER TABLE accounts VALIDATE CONSTRAINT fk;");
+        assert_clean(
+            ID,
+            "ALTER TABLE orders ADD COLUMN note text; ALTER TABLE accounts VALIDATE CONSTRAINT fk;",
+        );
+    }
+
+    #[test]
+    fn concurrent_build_in_a_transaction_is_left_to_its_own_rule() {
+        assert_clean(ID, "BEGIN;\nALTER TABLE t ADD COLUMN c int;\nCREATE INDEX CONCURRENTLY i ON t (c);\nCOMMIT;");
     }
 
     #[test]

@@ -46,13 +46,12 @@ CREATE INDEX CONCURRENTLY users_email_idx ON users_user (email);"
             ) {
                 continue;
             }
-            let on = e
-                .op
-                .table
-                .as_ref()
-                .or(e.op.index.as_ref())
-                .map(|r| format!(" on {r}"))
-                .unwrap_or_default();
+            let on =
+                e.op.table
+                    .as_ref()
+                    .or(e.op.index.as_ref())
+                    .map(|r| format!(" on {r}"))
+                    .unwrap_or_default();
             let timeout = format_duration(ms);
             let mut f = ctx.finding(
                 self,
@@ -77,7 +76,12 @@ afterwards"
 
 /// `1800000` → `30min`, `30000` → `30s`, `1500` → `1500ms` (PostgreSQL's units).
 fn format_duration(ms: u64) -> String {
-    const UNITS: &[(u64, &str)] = &[(86_400_000, "d"), (3_600_000, "h"), (60_000, "min"), (1000, "s")];
+    const UNITS: &[(u64, &str)] = &[
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "min"),
+        (1000, "s"),
+    ];
     for &(factor, unit) in UNITS {
         if ms % factor == 0 {
             return format!("{}{unit}", ms / factor);

@@ -44,7 +44,9 @@ ALTER TABLE users_user ADD CONSTRAINT unq_email UNIQUE USING INDEX users_email_u
                 Some(StatementForm::AddPrimaryKey) => "PRIMARY KEY",
                 _ => continue,
             };
-            let Some(lock) = e.locks.iter().find(|l| l.role == RelationRole::Table) else { continue };
+            let Some(lock) = e.locks.iter().find(|l| l.role == RelationRole::Table) else {
+                continue;
+            };
             let mut f = ctx.finding(
                 self,
                 format!(
@@ -63,17 +65,28 @@ ALTER TABLE users_user ADD CONSTRAINT unq_email UNIQUE USING INDEX users_email_u
 
 /// The two-step choreography for `ALTER TABLE t ADD CONSTRAINT c UNIQUE (cols)`.
 fn fix(node: Option<&NodeEnum>, kind: &str) -> Option<String> {
-    let Some(NodeEnum::AlterTableStmt(a)) = node else { return None };
+    let Some(NodeEnum::AlterTableStmt(a)) = node else {
+        return None;
+    };
     let rel = crate::model::RelName::from_range_var(a.relation.as_ref()?);
     for cmd in &a.cmds {
-        let Some(NodeEnum::AlterTableCmd(cmd)) = cmd.node.as_ref() else { continue };
-        let Some(NodeEnum::Constraint(con)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) else { continue };
+        let Some(NodeEnum::AlterTableCmd(cmd)) = cmd.node.as_ref() else {
+            continue;
+        };
+        let Some(NodeEnum::Constraint(con)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) else {
+            continue;
+        };
         let cols = string_list(&con.keys);
         if cols.is_empty() {
             continue;
         }
         let conname = if con.conname.is_empty() {
-            format!("{}_{}_{}", rel.name, cols.join("_"), if kind == "UNIQUE" { "key" } else { "pkey" })
+            format!(
+                "{}_{}_{}",
+                rel.name,
+                cols.join("_"),
+                if kind == "UNIQUE" { "key" } else { "pkey" }
+            )
         } else {
             con.conname.clone()
         };
@@ -100,14 +113,24 @@ mod tests {
 
     #[test]
     fn the_seed_naive_migration_is_flagged_with_the_two_step_fix() {
-        let f = assert_fires(ID, "ALTER TABLE users_user ADD CONSTRAINT unq_email UNIQUE (email);", 1);
+        let f = assert_fires(
+            ID,
+            "ALTER TABLE users_user ADD CONSTRAINT unq_email UNIQUE (email);",
+            1,
+        );
         assert_eq!(
             f[0].message,
             "ADD UNIQUE builds a unique index while holding ACCESS EXCLUSIVE on users_user (blocks reads and writes)"
         );
         let fix = f[0].fix_sql.as_deref().unwrap();
-        assert!(fix.contains("CREATE UNIQUE INDEX CONCURRENTLY unq_email_idx ON users_user (email);"), "{fix}");
-        assert!(fix.contains("ADD CONSTRAINT unq_email UNIQUE USING INDEX unq_email_idx;"), "{fix}");
+        assert!(
+            fix.contains("CREATE UNIQUE INDEX CONCURRENTLY unq_email_idx ON users_user (email);"),
+            "{fix}"
+        );
+        assert!(
+            fix.contains("ADD CONSTRAINT unq_email UNIQUE USING INDEX unq_email_idx;"),
+            "{fix}"
+        );
     }
 
     #[test]
@@ -118,7 +141,11 @@ mod tests {
 
     #[test]
     fn identifiers_in_the_fix_are_quoted() {
-        let f = assert_fires(ID, "ALTER TABLE \"Users\" ADD CONSTRAINT \"Uq\" UNIQUE (\"Email\");", 1);
+        let f = assert_fires(
+            ID,
+            "ALTER TABLE \"Users\" ADD CONSTRAINT \"Uq\" UNIQUE (\"Email\");",
+            1,
+        );
         let fix = f[0].fix_sql.as_deref().unwrap();
         assert!(fix.contains("ON \"Users\" (\"Email\")"), "{fix}");
     }
@@ -130,7 +157,10 @@ mod tests {
 
     #[test]
     fn unique_on_a_table_created_in_the_run_is_clean() {
-        assert_clean(ID, "CREATE TABLE t (a int); ALTER TABLE t ADD CONSTRAINT t_a_key UNIQUE (a);");
+        assert_clean(
+            ID,
+            "CREATE TABLE t (a int); ALTER TABLE t ADD CONSTRAINT t_a_key UNIQUE (a);",
+        );
     }
 
     #[test]

@@ -36,7 +36,9 @@ ALTER TABLE users_user ADD CONSTRAINT users_user_email_nn CHECK (email IS NOT NU
         let version = ctx.options.pg_version;
         for e in &ctx.stmt.effects {
             let Some(fact) = e.fact else { continue };
-            let Some(why) = fact.unsupported else { continue };
+            let Some(why) = fact.unsupported else {
+                continue;
+            };
             let mut f = ctx.finding(
                 self,
                 format!(

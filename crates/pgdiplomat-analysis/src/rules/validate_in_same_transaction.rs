@@ -33,11 +33,20 @@ UPDATE EXCLUSIVE, which lets reads and writes continue."
     }
     fn check(&self, ctx: &RuleContext<'_>, out: &mut Vec<Finding>) {
         for e in ctx.effects_on_existing() {
-            if !matches!(e.form(), Some(StatementForm::ValidateCheck | StatementForm::ValidateForeignKey)) {
+            if !matches!(
+                e.form(),
+                Some(StatementForm::ValidateCheck | StatementForm::ValidateForeignKey)
+            ) {
                 continue;
             }
-            let (Some(table), Some(con)) = (&e.op.table, &e.op.constraint) else { continue };
-            if !ctx.stmt.not_valid_in_transaction.contains(&(table.key(), con.clone())) {
+            let (Some(table), Some(con)) = (&e.op.table, &e.op.constraint) else {
+                continue;
+            };
+            if !ctx
+                .stmt
+                .not_valid_in_transaction
+                .contains(&(table.key(), con.clone()))
+            {
                 continue;
             }
             let held = ctx
@@ -46,7 +55,9 @@ UPDATE EXCLUSIVE, which lets reads and writes continue."
                 .iter()
                 .filter(|h| h.relation == table.to_string())
                 .max_by_key(|h| h.mode);
-            let lock = held.map(|h| format!("{} on {} ({})", h.mode, h.relation, h.mode.impact())).unwrap_or_default();
+            let lock = held
+                .map(|h| format!("{} on {} ({})", h.mode, h.relation, h.mode.impact()))
+                .unwrap_or_default();
             let mut f = ctx.finding(
                 self,
                 format!("VALIDATE CONSTRAINT {con} scans {table} while this transaction still holds {lock} from the NOT VALID add"),
@@ -73,16 +84,27 @@ mod tests {
             "BEGIN; ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID; ALTER TABLE t VALIDATE CONSTRAINT c; COMMIT;",
             1,
         );
-        assert!(f[0].message.contains("ACCESS EXCLUSIVE on t"), "{}", f[0].message);
+        assert!(
+            f[0].message.contains("ACCESS EXCLUSIVE on t"),
+            "{}",
+            f[0].message
+        );
     }
 
     #[test]
     fn foreign_key_validation_in_a_wrapped_file_is_flagged() {
         let sql = "ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (p) REFERENCES p (id) NOT VALID;\nALTER TABLE t VALIDATE CONSTRAINT fk;";
-        let opts = AnalysisOptions { assume_in_transaction: true, ..Default::default() };
+        let opts = AnalysisOptions {
+            assume_in_transaction: true,
+            ..Default::default()
+        };
         let f = findings_with(ID, sql, opts);
         assert_eq!(f.len(), 1);
-        assert!(f[0].message.contains("SHARE ROW EXCLUSIVE on t"), "{}", f[0].message);
+        assert!(
+            f[0].message.contains("SHARE ROW EXCLUSIVE on t"),
+            "{}",
+            f[0].message
+        );
         // Without a wrapping transaction each statement commits on its own.
         assert_clean(ID, sql);
     }

@@ -128,14 +128,21 @@ mod tests {
     fn update_without_where_is_flagged_with_a_batched_backfill() {
         let f = assert_fires(ID, "UPDATE t SET a = 0;", 1);
         assert!(
-            f[0].message.starts_with("UPDATE without WHERE changes every row of t"),
+            f[0].message
+                .starts_with("UPDATE without WHERE changes every row of t"),
             "{}",
             f[0].message
         );
-        assert!(f[0].message.contains("ROW EXCLUSIVE on t"), "{}", f[0].message);
+        assert!(
+            f[0].message.contains("ROW EXCLUSIVE on t"),
+            "{}",
+            f[0].message
+        );
         let fix = f[0].fix_sql.as_deref().unwrap();
         assert!(
-            fix.contains("UPDATE t SET a = 0 WHERE id > batch_start AND id <= batch_start + 10000;"),
+            fix.contains(
+                "UPDATE t SET a = 0 WHERE id > batch_start AND id <= batch_start + 10000;"
+            ),
             "{fix}"
         );
         assert!(fix.contains("COMMIT;"), "{fix}");
@@ -146,7 +153,11 @@ mod tests {
     #[test]
     fn delete_without_where_is_flagged() {
         let f = assert_fires(ID, "DELETE FROM app.\"Log\";", 1);
-        assert!(f[0].message.starts_with("DELETE without WHERE"), "{}", f[0].message);
+        assert!(
+            f[0].message.starts_with("DELETE without WHERE"),
+            "{}",
+            f[0].message
+        );
         let fix = f[0].fix_sql.as_deref().unwrap();
         assert!(fix.contains("FROM app.\"Log\";"), "{fix}");
     }

@@ -127,6 +127,9 @@ pub struct Analyzer {
     pub schema: SchemaState,
 }
 
+/// The session of the file being analysed, carried from chunk to chunk.
+pub struct FileSession(Session);
+
 #[derive(Default)]
 struct Session {
     state: SessionState,
@@ -158,14 +161,30 @@ impl Analyzer {
     /// Analyses one file. Each file starts a new session (its own transactions and
     /// settings); the schema state carries over from earlier files.
     pub fn analyze_file(&mut self, parsed: &ParsedFile) -> FileAnalysis {
+        let mut session = self.start_file();
+        FileAnalysis {
+            statements: self.analyze_chunk(parsed, &mut session),
+        }
+    }
+
+    /// Starts a file: a new session (no transaction unless the tool wraps files in one).
+    pub fn start_file(&self) -> FileSession {
         let mut session = Session::default();
         session.state.in_transaction = self.options.assume_in_transaction;
-        let statements = parsed
+        FileSession(session)
+    }
+
+    /// Analyses the next chunk of statements of the file whose session is `session`.
+    pub fn analyze_chunk(
+        &mut self,
+        parsed: &ParsedFile,
+        session: &mut FileSession,
+    ) -> Vec<AnalyzedStatement> {
+        parsed
             .statements
             .iter()
-            .map(|stmt| self.analyze_statement(stmt, &mut session))
-            .collect();
-        FileAnalysis { statements }
+            .map(|stmt| self.analyze_statement(stmt, &mut session.0))
+            .collect()
     }
 
     fn analyze_statement(&mut self, stmt: &Statement, session: &mut Session) -> AnalyzedStatement {

@@ -3,11 +3,11 @@
 
 use std::collections::HashSet;
 
-use crate::analyze::{AnalysisOptions, Analyzer, FileAnalysis};
+use crate::analyze::{AnalysisOptions, AnalyzedStatement, Analyzer, FileAnalysis};
 use crate::directives::{parse_directive, Directive};
-use crate::parse::{parse_sql, Comment, ParsedFile};
+use crate::parse::{parse_sql, parse_sql_chunked, Comment, ParsedFile};
 use crate::rules::{
-    all_rules, rule_by_id, Finding, RuleContext, Severity, INVALID_DIRECTIVE, SYNTAX_ERROR,
+    all_rules, rule_by_id, Finding, Rule, RuleContext, Severity, INVALID_DIRECTIVE, SYNTAX_ERROR,
 };
 use crate::source::SourceFile;
 
@@ -71,86 +71,165 @@ pub fn analyze_source(
     Ok((parsed, analysis))
 }
 
+/// Files larger than this are parsed on a second thread while the first analyses.
+const PIPELINE_THRESHOLD: usize = 256 * 1024;
+/// Statements per parse chunk: bounds the memory held in parse trees.
+const CHUNK_STATEMENTS: usize = 2_000;
+
 /// Lints one file against an analyzer carrying the state of earlier files.
+///
+/// Large files are parsed in chunks on a helper thread and analysed as the chunks arrive, so
+/// memory stays bounded and both cores work; the result is the same as a whole-file pass.
 pub fn lint_with(analyzer: &mut Analyzer, source: &SourceFile, opts: &LintOptions) -> FileReport {
-    let (parsed, analysis) = match analyze_source(analyzer, source) {
-        Ok(x) => x,
-        Err(e) => {
-            let end = source.text[e.offset.min(source.text.len())..]
-                .char_indices()
-                .find(|(_, c)| c.is_whitespace() || *c == ';')
-                .map(|(i, _)| e.offset + i.max(1))
-                .unwrap_or(source.text.len());
-            let finding = Finding {
-                rule: SYNTAX_ERROR,
-                severity: Severity::Error,
-                span: e.offset..end.max(e.offset),
-                message: e.message,
-                help: Some(
-                    "PostgreSQL cannot parse this file, so nothing in it was checked".into(),
-                ),
-                fix_sql: None,
-            };
-            return FileReport {
-                source: source.clone(),
-                findings: vec![finding],
-                suppressed: 0,
-                statements: 0,
-            };
-        }
+    let mut session = analyzer.start_file();
+    let mut checker = Checker::new(source, opts);
+    let mut on_chunk = |chunk: ParsedFile| {
+        let analyzed = analyzer.analyze_chunk(&chunk, &mut session);
+        checker.check_chunk(&chunk, &analyzed);
     };
-    let mut findings = Vec::new();
-    let mut file_ignores: HashSet<String> = HashSet::new();
-    let mut stmt_ignores: Vec<HashSet<String>> = Vec::with_capacity(parsed.statements.len());
-    let all_comments = parsed
-        .statements
-        .iter()
-        .map(|s| &s.leading_comments)
-        .chain(std::iter::once(&parsed.trailing_comments));
-    for (i, comments) in all_comments.enumerate() {
-        let mut ignores = HashSet::new();
-        for c in comments {
-            read_directive(source, c, &mut ignores, &mut file_ignores, &mut findings);
-        }
-        if i < parsed.statements.len() {
-            stmt_ignores.push(ignores);
+    let parsed = if source.text.len() < PIPELINE_THRESHOLD {
+        parse_sql_chunked(&source.text, CHUNK_STATEMENTS, &mut on_chunk)
+    } else {
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<ParsedFile>(2);
+            let text = source.text.as_str();
+            let parser = scope.spawn(move || {
+                parse_sql_chunked(text, CHUNK_STATEMENTS, |chunk| {
+                    // The receiver only goes away if this thread's results no longer matter.
+                    let _ = tx.send(chunk);
+                })
+            });
+            for chunk in rx {
+                on_chunk(chunk);
+            }
+            parser.join().unwrap_or_else(|_| {
+                Err(crate::parse::SyntaxError {
+                    offset: 0,
+                    message: "internal error: the parser thread panicked".into(),
+                })
+            })
+        })
+    };
+    match parsed {
+        Ok(()) => checker.finish(),
+        Err(e) => syntax_error_report(source, e),
+    }
+}
+
+fn syntax_error_report(source: &SourceFile, e: crate::parse::SyntaxError) -> FileReport {
+    let end = source.text[e.offset.min(source.text.len())..]
+        .char_indices()
+        .find(|(_, c)| c.is_whitespace() || *c == ';')
+        .map(|(i, _)| e.offset + i.max(1))
+        .unwrap_or(source.text.len());
+    let finding = Finding {
+        rule: SYNTAX_ERROR,
+        severity: Severity::Error,
+        span: e.offset..end.max(e.offset),
+        message: e.message,
+        help: Some("PostgreSQL cannot parse this file, so nothing in it was checked".into()),
+        fix_sql: None,
+    };
+    FileReport {
+        source: source.clone(),
+        findings: vec![finding],
+        suppressed: 0,
+        statements: 0,
+    }
+}
+
+/// Runs the rules chunk by chunk and applies the ignore directives.
+struct Checker<'a> {
+    source: &'a SourceFile,
+    rules: Vec<&'static dyn Rule>,
+    opts: &'a LintOptions,
+    findings: Vec<Finding>,
+    file_ignores: HashSet<String>,
+    suppressed: usize,
+    statements: usize,
+}
+
+impl<'a> Checker<'a> {
+    fn new(source: &'a SourceFile, opts: &'a LintOptions) -> Self {
+        Checker {
+            source,
+            rules: all_rules()
+                .iter()
+                .copied()
+                .filter(|r| opts.enabled(r.id()))
+                .collect(),
+            opts,
+            findings: Vec::new(),
+            file_ignores: HashSet::new(),
+            suppressed: 0,
+            statements: 0,
         }
     }
 
-    let rules: Vec<_> = all_rules()
-        .iter()
-        .copied()
-        .filter(|r| opts.enabled(r.id()))
-        .collect();
-    let mut suppressed = 0;
-    for (stmt, analyzed) in parsed.statements.iter().zip(&analysis.statements) {
-        let ctx = RuleContext {
-            options: &opts.analysis,
-            stmt: analyzed,
-            node: stmt.node.as_ref(),
-            sql: source.slice(&stmt.span),
-            source,
-        };
-        let mut out = Vec::new();
-        for rule in &rules {
-            rule.check(&ctx, &mut out);
-        }
-        let ignores = &stmt_ignores[stmt.index];
-        for f in out {
-            let silenced = |set: &HashSet<String>| set.contains(f.rule) || set.contains("all");
-            if silenced(ignores) || silenced(&file_ignores) {
-                suppressed += 1;
-            } else {
-                findings.push(f);
+    fn check_chunk(&mut self, parsed: &ParsedFile, analysis: &[AnalyzedStatement]) {
+        let source = self.source;
+        for (stmt, analyzed) in parsed.statements.iter().zip(analysis) {
+            let mut ignores = HashSet::new();
+            for c in &stmt.leading_comments {
+                read_directive(
+                    source,
+                    c,
+                    &mut ignores,
+                    &mut self.file_ignores,
+                    &mut self.findings,
+                );
+            }
+            let ctx = RuleContext {
+                options: &self.opts.analysis,
+                stmt: analyzed,
+                node: stmt.node.as_ref(),
+                sql: source.slice(&stmt.span),
+                source,
+            };
+            let mut out = Vec::new();
+            for rule in &self.rules {
+                rule.check(&ctx, &mut out);
+            }
+            for f in out {
+                if ignores.contains(f.rule) || ignores.contains("all") {
+                    self.suppressed += 1;
+                } else {
+                    self.findings.push(f);
+                }
             }
         }
+        let mut ignored = HashSet::new();
+        for c in &parsed.trailing_comments {
+            read_directive(
+                source,
+                c,
+                &mut ignored,
+                &mut self.file_ignores,
+                &mut self.findings,
+            );
+        }
+        self.statements += parsed.statements.len();
     }
-    findings.sort_by_key(|f| (f.span.start, std::cmp::Reverse(f.severity)));
-    FileReport {
-        source: source.clone(),
-        findings,
-        suppressed,
-        statements: parsed.statements.len(),
+
+    fn finish(mut self) -> FileReport {
+        // `ignore-file` may appear anywhere in the file, so it is applied last.
+        if !self.file_ignores.is_empty() {
+            let before = self.findings.len();
+            let ignores = &self.file_ignores;
+            self.findings.retain(|f| {
+                !(ignores.contains(f.rule)
+                    || (ignores.contains("all") && f.rule != INVALID_DIRECTIVE))
+            });
+            self.suppressed += before - self.findings.len();
+        }
+        self.findings
+            .sort_by_key(|f| (f.span.start, std::cmp::Reverse(f.severity)));
+        FileReport {
+            source: self.source.clone(),
+            findings: self.findings,
+            suppressed: self.suppressed,
+            statements: self.statements,
+        }
     }
 }
 

@@ -142,15 +142,28 @@ fn char_pos_to_byte(text: &str, cursorpos: c_int) -> usize {
 }
 
 fn assemble(text: &str, raw: protobuf::ParseResult) -> ParsedFile {
+    assemble_range(text, 0, text.len(), 0, raw, true)
+}
+
+/// Builds statements for `raw`, parsed from `text[base..limit]` (its locations are relative to
+/// `base`); spans are made absolute and statement indexes start at `first_index`.
+fn assemble_range(
+    text: &str,
+    base: usize,
+    limit: usize,
+    first_index: usize,
+    raw: protobuf::ParseResult,
+    last_chunk: bool,
+) -> ParsedFile {
     let bytes = text.as_bytes();
     let mut statements = Vec::with_capacity(raw.stmts.len());
-    let mut prev_end = 0usize;
-    for (index, stmt) in raw.stmts.into_iter().enumerate() {
-        let loc = (stmt.stmt_location.max(0) as usize).min(text.len());
+    let mut prev_end = base;
+    for (i, stmt) in raw.stmts.into_iter().enumerate() {
+        let loc = (base + stmt.stmt_location.max(0) as usize).min(limit);
         let end = if stmt.stmt_len <= 0 {
-            text.len()
+            limit
         } else {
-            (loc + stmt.stmt_len as usize).min(text.len())
+            (loc + stmt.stmt_len as usize).min(limit)
         };
         let scan_from = prev_end.min(loc);
         let (comments, start) = skip_trivia(bytes, scan_from, end);
@@ -159,18 +172,70 @@ fn assemble(text: &str, raw: protobuf::ParseResult) -> ParsedFile {
             stop -= 1;
         }
         statements.push(Statement {
-            index,
+            index: first_index + i,
             span: start..stop,
             node: stmt.stmt.and_then(|n| n.node),
             leading_comments: comments,
         });
         prev_end = end;
     }
-    let (trailing_comments, _) = skip_trivia(bytes, prev_end.min(text.len()), text.len());
+    let trailing_comments = if last_chunk {
+        skip_trivia(bytes, prev_end.min(text.len()), text.len()).0
+    } else {
+        Vec::new()
+    };
     ParsedFile {
         statements,
         trailing_comments,
     }
+}
+
+/// Parses a file in chunks of about `chunk_statements` statements, handing each chunk to `sink`
+/// in order, so that a large file never holds all its parse trees at once.
+///
+/// Statement boundaries come from PostgreSQL's own parser (`split_with_parser`), so a chunk
+/// never cuts a statement (not even a `BEGIN ATOMIC` function body). Spans and indexes in the
+/// chunks are absolute; only the last chunk carries the file's trailing comments. On a syntax
+/// error nothing is handed to `sink` and the error (with its file offset) is returned.
+pub fn parse_sql_chunked(
+    text: &str,
+    chunk_statements: usize,
+    mut sink: impl FnMut(ParsedFile),
+) -> Result<(), SyntaxError> {
+    let slices = match pg_query::split_with_parser(text) {
+        Ok(s) => s,
+        // The whole-file parse reports the error with its position.
+        Err(_) => return parse_sql(text).map(sink),
+    };
+    let ends: Vec<usize> = slices
+        .iter()
+        .map(|s| (s.as_ptr() as usize - text.as_ptr() as usize) + s.len())
+        .collect();
+    let chunk_statements = chunk_statements.max(1);
+    if ends.len() <= chunk_statements {
+        return parse_sql(text).map(sink);
+    }
+    let mut start = 0;
+    let mut first_index = 0;
+    let mut groups = ends.chunks(chunk_statements).peekable();
+    while let Some(group) = groups.next() {
+        let last = groups.peek().is_none();
+        let end = if last {
+            text.len()
+        } else {
+            *group.last().unwrap_or(&start)
+        };
+        let chunk = &text[start..end];
+        let raw = parse_raw(chunk).map_err(|e| SyntaxError {
+            offset: start + e.offset,
+            message: e.message,
+        })?;
+        let parsed = assemble_range(text, start, end, first_index, raw, last);
+        first_index += parsed.statements.len();
+        sink(parsed);
+        start = end;
+    }
+    Ok(())
 }
 
 /// Skips whitespace, semicolons and comments from `from`, collecting the comments; returns
@@ -273,6 +338,50 @@ mod tests {
     fn nul_byte_is_an_error_not_a_panic() {
         let err = parse_sql("SELECT 1;\0").unwrap_err();
         assert_eq!(err.offset, 9);
+    }
+
+    #[test]
+    fn chunked_parsing_gives_the_same_statements_as_a_whole_file_parse() {
+        let mut sql = String::new();
+        for i in 0..57 {
+            sql.push_str(&format!("-- c{i}\nALTER TABLE t{i} ADD COLUMN c int;\n"));
+            if i == 20 {
+                sql.push_str("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;\n");
+            }
+        }
+        sql.push_str("-- tail\n");
+        let whole = parse_sql(&sql).unwrap();
+        let mut chunks = Vec::new();
+        parse_sql_chunked(&sql, 10, |c| chunks.push(c)).unwrap();
+        assert_eq!(chunks.len(), 6);
+        let spans: Vec<_> = chunks
+            .iter()
+            .flat_map(|c| {
+                c.statements
+                    .iter()
+                    .map(|s| (s.index, s.span.clone(), s.leading_comments.clone()))
+            })
+            .collect();
+        let expected: Vec<_> = whole
+            .statements
+            .iter()
+            .map(|s| (s.index, s.span.clone(), s.leading_comments.clone()))
+            .collect();
+        assert_eq!(spans, expected);
+        assert_eq!(
+            chunks.last().unwrap().trailing_comments,
+            whole.trailing_comments
+        );
+    }
+
+    #[test]
+    fn chunked_parsing_reports_syntax_errors_with_file_offsets() {
+        let mut sql = "SELECT 1;\n".repeat(30);
+        sql.push_str("SELEC 2;\n");
+        let mut got = 0;
+        let err = parse_sql_chunked(&sql, 7, |_| got += 1).unwrap_err();
+        assert_eq!(&sql[err.offset..err.offset + 5], "SELEC");
+        assert_eq!(got, 0);
     }
 
     #[test]

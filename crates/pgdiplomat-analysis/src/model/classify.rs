@@ -87,6 +87,20 @@ pub fn classify(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
         NodeEnum::DropStmt(d) => Operations(classify_drop(d, schema)),
         NodeEnum::AlterTableStmt(a) => Operations(classify_alter_table(a, schema)),
         NodeEnum::RenameStmt(r) => Operations(classify_rename(r)),
+        NodeEnum::AlterObjectSchemaStmt(a)
+            if matches!(
+                ObjectType::try_from(a.object_type),
+                Ok(ObjectType::ObjectTable | ObjectType::ObjectMatview | ObjectType::ObjectView)
+            ) =>
+        {
+            Operations(vec![Operation {
+                detail: Some(format!("moved to schema {}", a.newschema)),
+                ..Operation::new(
+                    F::SetSchema,
+                    a.relation.as_ref().map(RelName::from_range_var),
+                )
+            }])
+        }
         NodeEnum::ReindexStmt(r) => Operations(vec![classify_reindex(r)]),
         NodeEnum::CreateStmt(c) => Operations(vec![classify_create_table(c)]),
         NodeEnum::TruncateStmt(t) => Operations(
@@ -576,7 +590,16 @@ fn classify_alter_cmd(
         | A::AtDisableTrigAll
         | A::AtEnableTrigUser
         | A::AtDisableTrigUser => simple(F::EnableDisableTrigger),
-        A::AtAddInherit | A::AtDropInherit => simple(F::InheritChange),
+        A::AtAddInherit | A::AtDropInherit => {
+            let parent = match def {
+                Some(NodeEnum::RangeVar(rv)) => Some(RelName::from_range_var(rv)),
+                _ => None,
+            };
+            Operation {
+                referenced: parent,
+                ..simple(F::InheritChange)
+            }
+        }
         A::AtReplicaIdentity => simple(F::ReplicaIdentity),
         A::AtEnableRowSecurity
         | A::AtDisableRowSecurity

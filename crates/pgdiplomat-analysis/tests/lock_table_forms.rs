@@ -1,0 +1,238 @@
+//! The classifier and the lock table must agree: every row of `LOCK_TABLE` carries an
+//! `example` statement, and analysing that example (after a preamble that gives the analyzer
+//! the schema knowledge the form depends on) must yield an effect of exactly that row's form,
+//! resolved to exactly that row on every version the row covers.
+//!
+//! The tests are table-driven and collect every mismatch before failing, so one run shows the
+//! whole picture.
+
+use pgdiplomat_analysis::analyze::{AnalysisOptions, Analyzer};
+use pgdiplomat_analysis::parse::parse_sql;
+use pgdiplomat_locks::{LockFact, StatementForm, LOCK_TABLE, SUPPORTED_VERSIONS};
+
+/// Statements run before a row's example so that the analyzer knows what PostgreSQL would
+/// know about the fixture schema when the form depends on it. Each entry is one scenario; a
+/// form with several entries is checked under each of them.
+fn preambles(form: StatementForm) -> Vec<&'static str> {
+    use StatementForm as F;
+    match form {
+        // varchar(10) → varchar(20) is binary coercible only if the old type is known.
+        F::AlterColumnTypeNoRewrite => vec!["ALTER TABLE t ADD COLUMN b varchar(10);"],
+        // Old type unknown → assumed rewrite; known int → bigint rewrites too.
+        F::AlterColumnTypeRewrite => vec!["", "ALTER TABLE t ADD COLUMN a int;"],
+        // Only a validated CHECK (a IS NOT NULL) lets PostgreSQL skip the scan.
+        F::SetNotNullProvenByCheck => vec![
+            "ALTER TABLE t ADD CONSTRAINT t_a_not_null CHECK (a IS NOT NULL) NOT VALID;\n\
+             ALTER TABLE t VALIDATE CONSTRAINT t_a_not_null;",
+            "ALTER TABLE t ADD CONSTRAINT t_a_not_null CHECK (a IS NOT NULL);",
+        ],
+        // Without a preamble (nothing known) and with a NOT VALID check that does not prove it.
+        F::SetNotNull => vec![
+            "",
+            "ALTER TABLE t ADD CONSTRAINT t_a_not_null CHECK (a IS NOT NULL) NOT VALID;",
+        ],
+        F::ValidateForeignKey | F::DropForeignKey => vec![
+            "ALTER TABLE t ADD CONSTRAINT t_ref_fk FOREIGN KEY (ref_id) REFERENCES pk (id) NOT VALID;",
+        ],
+        // Unknown constraint → assumed CHECK; known NOT VALID check → CHECK.
+        F::ValidateCheck => vec![
+            "",
+            "ALTER TABLE t ADD CONSTRAINT t_a_pos CHECK (a > 0) NOT VALID;",
+        ],
+        F::DropConstraint => vec!["", "ALTER TABLE t ADD CONSTRAINT t_a_pos CHECK (a > 0);"],
+        _ => vec![""],
+    }
+}
+
+/// What one row's example analysed to, for the failure message.
+struct Mismatch {
+    row: usize,
+    form: StatementForm,
+    versions: Vec<u32>,
+    preamble: &'static str,
+    example: &'static str,
+    problem: String,
+}
+
+fn describe(all: &[Mismatch]) -> String {
+    let mut out = format!(
+        "{} mismatch(es) between LOCK_TABLE and the classifier:\n",
+        all.len()
+    );
+    for m in all {
+        out.push_str(&format!(
+            "\n  row {} {:?} on PostgreSQL {:?}\n    preamble: {}\n    example:  {}\n    problem:  {}\n",
+            m.row,
+            m.form,
+            m.versions,
+            if m.preamble.is_empty() { "(none)" } else { m.preamble },
+            m.example,
+            m.problem
+        ));
+    }
+    out
+}
+
+/// Versions a row covers (clipped to the supported range).
+fn versions(row: &LockFact) -> impl Iterator<Item = u32> {
+    let lo = row.since.max(*SUPPORTED_VERSIONS.start());
+    let hi = row.until.min(*SUPPORTED_VERSIONS.end());
+    lo..=hi
+}
+
+/// Analyses `preamble` + `example` and returns the problem with the example's last statement,
+/// if any.
+fn check_row(
+    row: &'static LockFact,
+    version: u32,
+    preamble: &str,
+    assume_txn: bool,
+) -> Option<String> {
+    let sql = format!("{preamble}\n{};\n", row.example);
+    let parsed = match parse_sql(&sql) {
+        Ok(p) => p,
+        Err(e) => return Some(format!("preamble + example does not parse: {e}")),
+    };
+    let mut analyzer = Analyzer::new(AnalysisOptions {
+        pg_version: version,
+        assume_in_transaction: assume_txn,
+    });
+    let analysis = analyzer.analyze_file(&parsed);
+    let Some(last) = analysis.statements.last() else {
+        return Some("no statement".into());
+    };
+    let forms: Vec<Option<StatementForm>> = last.effects.iter().map(|e| e.form()).collect();
+    let Some(effect) = last.effects.iter().find(|e| e.form() == Some(row.form)) else {
+        return Some(format!(
+            "expected an effect of form {:?}; got kind {:?} with forms {:?}",
+            row.form,
+            kind_name(&last.kind),
+            forms
+        ));
+    };
+    // The effect must resolve to this very row (same version range, same facts).
+    match effect.fact {
+        Some(fact) if fact == row => {}
+        Some(fact) => {
+            return Some(format!(
+                "form {:?} resolved to the row for {}..={} (unsupported: {:?}), not this row",
+                row.form, fact.since, fact.until, fact.unsupported
+            ))
+        }
+        None => return Some(format!("form {:?} has no lock fact on {version}", row.form)),
+    }
+    // Every effect of an example should have a form: an example is written for one form.
+    if forms.iter().any(|f| f.is_none()) {
+        return Some(format!("some effects have no form: {forms:?}"));
+    }
+    None
+}
+
+fn kind_name(kind: &pgdiplomat_analysis::model::StatementKind) -> String {
+    use pgdiplomat_analysis::model::StatementKind as K;
+    match kind {
+        K::Operations(ops) => format!("Operations({} op(s))", ops.len()),
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn every_example_parses_on_the_postgresql_18_grammar() {
+    let mut bad = Vec::new();
+    for (i, row) in LOCK_TABLE.iter().enumerate() {
+        match parse_sql(row.example) {
+            Ok(p) if p.statements.len() == 1 && p.statements[0].node.is_some() => {}
+            Ok(p) => bad.push(format!(
+                "row {i} {:?}: `{}` parses to {} statement(s), expected exactly one",
+                row.form,
+                row.example,
+                p.statements.len()
+            )),
+            Err(e) => bad.push(format!(
+                "row {i} {:?}: `{}` does not parse: {} (at byte {})",
+                row.form, row.example, e.message, e.offset
+            )),
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn every_example_classifies_to_its_rows_form_on_every_version_of_the_row() {
+    let mut mismatches = Vec::new();
+    for (i, row) in LOCK_TABLE.iter().enumerate() {
+        for version in versions(row) {
+            for preamble in preambles(row.form) {
+                for assume_txn in [false, true] {
+                    if let Some(problem) = check_row(row, version, preamble, assume_txn) {
+                        let problem = if assume_txn {
+                            format!("{problem} (assume_in_transaction)")
+                        } else {
+                            problem
+                        };
+                        // One entry per (row, preamble, problem), listing the versions.
+                        match mismatches.iter_mut().find(|m: &&mut Mismatch| {
+                            m.row == i && m.preamble == preamble && m.problem == problem
+                        }) {
+                            Some(m) => {
+                                if !m.versions.contains(&version) {
+                                    m.versions.push(version)
+                                }
+                            }
+                            None => mismatches.push(Mismatch {
+                                row: i,
+                                form: row.form,
+                                versions: vec![version],
+                                preamble,
+                                example: row.example,
+                                problem,
+                            }),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", describe(&mismatches));
+}
+
+#[test]
+fn every_form_of_the_lock_table_is_reachable_by_the_classifier() {
+    // A coarser view of the same check: the set of forms reached by some example.
+    let mut unreachable = Vec::new();
+    for form in pgdiplomat_locks::all_forms() {
+        let reached = LOCK_TABLE.iter().filter(|r| r.form == form).any(|row| {
+            versions(row).any(|v| {
+                preambles(form)
+                    .iter()
+                    .any(|p| check_row(row, v, p, false).is_none())
+            })
+        });
+        if !reached {
+            unreachable.push(format!("{form:?}"));
+        }
+    }
+    assert!(
+        unreachable.is_empty(),
+        "forms no example reaches: {}",
+        unreachable.join(", ")
+    );
+}
+
+#[test]
+fn every_row_covers_only_supported_versions_and_the_table_has_no_gaps() {
+    // The analyzer looks facts up per version; a hole would leave an effect without a fact.
+    let mut problems = Vec::new();
+    for form in pgdiplomat_locks::all_forms() {
+        for v in SUPPORTED_VERSIONS {
+            let n = LOCK_TABLE
+                .iter()
+                .filter(|r| r.form == form && r.since <= v && v <= r.until)
+                .count();
+            if n != 1 {
+                problems.push(format!("{form:?} on {v}: {n} rows"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

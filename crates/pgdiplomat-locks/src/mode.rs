@@ -113,13 +113,19 @@ impl LockMode {
 
     /// A short phrase for messages: "blocks reads and writes", "blocks writes", ...
     pub fn impact(self) -> &'static str {
-        match (self.blocks_reads(), self.blocks_writes()) {
-            (true, _) => "blocks reads and writes",
-            (false, true) => "blocks writes",
-            (false, false) if self >= LockMode::ShareUpdateExclusive => {
+        match self {
+            _ if self.blocks_reads() => "blocks reads and writes",
+            _ if self.blocks_writes() => "blocks writes",
+            LockMode::ShareUpdateExclusive => {
                 "blocks other schema changes and VACUUM, not reads or writes"
             }
-            (false, false) => "blocks only ACCESS EXCLUSIVE schema changes",
+            LockMode::RowExclusive => {
+                "blocks CREATE INDEX and stronger schema changes, not reads or writes"
+            }
+            LockMode::RowShare => {
+                "blocks only EXCLUSIVE and ACCESS EXCLUSIVE locks, not reads or writes"
+            }
+            _ => "blocks only ACCESS EXCLUSIVE locks",
         }
     }
 }

@@ -1,12 +1,10 @@
 //! `pgdiplomat explain`.
 
-use std::io::Write;
-
 use pgdiplomat_analysis::explain::{explain_source, render_text};
 use pgdiplomat_analysis::lint::LintOptions;
 
 use crate::cli::{ExplainArgs, ExplainFormat};
-use crate::input::{analysis_options, error, load_settings, read_sources};
+use crate::input::{analysis_options, error, load_settings, print_stdout, read_sources};
 use crate::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
 
 pub fn run(args: ExplainArgs) -> u8 {
@@ -42,9 +40,8 @@ pub fn run(args: ExplainArgs) -> u8 {
             return EXIT_FINDINGS;
         }
     };
-    let mut out = std::io::stdout().lock();
-    let written = match args.format {
-        ExplainFormat::Text => out.write_all(render_text(&source.name, &explained).as_bytes()),
+    let text = match args.format {
+        ExplainFormat::Text => render_text(&source.name, &explained),
         ExplainFormat::Json => {
             let doc = serde_json::json!({
                 "version": 1,
@@ -52,16 +49,11 @@ pub fn run(args: ExplainArgs) -> u8 {
                 "pg_version": analysis.pg_version,
                 "statements": explained,
             });
-            serde_json::to_writer_pretty(&mut out, &doc)
-                .map_err(std::io::Error::other)
-                .and_then(|_| writeln!(out))
+            serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
         }
     };
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            error(format!("cannot write output: {e}"));
-            EXIT_USAGE
-        }
-        _ => EXIT_CLEAN,
+    match print_stdout(&text) {
+        Ok(()) => EXIT_CLEAN,
+        Err(()) => EXIT_USAGE,
     }
 }

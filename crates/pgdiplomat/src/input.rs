@@ -17,6 +17,31 @@ pub fn error(msg: impl std::fmt::Display) {
     eprintln!("pgdiplomat: error: {msg}");
 }
 
+/// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
+pub fn print_stdout(text: &str) -> Result<(), ()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => {
+            error(format!("cannot write output: {e}"));
+            Err(())
+        }
+    }
+}
+
+/// A path as the user should see it: relative to the current directory when inside it.
+pub fn relative_to_cwd(path: &std::path::Path) -> PathBuf {
+    match std::env::current_dir() {
+        Ok(cwd) => path
+            .strip_prefix(&cwd)
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(|_| path.to_path_buf()),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
 /// Loads pgdiplomat.toml as the flags say. `Err` has already been reported.
 pub fn load_settings(common: &CommonArgs) -> Result<(Config, Option<PathBuf>), ()> {
     if common.no_config {
@@ -26,7 +51,8 @@ pub fn load_settings(common: &CommonArgs) -> Result<(Config, Option<PathBuf>), (
         return match load_config(path) {
             Ok(c) => Ok((c, Some(path.clone()))),
             Err(e) => {
-                error(e);
+                // Config errors already read `path:line:col: error: ...`.
+                eprintln!("{e}");
                 Err(())
             }
         };
@@ -35,7 +61,7 @@ pub fn load_settings(common: &CommonArgs) -> Result<(Config, Option<PathBuf>), (
     match find_and_load_config(&cwd) {
         Ok(loaded) => Ok((loaded.config, loaded.path)),
         Err(e) => {
-            error(e);
+            eprintln!("{e}");
             Err(())
         }
     }

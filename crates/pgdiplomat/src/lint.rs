@@ -4,11 +4,13 @@ use std::io::{IsTerminal, Write};
 
 use pgdiplomat_analysis::lint::{lint_sources, LintOptions};
 use pgdiplomat_analysis::report::{human, json};
-use pgdiplomat_analysis::rules::{all_rules, rule_by_id, Severity};
+use pgdiplomat_analysis::rules::{all_rules, rule_by_id, Severity, INVALID_DIRECTIVE};
 use termcolor::{BufferedStandardStream, ColorChoice};
 
 use crate::cli::{self, FailOn, LintArgs, LintFormat};
-use crate::input::{analysis_options, error, load_settings, read_sources};
+use crate::input::{
+    analysis_options, error, load_settings, print_stdout, read_sources, relative_to_cwd,
+};
 use crate::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
 
 pub fn run(args: LintArgs) -> u8 {
@@ -25,7 +27,7 @@ pub fn run(args: LintArgs) -> u8 {
     let mut exclude = config.exclude.clone();
     exclude.extend(args.exclude.iter().cloned());
     for id in include.iter().chain(&exclude) {
-        if rule_by_id(id).is_none() {
+        if rule_by_id(id).is_none() && id != INVALID_DIRECTIVE {
             let ids: Vec<&str> = all_rules().iter().map(|r| r.id()).collect();
             error(format!(
                 "unknown rule `{id}`; the rules are: {}",
@@ -45,7 +47,7 @@ pub fn run(args: LintArgs) -> u8 {
     };
 
     let paths = if args.paths.is_empty() {
-        config.paths.clone()
+        config.paths.iter().map(|p| relative_to_cwd(p)).collect()
     } else {
         args.paths.clone()
     };
@@ -54,20 +56,29 @@ pub fn run(args: LintArgs) -> u8 {
         return EXIT_USAGE;
     }
     let (sources, read_failed) = read_sources(&paths);
+    if sources.is_empty() && read_failed {
+        return EXIT_USAGE;
+    }
     let opts = LintOptions {
         analysis,
         include,
         exclude,
     };
-    let reports = lint_sources(sources, &opts);
+    let mut reports = lint_sources(sources, &opts);
+    if opts.exclude.iter().any(|e| e == INVALID_DIRECTIVE) {
+        for r in &mut reports {
+            r.findings.retain(|f| f.rule != INVALID_DIRECTIVE);
+        }
+    }
 
     let written = match args.format {
         LintFormat::Json => {
             let doc = json::to_json(&reports, analysis.pg_version);
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &doc)
-                .map_err(std::io::Error::other)
-                .and_then(|_| writeln!(out))
+            let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+            if print_stdout(&text).is_err() {
+                return EXIT_USAGE;
+            }
+            Ok(())
         }
         LintFormat::Human => {
             let color = match args.color {

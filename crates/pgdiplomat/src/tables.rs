@@ -5,14 +5,25 @@ use pgdiplomat_locks::{LockMode, Rewrite, Scan, TransactionUse, LOCK_TABLE};
 
 use crate::cli::{LocksArgs, LocksFormat, RulesArgs};
 use crate::input::error;
+use crate::input::print_stdout;
 use crate::{EXIT_CLEAN, EXIT_USAGE};
 
+/// `println!` into a buffer that is printed at the end (a closed pipe is not an error).
+macro_rules! out {
+    ($buf:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($buf, $($arg)*);
+    }};
+}
+
 pub fn rules(args: RulesArgs) -> u8 {
-    match args.id {
+    let mut buf = String::new();
+    let code = match args.id {
         None => {
             let width = all_rules().iter().map(|r| r.id().len()).max().unwrap_or(0);
             for r in all_rules() {
-                println!(
+                out!(
+                    buf,
                     "{:<width$}  {:<7}  {}",
                     r.id(),
                     r.severity().as_str(),
@@ -23,15 +34,16 @@ pub fn rules(args: RulesArgs) -> u8 {
         }
         Some(id) => match rule_by_id(&id) {
             Some(r) => {
-                println!(
+                out!(
+                    buf,
                     "{} ({})\n\n{}\n\n{}\n",
                     r.id(),
                     r.severity().as_str(),
                     r.summary(),
                     r.explanation()
                 );
-                println!("Flagged:\n\n{}\n", indent(r.bad_example()));
-                println!("Safe:\n\n{}", indent(r.good_example()));
+                out!(buf, "Flagged:\n\n{}\n", indent(r.bad_example()));
+                out!(buf, "Safe:\n\n{}", indent(r.good_example()));
                 EXIT_CLEAN
             }
             None => {
@@ -39,6 +51,10 @@ pub fn rules(args: RulesArgs) -> u8 {
                 EXIT_USAGE
             }
         },
+    };
+    match print_stdout(&buf) {
+        Ok(()) => code,
+        Err(()) => EXIT_USAGE,
     }
 }
 
@@ -50,6 +66,7 @@ fn indent(s: &str) -> String {
 }
 
 pub fn locks(args: LocksArgs) -> u8 {
+    let mut buf = String::new();
     let rows: Vec<_> = LOCK_TABLE
         .iter()
         .filter(|f| args.pg_version.is_none_or(|v| f.since <= v && v <= f.until))
@@ -77,14 +94,18 @@ pub fn locks(args: LocksArgs) -> u8 {
                     })
                 })
                 .collect();
-            println!(
+            out!(
+                buf,
                 "{}",
                 serde_json::to_string_pretty(&json).unwrap_or_default()
             );
         }
         LocksFormat::Markdown => {
-            println!("| statement | versions | locks | rewrite | scan | in txn | note |");
-            println!("|---|---|---|---|---|---|---|");
+            out!(
+                buf,
+                "| statement | versions | locks | rewrite | scan | in txn | note |"
+            );
+            out!(buf, "|---|---|---|---|---|---|---|");
             for f in rows {
                 let versions = if f.since == f.until {
                     f.since.to_string()
@@ -92,7 +113,8 @@ pub fn locks(args: LocksArgs) -> u8 {
                     format!("{}–{}", f.since, f.until)
                 };
                 if let Some(why) = f.unsupported {
-                    println!(
+                    out!(
+                        buf,
                         "| {} | {versions} | — | | | | not available: {why} |",
                         f.title
                     );
@@ -119,28 +141,33 @@ pub fn locks(args: LocksArgs) -> u8 {
                 } else {
                     "**no**"
                 };
-                println!(
+                out!(
+                    buf,
                     "| {} | {versions} | {locks} | {rewrite} | {scan} | {txn} | {} |",
                     f.title,
                     f.note.replace('|', "\\|")
                 );
             }
-            println!("\n## Conflict matrix (row: requested, column: held; X = waits)\n");
+            out!(
+                buf,
+                "\n## Conflict matrix (row: requested, column: held; X = waits)\n"
+            );
             let short = |m: LockMode| m.sql_name().split(' ').map(|w| &w[..1]).collect::<String>();
             let header: Vec<String> = LockMode::ALL.iter().map(|m| short(*m)).collect();
-            println!("| | {} |", header.join(" | "));
-            println!("|---|{}", "---|".repeat(8));
+            out!(buf, "| | {} |", header.join(" | "));
+            out!(buf, "|---|{}", "---|".repeat(8));
             for a in LockMode::ALL {
                 let cells: Vec<&str> = LockMode::ALL
                     .iter()
                     .map(|b| if a.conflicts_with(*b) { "X" } else { "" })
                     .collect();
-                println!("| {} | {} |", a, cells.join(" | "));
+                out!(buf, "| {} | {} |", a, cells.join(" | "));
             }
-            println!("\n## What each held mode blocks\n");
+            out!(buf, "\n## What each held mode blocks\n");
             for m in LockMode::ALL {
                 let b: Vec<&str> = m.blocks().iter().map(|o| o.label()).collect();
-                println!(
+                out!(
+                    buf,
                     "- **{m}**: {}",
                     if b.is_empty() {
                         "no application statement".to_string()
@@ -151,5 +178,8 @@ pub fn locks(args: LocksArgs) -> u8 {
             }
         }
     }
-    EXIT_CLEAN
+    match print_stdout(&buf) {
+        Ok(()) => EXIT_CLEAN,
+        Err(()) => EXIT_USAGE,
+    }
 }

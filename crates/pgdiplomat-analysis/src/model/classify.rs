@@ -719,7 +719,7 @@ fn classify_alter_type(
             detail: Some(format!("{old} → {new} is binary coercible")),
             ..base
         },
-        Some(old) => Operation { detail: Some(format!("{old} → {new} rewrites every row")), ..base },
+        Some(old) => Operation { detail: Some(format!("from {old}")), ..base },
         None if !has_using && may_be_binary_coercible(&new) => Operation {
             assumed: true,
             detail: Some(format!(
@@ -727,10 +727,7 @@ fn classify_alter_type(
             )),
             ..base
         },
-        None => Operation {
-            detail: Some(format!("changing to {new} rewrites every row")),
-            ..base
-        },
+        None => base,
     }
 }
 

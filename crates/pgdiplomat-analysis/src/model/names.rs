@@ -81,12 +81,15 @@ pub fn quote_ident(ident: &str) -> String {
     }
 }
 
+/// Whether `ident` is a keyword that must be quoted — as PostgreSQL's `quote_identifier`
+/// decides: every keyword except the unreserved ones (`name`, `type`, `value` stay bare).
 fn is_keyword(ident: &str) -> bool {
-    // The scanner knows every keyword; a non-keyword identifier scans as IDENT.
     match pg_query::scan_tokens(ident) {
         Ok(tokens) => {
+            let kind = tokens.first().map(|t| t.keyword_kind);
             !(tokens.len() == 1
-                && tokens[0].keyword_kind == protobuf::KeywordKind::NoKeyword as i32)
+                && (kind == Some(protobuf::KeywordKind::NoKeyword as i32)
+                    || kind == Some(protobuf::KeywordKind::UnreservedKeyword as i32)))
         }
         Err(_) => true,
     }
@@ -120,6 +123,8 @@ mod tests {
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(quote_ident("select"), "\"select\"");
         assert_eq!(quote_ident("user"), "\"user\"");
+        assert_eq!(quote_ident("name"), "name");
+        assert_eq!(quote_ident("type"), "type");
         assert_eq!(quote_ident("1abc"), "\"1abc\"");
         assert_eq!(quote_ident(""), "\"\"");
     }

@@ -50,7 +50,19 @@ impl ColumnType {
 
 impl std::fmt::Display for ColumnType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.name)?;
+        // The spelling users write, not the internal name.
+        let name = match self.name.as_str() {
+            "int2" => "smallint",
+            "int4" => "integer",
+            "int8" => "bigint",
+            "float4" => "real",
+            "float8" => "double precision",
+            "bool" => "boolean",
+            "bpchar" => "char",
+            "varbit" => "bit varying",
+            other => other,
+        };
+        f.write_str(name)?;
         if !self.mods.is_empty() {
             let mods: Vec<String> = self.mods.iter().map(|m| m.to_string()).collect();
             write!(f, "({})", mods.join(","))?;

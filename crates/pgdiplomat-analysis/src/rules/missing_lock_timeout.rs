@@ -22,7 +22,7 @@ holds a conflicting lock — a long report, an idle-in-transaction session — t
 waits in the lock queue every later SELECT, INSERT or UPDATE on the table queues behind it: the \
 application freezes although the change itself would take milliseconds. Set a short lock_timeout \
 (for example SET lock_timeout = '2s') so the migration gives up quickly instead, and retry it \
-(pgdiplomat apply does this with backoff). SET LOCAL inside a transaction applies to that transaction only."
+(with a pause that grows between attempts). SET LOCAL inside a transaction applies to that transaction only."
     }
     fn bad_example(&self) -> &'static str {
         "ALTER TABLE users_user ADD COLUMN nickname text;"

@@ -95,14 +95,25 @@ fn batched(node: Option<&NodeEnum>, table: &RelName) -> Option<String> {
         return None;
     }
     Some(format!(
-        "-- Run outside a transaction block; assumes an integer primary key id.\n\
-DO $$\n\
-DECLARE\n  batch_start bigint := 0;\n  max_id bigint;\n\
-BEGIN\n  SELECT max(id) INTO max_id FROM {table};\n\
-  WHILE batch_start < max_id LOOP\n    {stmt};\n\
-    batch_start := batch_start + {BATCH};\n    COMMIT;\n  END LOOP;\n\
-END\n$$;",
+        concat!(
+            "-- Run outside a transaction block; assumes an integer primary key id.\n",
+            "DO $$\n",
+            "DECLARE\n",
+            "  batch_start bigint := 0;\n",
+            "  max_id bigint;\n",
+            "BEGIN\n",
+            "  SELECT max(id) INTO max_id FROM {table};\n",
+            "  WHILE batch_start < max_id LOOP\n",
+            "    {stmt};\n",
+            "    batch_start := batch_start + {BATCH};\n",
+            "    COMMIT;\n",
+            "  END LOOP;\n",
+            "END\n",
+            "$$;"
+        ),
         table = table.quoted(),
+        stmt = stmt,
+        BATCH = BATCH,
     ))
 }
 

@@ -26,6 +26,9 @@ pub struct Observation {
     pub sampled: bool,
     /// Progress phases seen while a sampled statement ran (e.g. `scanning heap`).
     pub phases: Vec<String>,
+    /// Locks the transaction already held before the statement (a mode held already is not
+    /// taken again, so it cannot show up as new).
+    pub held_before: Vec<ObservedLock>,
 }
 
 impl Observation {
@@ -63,94 +66,148 @@ fn indexes_of<'a>(
         .map(|r| r.name.as_str())
 }
 
+/// What the model predicts for one statement, resolved to relation names.
+#[derive(Debug, Clone, Default)]
+pub struct Prediction {
+    /// Relation → (role, strongest mode predicted).
+    pub locks: BTreeMap<String, (RelationRole, LockMode)>,
+    /// New indexes are not named in advance: each one created must show this mode.
+    pub new_index: Option<LockMode>,
+    /// Indexes of a table, each of which must show this mode.
+    pub all_indexes: Vec<(String, LockMode)>,
+    /// Unnamed indexes of a table, at least one of which must show this mode.
+    pub some_index: Vec<(String, LockMode)>,
+    /// Table → (rewrite, scan target, scan).
+    pub tables: Vec<(String, Rewrite, String, Scan, Option<String>)>,
+}
+
+impl Prediction {
+    fn lock(&mut self, name: String, role: RelationRole, mode: LockMode) {
+        let e = self.locks.entry(name).or_insert((role, mode));
+        if mode > e.1 {
+            *e = (role, mode);
+        }
+    }
+
+    /// Adds the prediction of `fact` applied to `op`.
+    pub fn add(&mut self, fact: &LockFact, op: &Operation, obs: &Observation) {
+        let table = main_table(op, obs);
+        for &(role, mode) in fact.locks {
+            let mode = if role == RelationRole::Table {
+                op.explicit_lock.unwrap_or(mode)
+            } else {
+                mode
+            };
+            match role {
+                RelationRole::Table | RelationRole::PartitionParent => {
+                    if let Some(t) = &table {
+                        self.lock(t.clone(), role, mode);
+                    }
+                }
+                RelationRole::Partition | RelationRole::ReferencedTable => {
+                    let name = if role == RelationRole::Partition {
+                        &op.partition
+                    } else {
+                        &op.referenced
+                    };
+                    if let Some(n) = name.as_ref().map(key) {
+                        self.lock(n, role, mode);
+                    }
+                }
+                RelationRole::Index => match op.index.as_ref().map(key) {
+                    Some(i) => self.lock(i, role, mode),
+                    None => self
+                        .some_index
+                        .push((table.clone().unwrap_or_default(), mode)),
+                },
+                RelationRole::NewIndex => {
+                    self.new_index = Some(self.new_index.map_or(mode, |m| m.max(mode)))
+                }
+                RelationRole::AllIndexes => self
+                    .all_indexes
+                    .push((table.clone().unwrap_or_default(), mode)),
+                RelationRole::ReferencingTables => {}
+            }
+        }
+        if let Some(t) = table {
+            let scan_target = if fact.form == StatementForm::AttachPartition {
+                op.partition.as_ref().map(key).unwrap_or_else(|| t.clone())
+            } else {
+                t.clone()
+            };
+            let index = op.index.as_ref().map(key);
+            self.tables
+                .push((t, fact.rewrite, scan_target, fact.scan, index));
+        }
+    }
+}
+
 /// Lists every way the observation differs from `fact` for operation `op`.
 pub fn compare(fact: &LockFact, op: &Operation, obs: &Observation) -> Vec<String> {
+    let mut p = Prediction::default();
+    p.add(fact, op, obs);
+    check(&p, obs)
+}
+
+/// Lists every way the observation differs from a (possibly combined) prediction.
+pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
     let mut out = Vec::new();
     let seen = strongest(&obs.locks);
-    let table = main_table(op, obs);
-    let mut predicted_tables: Vec<String> = Vec::new();
-
+    let held = |name: &str, mode: LockMode| {
+        obs.held_before
+            .iter()
+            .any(|l| l.relation == name && l.lock_mode() == Some(mode))
+    };
     let expect = |name: &str, role: RelationRole, mode: LockMode, out: &mut Vec<String>| match seen
         .get(name)
     {
         Some(m) if *m == mode => {}
+        Some(m) if *m < mode && held(name, mode) => {}
+        None if held(name, mode) => {}
+        None if obs.sampled
+            && role != RelationRole::Table
+            && role != RelationRole::PartitionParent => {}
         Some(m) => out.push(format!(
             "{name} ({}): model says {mode}, observed {m}",
             role.label()
         )),
-        None if obs.sampled
-            && role != RelationRole::Table
-            && role != RelationRole::PartitionParent => {}
         None => out.push(format!(
             "{name} ({}): model says {mode}, observed no new lock",
             role.label()
         )),
     };
-
-    for &(role, mode) in fact.locks {
-        let mode = if role == RelationRole::Table {
-            op.explicit_lock.unwrap_or(mode)
-        } else {
-            mode
-        };
-        match role {
-            RelationRole::Table | RelationRole::PartitionParent => {
-                if let Some(t) = &table {
-                    predicted_tables.push(t.clone());
-                    expect(t, role, mode, &mut out);
-                }
-            }
-            RelationRole::Partition | RelationRole::ReferencedTable => {
-                let name = if role == RelationRole::Partition {
-                    &op.partition
-                } else {
-                    &op.referenced
-                };
-                if let Some(n) = name.as_ref().map(key) {
-                    predicted_tables.push(n.clone());
-                    expect(&n, role, mode, &mut out);
-                }
-            }
-            RelationRole::Index => match op.index.as_ref().map(key) {
-                Some(i) => expect(&i, role, mode, &mut out),
-                None => {
-                    // An unnamed index (e.g. the index on an altered column): some index of the
-                    // table must show the mode.
-                    let t = table.clone().unwrap_or_default();
-                    let any = indexes_of(&obs.before, &t).any(|i| seen.get(i) == Some(&mode));
-                    if !any {
-                        out.push(format!("index of {t}: model says {mode}, observed none"));
-                    }
-                }
-            },
-            RelationRole::NewIndex => {
-                let created: Vec<&String> = obs
-                    .after
-                    .by_name
-                    .values()
-                    .filter(|r| {
-                        matches!(r.kind, 'i' | 'I') && !obs.before.by_name.contains_key(&r.name)
-                    })
-                    .map(|r| &r.name)
-                    .collect();
-                if created.is_empty() {
-                    out.push("new index: model says one is created, none observed".to_string());
-                }
-                for c in created {
-                    expect(c, role, mode, &mut out);
-                }
-            }
-            RelationRole::AllIndexes => {
-                let t = table.clone().unwrap_or_default();
-                let idx: Vec<String> = indexes_of(&obs.before, &t).map(str::to_string).collect();
-                for i in idx {
-                    expect(&i, role, mode, &mut out);
-                }
-            }
-            RelationRole::ReferencingTables => {}
+    for (name, (role, mode)) in &p.locks {
+        expect(name, *role, *mode, &mut out);
+    }
+    for (t, mode) in &p.some_index {
+        let any = indexes_of(&obs.before, t).any(|i| seen.get(i) == Some(mode) || held(i, *mode));
+        if !any && !obs.sampled {
+            out.push(format!("index of {t}: model says {mode}, observed none"));
         }
     }
-
+    if let Some(mode) = p.new_index {
+        let created: Vec<&String> = obs
+            .after
+            .by_name
+            .values()
+            .filter(|r| matches!(r.kind, 'i' | 'I') && !obs.before.by_name.contains_key(&r.name))
+            .map(|r| &r.name)
+            .collect();
+        if created.is_empty() {
+            out.push("new index: model says one is created, none observed".to_string());
+        }
+        for c in created {
+            expect(c, RelationRole::NewIndex, mode, &mut out);
+        }
+    }
+    for (t, mode) in &p.all_indexes {
+        let idx: Vec<String> = indexes_of(&obs.before, t).map(str::to_string).collect();
+        for i in idx {
+            if !p.locks.contains_key(&i) {
+                expect(&i, RelationRole::AllIndexes, *mode, &mut out);
+            }
+        }
+    }
     // Strong locks on pre-existing tables the model does not mention.
     for (name, mode) in &seen {
         let Some(rel) = obs.before.by_name.get(name) else {
@@ -158,23 +215,37 @@ pub fn compare(fact: &LockFact, op: &Operation, obs: &Observation) -> Vec<String
         };
         if matches!(rel.kind, 'r' | 'p' | 'm')
             && *mode > LockMode::AccessShare
-            && !predicted_tables.contains(name)
+            && !p.locks.contains_key(name)
         {
             out.push(format!(
                 "{name}: observed {mode}, which the model does not predict"
             ));
         }
     }
-
-    if let Some(t) = &table {
-        let table_rewritten = obs.rewritten.contains(t);
+    // Rewrites and scans, per table; several operations on one table combine.
+    let mut tables: BTreeMap<&str, (Rewrite, Vec<(&str, Scan)>, Vec<&str>)> = BTreeMap::new();
+    for (t, rewrite, target, scan, index) in &p.tables {
+        let e = tables
+            .entry(t.as_str())
+            .or_insert((Rewrite::No, Vec::new(), Vec::new()));
+        e.0 = match (e.0, *rewrite) {
+            (Rewrite::Table, _) | (_, Rewrite::Table) => Rewrite::Table,
+            (Rewrite::Indexes, _) | (_, Rewrite::Indexes) => Rewrite::Indexes,
+            _ => Rewrite::No,
+        };
+        e.1.push((target.as_str(), *scan));
+        if let Some(i) = index {
+            e.2.push(i.as_str());
+        }
+    }
+    for (t, (rewrite, scans, named_indexes)) in tables {
+        let table_rewritten = obs.rewritten.iter().any(|r| r == t);
         let index_rewritten = indexes_of(&obs.before, t)
             .any(|i| obs.rewritten.iter().any(|r| r == i))
-            || op
-                .index
-                .as_ref()
-                .is_some_and(|i| obs.rewritten.contains(&key(i)));
-        match fact.rewrite {
+            || named_indexes
+                .iter()
+                .any(|i| obs.rewritten.iter().any(|r| r == i));
+        match rewrite {
             Rewrite::Table if !table_rewritten => out.push(format!(
                 "{t}: model says the table is rewritten, its file did not change"
             )),
@@ -192,20 +263,25 @@ pub fn compare(fact: &LockFact, op: &Operation, obs: &Observation) -> Vec<String
             }
             _ => {}
         }
-        if obs.scans_observable {
-            let scan_target = if fact.form == StatementForm::AttachPartition {
-                op.partition.as_ref().map(key).unwrap_or_else(|| t.clone())
-            } else {
-                t.clone()
-            };
-            let scanned = obs.scanned_table(&scan_target, scan_target == *t);
-            match fact.scan {
+        if !obs.scans_observable {
+            continue;
+        }
+        let mut targets: BTreeMap<&str, Scan> = BTreeMap::new();
+        for (target, scan) in scans {
+            let e = targets.entry(target).or_insert(Scan::No);
+            if scan == Scan::Table {
+                *e = Scan::Table;
+            }
+        }
+        for (target, scan) in targets {
+            let scanned = obs.scanned_table(target, target == t);
+            match scan {
                 Scan::Table if !scanned => out.push(format!(
-                    "{scan_target}: model says the table is scanned, no sequential scan observed"
+                    "{target}: model says the table is scanned, no scan observed"
                 )),
                 Scan::No if scanned => out.push(format!(
-                    "{scan_target}: model says no scan, observed a scan ({} rows)",
-                    obs.scanned.get(&scan_target).copied().unwrap_or(0)
+                    "{target}: model says no scan, observed a scan ({} rows)",
+                    obs.scanned.get(target).copied().unwrap_or(0)
                 )),
                 _ => {}
             }

@@ -10,3 +10,5 @@ pub mod catalogue;
 pub mod compare;
 pub mod observe;
 pub mod run;
+pub mod seed;
+pub mod session;

@@ -75,6 +75,7 @@ pub fn run_in_transaction(client: &mut Client, pid: i32, sql: &str) -> Result<Ru
         scans_observable: true,
         sampled: false,
         phases: Vec::new(),
+        held_before: locks_before.into_iter().collect(),
     };
     Ok(Run {
         observation,
@@ -100,6 +101,7 @@ pub fn run_concurrently(
     blockers: Vec<Blocker>,
 ) -> Result<Run, PgError> {
     let pid = backend_pid(client)?;
+    flush_stats(client, server_major);
     let before = snapshot_relations(monitor)?;
     monitor.batch_execute("SELECT pg_stat_clear_snapshot()")?;
     let scans_before = scan_counters(monitor, false)?;
@@ -129,7 +131,9 @@ pub fn run_concurrently(
                 .collect::<Vec<_>>();
             let waits = monitor
                 .query(
-                    "SELECT wait_event_type || ':' || wait_event FROM pg_stat_activity WHERE pid = $1 AND wait_event IS NOT NULL",
+                    "SELECT wait_event_type || ':' || wait_event FROM pg_stat_activity
+                      WHERE pid = $1 AND state = 'active' AND wait_event IS NOT NULL
+                        AND wait_event_type NOT IN ('Client', 'Activity')",
                     &[&pid],
                 )?
                 .into_iter()
@@ -160,14 +164,7 @@ pub fn run_concurrently(
         });
     }
     let after = snapshot_relations(monitor)?;
-    // Make the executing backend's scan counters visible (PostgreSQL 15+ flushes them on
-    // request; older versions send them to the collector within about half a second).
-    if server_major >= 15 {
-        let _ = client.batch_execute("SELECT pg_stat_force_next_flush()");
-        let _ = client.batch_execute("SELECT 1");
-    } else {
-        std::thread::sleep(Duration::from_millis(700));
-    }
+    flush_stats(client, server_major);
     monitor.batch_execute("SELECT pg_stat_clear_snapshot()")?;
     let scans_after = scan_counters(monitor, false)?;
     let observation = Observation {
@@ -179,6 +176,7 @@ pub fn run_concurrently(
         scans_observable: true,
         sampled: true,
         phases: phases.clone(),
+        held_before: Vec::new(),
     };
     Ok(Run {
         observation,
@@ -186,4 +184,15 @@ pub fn run_concurrently(
         error: None,
         phases,
     })
+}
+
+/// Makes a backend's pending scan counters visible to other sessions: PostgreSQL 15+ flushes
+/// them on request; older versions send them to the collector within about half a second.
+fn flush_stats(client: &mut Client, server_major: u32) {
+    if server_major >= 15 {
+        let _ = client.batch_execute("SELECT pg_stat_force_next_flush()");
+        let _ = client.batch_execute("SELECT 1");
+    } else {
+        std::thread::sleep(Duration::from_millis(700));
+    }
 }

@@ -49,6 +49,25 @@ under each statement.",
         after_help = "Example:\n  pgdiplomat explain migrations/0002_email_unique.sql"
     )]
     Explain(ExplainArgs),
+    /// Run migrations on a real PostgreSQL and record the locks, rewrites and scans that happen.
+    #[command(
+        long_about = "Run migrations on a real PostgreSQL and record, for every statement, the locks it \
+took (from pg_locks: relation, mode, granted), the relations it rewrote (their storage file \
+changed), the tables it scanned (scan counters), the relations it created or dropped, and how long it \
+took. Each statement is compared with the lock model's prediction and any difference is reported \
+loudly: it is a bug in the model.\n\n\
+By default a throwaway PostgreSQL is started (initdb in a temporary directory; the server \
+binaries are found through PGDIPLOMAT_PG_BIN, PATH, pg_config or /usr/lib/postgresql/*/bin, or \
+--pg-bin), and files run as written, each statement in its own transaction unless the file has \
+BEGIN/COMMIT. Give the schema the migrations expect with --setup (a schema dump, or earlier \
+migrations) and realistic data with --seed-rows.\n\n\
+With --database-url, each file runs inside one transaction that is rolled back at its end, unless \
+--commit is given; CONCURRENTLY statements are then skipped (they cannot run in a transaction). \
+CONCURRENTLY statements that do run are observed from a second connection that samples pg_locks, \
+pg_stat_activity and pg_stat_progress_create_index while they run.",
+        after_help = "Exit status:\n  0  every statement ran and matched the model\n  1  a statement failed or disagreed with the model\n  2  usage error, unreadable file, or PostgreSQL could not be started or reached\n\nExamples:\n  pgdiplomat trace --setup schema.sql --seed-rows 100000 migrations/\n  pgdiplomat trace --database-url postgres://app@localhost/staging migrations/0042_email.sql\n  pgdiplomat trace --format markdown migrations/ > trace.md"
+    )]
+    Trace(TraceArgs),
     /// List the rules, or show one rule's explanation with bad and good SQL.
     Rules(RulesArgs),
     /// Print the lock table: statement form → locks, rewrite, scan, per PostgreSQL version.
@@ -108,6 +127,43 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
     pub format: ExplainFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    /// Migration files or directories (in migration order); `-` reads standard input.
+    #[arg(value_name = "PATHS", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Trace on this database instead of a throwaway server (libpq URL or key=value string;
+    /// PG* environment variables fill in what it leaves out). Changes are rolled back unless
+    /// --commit is given.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// With --database-url: keep the changes (run files as written, CONCURRENTLY included).
+    #[arg(long, requires = "database_url")]
+    pub commit: bool,
+    /// SQL files run before tracing and not traced: the schema the migrations expect.
+    #[arg(long, value_name = "FILE")]
+    pub setup: Vec<PathBuf>,
+    /// Fill every table that exists before each file (and is empty) with N generated rows.
+    #[arg(long, value_name = "N")]
+    pub seed_rows: Option<u64>,
+    /// Directory with initdb, pg_ctl and postgres for the throwaway server.
+    #[arg(long, value_name = "DIR", conflicts_with = "database_url")]
+    pub pg_bin: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TraceFormat::Human)]
+    pub format: TraceFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceFormat {
+    /// A block per statement.
+    Human,
+    /// One JSON document.
+    Json,
+    /// A table per file, for a pull request or a wiki.
+    Markdown,
 }
 
 #[derive(Args, Debug)]

@@ -6,6 +6,7 @@ mod explain;
 mod input;
 mod lint;
 mod tables;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
     let code = match args.command {
         cli::Command::Lint(a) => lint::run(a),
         cli::Command::Explain(a) => explain::run(a),
+        cli::Command::Trace(a) => trace::run(a),
         cli::Command::Rules(a) => tables::rules(a),
         cli::Command::Locks(a) => tables::locks(a),
     };

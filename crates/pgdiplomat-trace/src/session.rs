@@ -1,0 +1,277 @@
+//! Tracing migration files: each statement runs on the server as the migration tool would run
+//! it, and is observed and compared with the model.
+
+use pgdiplomat_analysis::analyze::{AnalysisOptions, Analyzer};
+use pgdiplomat_analysis::model::StatementKind;
+use pgdiplomat_analysis::parse::parse_sql;
+use pgdiplomat_analysis::source::SourceFile;
+use pgdiplomat_locks::TransactionUse;
+use pgdiplomat_pg::postgres::Client;
+use serde::Serialize;
+
+use crate::compare::{check, Prediction};
+use crate::observe::{created, dropped, strongest, PgError};
+use crate::run::{backend_pid, run_concurrently, run_in_transaction, Run};
+use crate::seed::{seed_empty_tables, SeededTable};
+
+/// How files are run.
+#[derive(Debug, Clone, Copy)]
+pub struct TraceOptions {
+    /// Run each file inside one transaction that is rolled back at its end (for a real
+    /// database). CONCURRENTLY statements are then skipped: they cannot run in a transaction.
+    pub rollback: bool,
+    /// Fill tables that exist before each file (and have no rows) with this many rows.
+    pub seed_rows: Option<u64>,
+    /// The server's major version (selects the lock-table rows compared against).
+    pub server_major: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LockEntry {
+    pub relation: String,
+    pub mode: String,
+    pub granted: bool,
+}
+
+/// What happened to one statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatementTrace {
+    pub line: usize,
+    pub column: usize,
+    pub sql: String,
+    /// `ran`, `error`, `skipped`, or `control` (BEGIN/COMMIT/ROLLBACK, run but not observed).
+    pub status: &'static str,
+    pub message: Option<String>,
+    /// Ran outside a transaction while a second connection sampled its locks.
+    pub sampled: bool,
+    pub duration_ms: f64,
+    /// Strongest lock per relation the statement took (new to its transaction).
+    pub locks: Vec<LockEntry>,
+    pub rewritten: Vec<String>,
+    pub scanned: Vec<(String, i64)>,
+    pub created: Vec<String>,
+    pub dropped: Vec<String>,
+    pub phases: Vec<String>,
+    /// The model's statement forms for this statement.
+    pub model: Vec<&'static str>,
+    /// Differences between what happened and what the model predicts (bugs in the model).
+    pub disagreements: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileTrace {
+    pub file: String,
+    pub seeded: Vec<SeededTable>,
+    /// A syntax error stops the file before anything runs.
+    pub error: Option<String>,
+    pub statements: Vec<StatementTrace>,
+}
+
+impl FileTrace {
+    pub fn disagreements(&self) -> usize {
+        self.statements.iter().map(|s| s.disagreements.len()).sum()
+    }
+    pub fn errors(&self) -> usize {
+        self.statements
+            .iter()
+            .filter(|s| s.status == "error")
+            .count()
+            + usize::from(self.error.is_some())
+    }
+}
+
+/// Runs and observes every file in order, on `client` (with `monitor`, a second connection to
+/// the same database, for statements that run outside transactions).
+pub fn trace_files(
+    client: &mut Client,
+    monitor: &mut Client,
+    sources: &[SourceFile],
+    opts: TraceOptions,
+) -> Result<Vec<FileTrace>, PgError> {
+    let pid = backend_pid(client)?;
+    let mut analyzer = Analyzer::new(AnalysisOptions {
+        pg_version: opts.server_major.clamp(13, 18),
+        assume_in_transaction: opts.rollback,
+    });
+    let mut seeded_already = Vec::new();
+    let mut out = Vec::new();
+    for source in sources {
+        let mut file = FileTrace {
+            file: source.name.clone(),
+            seeded: Vec::new(),
+            error: None,
+            statements: Vec::new(),
+        };
+        let parsed = match parse_sql(&source.text) {
+            Ok(p) => p,
+            Err(e) => {
+                let lc = source.line_col(e.offset);
+                file.error = Some(format!(
+                    "{}:{}:{}: {}",
+                    source.name, lc.line, lc.column, e.message
+                ));
+                out.push(file);
+                continue;
+            }
+        };
+        if let Some(n) = opts.seed_rows {
+            file.seeded = seed_empty_tables(client, n, &mut seeded_already)?;
+        }
+        let analysis = analyzer.analyze_file(&parsed);
+        if opts.rollback {
+            client.batch_execute("BEGIN")?;
+        }
+        let mut in_txn = false;
+        let mut aborted = false;
+        for (stmt, analyzed) in parsed.statements.iter().zip(&analysis.statements) {
+            let sql = source.slice(&stmt.span).to_string();
+            let lc = source.line_col(stmt.span.start);
+            let mut trace = StatementTrace {
+                line: lc.line,
+                column: lc.column,
+                sql: sql.clone(),
+                status: "ran",
+                message: None,
+                sampled: false,
+                duration_ms: 0.0,
+                locks: Vec::new(),
+                rewritten: Vec::new(),
+                scanned: Vec::new(),
+                created: Vec::new(),
+                dropped: Vec::new(),
+                phases: Vec::new(),
+                model: analyzed
+                    .effects
+                    .iter()
+                    .filter_map(|e| e.fact.map(|f| f.title))
+                    .collect(),
+                disagreements: Vec::new(),
+            };
+            let forbidden_in_txn = analyzed.effects.iter().any(|e| {
+                e.fact
+                    .is_some_and(|f| f.transaction == TransactionUse::Forbidden)
+            });
+            let txn_control = matches!(
+                analyzed.kind,
+                StatementKind::Begin | StatementKind::Commit | StatementKind::Rollback
+            );
+            let run: Option<Run> = if opts.rollback && txn_control {
+                trace.status = "skipped";
+                trace.message = Some(
+                    "transaction control is replaced by the file's rolled-back transaction".into(),
+                );
+                None
+            } else if opts.rollback && forbidden_in_txn {
+                trace.status = "skipped";
+                trace.message = Some("cannot run inside the rolled-back transaction; use --commit or the embedded server".into());
+                None
+            } else if txn_control {
+                trace.status = "control";
+                let sql = match analyzed.kind {
+                    StatementKind::Begin => {
+                        in_txn = true;
+                        sql.clone()
+                    }
+                    _ => {
+                        in_txn = false;
+                        if std::mem::take(&mut aborted) {
+                            "ROLLBACK".to_string()
+                        } else {
+                            sql.clone()
+                        }
+                    }
+                };
+                if let Err(e) = client.batch_execute(&sql) {
+                    trace.status = "error";
+                    trace.message = Some(crate::run::error_text(&e));
+                }
+                None
+            } else if aborted {
+                trace.status = "skipped";
+                trace.message = Some("the transaction was aborted by an earlier error".into());
+                None
+            } else if forbidden_in_txn && !in_txn {
+                trace.sampled = true;
+                Some(run_concurrently(
+                    client,
+                    monitor,
+                    &sql,
+                    opts.server_major,
+                    Vec::new(),
+                )?)
+            } else if in_txn || opts.rollback {
+                if opts.rollback {
+                    client.batch_execute("SAVEPOINT pgdiplomat_stmt")?;
+                }
+                let run = run_in_transaction(client, pid, &sql)?;
+                if opts.rollback {
+                    if run.error.is_some() {
+                        client.batch_execute("ROLLBACK TO SAVEPOINT pgdiplomat_stmt")?;
+                    } else {
+                        client.batch_execute("RELEASE SAVEPOINT pgdiplomat_stmt")?;
+                    }
+                }
+                Some(run)
+            } else {
+                client.batch_execute("BEGIN")?;
+                let run = run_in_transaction(client, pid, &sql)?;
+                client.batch_execute(if run.error.is_some() {
+                    "ROLLBACK"
+                } else {
+                    "COMMIT"
+                })?;
+                Some(run)
+            };
+            if let Some(run) = run {
+                trace.duration_ms = run.duration.as_secs_f64() * 1000.0;
+                trace.phases = run.phases.clone();
+                if let Some(e) = &run.error {
+                    trace.status = "error";
+                    trace.message = Some(e.clone());
+                    if in_txn {
+                        aborted = true;
+                    }
+                } else {
+                    let obs = &run.observation;
+                    trace.locks = strongest(&obs.locks)
+                        .into_iter()
+                        .map(|(relation, mode)| LockEntry {
+                            granted: obs.locks.iter().any(|l| {
+                                l.relation == relation && l.lock_mode() == Some(mode) && l.granted
+                            }),
+                            relation,
+                            mode: mode.sql_name().to_string(),
+                        })
+                        .collect();
+                    trace.rewritten = obs.rewritten.clone();
+                    trace.scanned = obs.scanned.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                    trace.created = created(&obs.before, &obs.after);
+                    trace.dropped = dropped(&obs.before, &obs.after);
+                    let mut prediction = Prediction::default();
+                    for e in &analyzed.effects {
+                        if let Some(fact) = e.fact {
+                            if fact.unsupported.is_some() {
+                                trace.disagreements.push(format!(
+                                    "the model says {} does not exist on this version, but it ran",
+                                    fact.title
+                                ));
+                                continue;
+                            }
+                            prediction.add(fact, &e.op, obs);
+                        }
+                    }
+                    trace.disagreements.extend(check(&prediction, obs));
+                }
+            }
+            file.statements.push(trace);
+        }
+        if opts.rollback {
+            client.batch_execute("ROLLBACK")?;
+        } else if in_txn {
+            // The file left a transaction open: end it as psql would at exit (rolled back).
+            client.batch_execute("ROLLBACK")?;
+        }
+        out.push(file);
+    }
+    Ok(out)
+}

@@ -302,6 +302,16 @@ impl Analyzer {
                 if role == RelationRole::ReferencedTable && op.referenced.is_none() {
                     continue;
                 }
+                if role == RelationRole::ReferencingTables {
+                    for r in &op.referencing {
+                        locks.push(ResolvedLock {
+                            role,
+                            relation: r.to_string(),
+                            mode,
+                        });
+                    }
+                    continue;
+                }
                 locks.push(ResolvedLock {
                     role,
                     relation,

@@ -408,10 +408,10 @@ pub static LOCK_TABLE: &[LockFact] = &[
     // ------------------------------------------------------------------ columns
     fact(F::DropColumn, "DROP COLUMN", T_AE, "ALTER TABLE t DROP COLUMN e")
         .note("Instant (the column is only marked dropped), but running code that names the column breaks; indexes on it are dropped."),
-    fact(F::AlterColumnTypeNoRewrite, "ALTER COLUMN TYPE (binary coercible)", &[(Table, AccessExclusive), (Index, AccessExclusive)],
+    fact(F::AlterColumnTypeNoRewrite, "ALTER COLUMN TYPE (binary coercible)", &[(Table, AccessExclusive), (Index, AccessExclusive), (ReferencingTables, AccessExclusive)],
         "ALTER TABLE t ALTER COLUMN b TYPE varchar(20)")
         .note("varchar(n)→varchar(m>n), varchar→text, numeric precision increase: no rewrite; indexes on the column are recreated but keep their storage."),
-    fact(F::AlterColumnTypeRewrite, "ALTER COLUMN TYPE (rewrite)", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+    fact(F::AlterColumnTypeRewrite, "ALTER COLUMN TYPE (rewrite)", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive), (ReferencingTables, AccessExclusive)],
         "ALTER TABLE t ALTER COLUMN e TYPE bigint")
         .rewrites(Rewrite::Table).scans()
         .note("Every row is rewritten and every index rebuilt under ACCESS EXCLUSIVE. Changing a referenced key also locks and re-validates referencing tables."),

@@ -126,7 +126,11 @@ impl Prediction {
                 RelationRole::AllIndexes => self
                     .all_indexes
                     .push((table.clone().unwrap_or_default(), mode)),
-                RelationRole::ReferencingTables => {}
+                RelationRole::ReferencingTables => {
+                    for r in &op.referencing {
+                        self.lock(key(r), role, mode);
+                    }
+                }
             }
         }
         if let Some(t) = table {

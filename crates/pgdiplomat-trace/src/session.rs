@@ -93,6 +93,8 @@ pub fn trace_files(
         pg_version: opts.server_major.clamp(13, 18),
         assume_in_transaction: opts.rollback,
     });
+    // Predictions know the database's existing columns, constraints and indexes.
+    crate::introspect::load_schema(client, &mut analyzer.schema)?;
     let mut seeded_already = Vec::new();
     let mut out = Vec::new();
     for source in sources {

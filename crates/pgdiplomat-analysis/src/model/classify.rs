@@ -44,6 +44,8 @@ pub struct Operation {
     pub table: Option<RelName>,
     pub index: Option<RelName>,
     pub referenced: Option<RelName>,
+    /// Tables whose foreign keys point at the changed column (ALTER COLUMN TYPE).
+    pub referencing: Vec<RelName>,
     pub partition: Option<RelName>,
     pub column: Option<String>,
     pub constraint: Option<String>,
@@ -709,6 +711,7 @@ fn classify_alter_type(
     let old = schema.column(rel, column).and_then(|c| c.ty.clone());
     let has_using = cd.raw_default.is_some();
     let base = Operation {
+        referencing: schema.referencing_tables(rel, column),
         column: Some(column.to_string()),
         type_change: Some((old.clone(), new.clone())),
         ..Operation::new(F::AlterColumnTypeRewrite, Some(rel.clone()))

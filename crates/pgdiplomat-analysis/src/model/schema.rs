@@ -50,6 +50,8 @@ pub struct ConstraintState {
     /// For `CHECK (col IS NOT NULL)`: the column it proves NOT NULL.
     pub proves_not_null: Option<String>,
     pub referenced: Option<RelName>,
+    /// For a foreign key: the referenced columns (empty when it names none: the primary key).
+    pub referenced_columns: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +61,73 @@ pub struct IndexState {
 }
 
 impl SchemaState {
+    /// Records a column of a table that exists in the database (not created by this run).
+    pub fn learn_existing_column(
+        &mut self,
+        table: &RelName,
+        column: &str,
+        ty: Option<ColumnType>,
+        not_null: bool,
+    ) {
+        let t = self.table_mut(table);
+        t.columns
+            .insert(column.to_string(), ColumnState { ty, not_null });
+    }
+
+    /// Records a constraint that exists in the database. `definition` is what
+    /// `pg_get_constraintdef` prints (e.g. `CHECK ((a IS NOT NULL))`).
+    pub fn learn_existing_constraint(
+        &mut self,
+        table: &RelName,
+        name: &str,
+        kind: ConstraintKind,
+        validated: bool,
+        definition: &str,
+        referenced: Option<RelName>,
+        referenced_columns: Vec<String>,
+    ) {
+        let proves_not_null = if kind == ConstraintKind::Check {
+            let sql = format!("ALTER TABLE x ADD CONSTRAINT c {definition}");
+            crate::parse::parse_sql(&sql).ok().and_then(|p| {
+                let node = p.statements.into_iter().next()?.node?;
+                let NodeEnum::AlterTableStmt(a) = node else {
+                    return None;
+                };
+                let NodeEnum::AlterTableCmd(cmd) = a.cmds.first()?.node.as_ref()? else {
+                    return None;
+                };
+                let NodeEnum::Constraint(con) = cmd.def.as_ref()?.node.as_ref()? else {
+                    return None;
+                };
+                con.raw_expr.as_ref().and_then(|e| not_null_check_column(e))
+            })
+        } else {
+            None
+        };
+        self.table_mut(table).constraints.insert(
+            name.to_string(),
+            ConstraintState {
+                kind,
+                validated,
+                proves_not_null,
+                referenced,
+                referenced_columns,
+            },
+        );
+    }
+
+    /// Records an index that exists in the database.
+    pub fn learn_existing_index(&mut self, index: &RelName, table: &RelName) {
+        self.table_mut(table);
+        self.indexes.insert(
+            index.key(),
+            IndexState {
+                table: Some(table.clone()),
+                created_in_run: false,
+            },
+        );
+    }
+
     pub fn table(&self, name: &RelName) -> Option<&TableState> {
         self.tables.get(&name.key())
     }
@@ -78,6 +147,30 @@ impl SchemaState {
 
     pub fn constraint(&self, table: &RelName, name: &str) -> Option<&ConstraintState> {
         self.table(table)?.constraints.get(name)
+    }
+
+    /// Tables with a foreign key on `table` that involves `column` (or may: a key that names
+    /// no columns references the primary key, whose columns the run may not know).
+    pub fn referencing_tables(&self, table: &RelName, column: &str) -> Vec<RelName> {
+        let target = table.key();
+        let mut out: Vec<RelName> = self
+            .tables
+            .iter()
+            .filter(|(_, t)| {
+                t.constraints.values().any(|c| {
+                    c.kind == ConstraintKind::ForeignKey
+                        && c.referenced.as_ref().is_some_and(|r| r.key() == target)
+                        && (c.referenced_columns.is_empty()
+                            || c.referenced_columns.iter().any(|rc| rc == column))
+                })
+            })
+            .map(|(key, _)| match key.split_once('.') {
+                Some((s, n)) => RelName::new(Some(s), n),
+                None => RelName::new(None, key),
+            })
+            .collect();
+        out.sort_by_key(|r| r.key());
+        out
     }
 
     /// A validated CHECK constraint proves `column IS NOT NULL`.
@@ -314,11 +407,20 @@ fn record_constraint(
             t.columns.entry(k).or_default().not_null = true;
         }
     }
-    if con.conname.is_empty() && kind != ConstraintKind::Check {
-        return;
-    }
+    // Unnamed constraints get a placeholder name (PostgreSQL's own choice depends on what
+    // else exists); they still count for NOT NULL proofs and foreign-key lookups.
     let name = if con.conname.is_empty() {
-        format!("<unnamed check on {}>", column.unwrap_or("?"))
+        let cols = if con.keys.is_empty() && con.fk_attrs.is_empty() {
+            column.unwrap_or("?").to_string()
+        } else {
+            string_list(if con.fk_attrs.is_empty() {
+                &con.keys
+            } else {
+                &con.fk_attrs
+            })
+            .join("_")
+        };
+        format!("<unnamed {kind:?} on {cols} #{}>", t.constraints.len())
     } else {
         con.conname.clone()
     };
@@ -335,6 +437,7 @@ fn record_constraint(
             validated,
             proves_not_null,
             referenced: con.pktable.as_ref().map(RelName::from_range_var),
+            referenced_columns: string_list(&con.pk_attrs),
         },
     );
 }

@@ -39,6 +39,19 @@ impl ColumnType {
         })
     }
 
+    /// Parses a type as SQL writes it (`character varying(10)`, `bigint[]`, ...).
+    pub fn parse(sql_type: &str) -> Option<ColumnType> {
+        let parsed = crate::parse::parse_sql(&format!("CREATE TABLE x (c {sql_type})")).ok()?;
+        let node = parsed.statements.into_iter().next()?.node?;
+        let NodeEnum::CreateStmt(c) = node else {
+            return None;
+        };
+        let NodeEnum::ColumnDef(cd) = c.table_elts.first()?.node.as_ref()? else {
+            return None;
+        };
+        ColumnType::from_type_name(cd.type_name.as_ref()?)
+    }
+
     /// Type names that always mean an auto-increment column.
     pub fn is_serial(&self) -> bool {
         matches!(

@@ -302,6 +302,15 @@ impl Analyzer {
                 if role == RelationRole::ReferencedTable && op.referenced.is_none() {
                     continue;
                 }
+                if role == RelationRole::ReferencedTable {
+                    for r in &op.also_referenced {
+                        locks.push(ResolvedLock {
+                            role,
+                            relation: r.to_string(),
+                            mode,
+                        });
+                    }
+                }
                 if role == RelationRole::ReferencingTables {
                     for r in &op.referencing {
                         locks.push(ResolvedLock {

@@ -117,15 +117,20 @@ pub fn lint_with(analyzer: &mut Analyzer, source: &SourceFile, opts: &LintOption
 }
 
 fn syntax_error_report(source: &SourceFile, e: crate::parse::SyntaxError) -> FileReport {
-    let end = source.text[e.offset.min(source.text.len())..]
+    // From the offending token to the next whitespace or `;`, always at least one character,
+    // always on character boundaries.
+    let start = e.offset.min(source.text.len());
+    let rest = &source.text[start..];
+    let first = rest.chars().next().map_or(0, char::len_utf8);
+    let end = rest[first..]
         .char_indices()
-        .find(|(_, c)| c.is_whitespace() || *c == ';')
-        .map(|(i, _)| e.offset + i.max(1))
+        .find(|(_, c)| c.is_ascii_whitespace() || *c == ';')
+        .map(|(i, _)| start + first + i)
         .unwrap_or(source.text.len());
     let finding = Finding {
         rule: SYNTAX_ERROR,
         severity: Severity::Error,
-        span: e.offset..end.max(e.offset),
+        span: start..end,
         message: e.message,
         help: Some("PostgreSQL cannot parse this file, so nothing in it was checked".into()),
         fix_sql: None,

@@ -85,7 +85,28 @@ pub fn parse_sql(text: &str) -> Result<ParsedFile, SyntaxError> {
     Ok(assemble(text, raw))
 }
 
+/// Stack for decoding parse trees: PostgreSQL accepts expressions nested thousands deep and
+/// decoding recurses once per level. Only touched pages are ever allocated.
+const PARSE_STACK: usize = 512 << 20;
+
 fn parse_raw(text: &str) -> Result<protobuf::ParseResult, SyntaxError> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("pgdiplomat-parse".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || parse_raw_here(text))
+            .map(|h| h.join())
+    })
+    .unwrap_or_else(|_| Ok(parse_raw_here(text)))
+    .unwrap_or_else(|_| {
+        Err(SyntaxError {
+            offset: 0,
+            message: "internal error: the parser thread panicked".into(),
+        })
+    })
+}
+
+fn parse_raw_here(text: &str) -> Result<protobuf::ParseResult, SyntaxError> {
     let input = match CString::new(text) {
         Ok(s) => s,
         Err(e) => {
@@ -168,7 +189,7 @@ fn assemble_range(
         let scan_from = prev_end.min(loc);
         let (comments, start) = skip_trivia(bytes, scan_from, end);
         let mut stop = end;
-        while stop > start && bytes[stop - 1].is_ascii_whitespace() {
+        while stop > start && is_pg_space(bytes[stop - 1]) {
             stop -= 1;
         }
         statements.push(Statement {
@@ -238,6 +259,11 @@ pub fn parse_sql_chunked(
     Ok(())
 }
 
+/// PostgreSQL's whitespace: space, tab, newline, carriage return, form feed, vertical tab.
+fn is_pg_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
 /// Skips whitespace, semicolons and comments from `from`, collecting the comments; returns
 /// them and the offset of the first other byte (at most `limit`).
 fn skip_trivia(bytes: &[u8], from: usize, limit: usize) -> (Vec<Comment>, usize) {
@@ -245,19 +271,16 @@ fn skip_trivia(bytes: &[u8], from: usize, limit: usize) -> (Vec<Comment>, usize)
     let mut i = from;
     while i < limit {
         let b = bytes[i];
-        if b.is_ascii_whitespace() || b == b';' {
+        if is_pg_space(b) || b == b';' {
             i += 1;
         } else if b == b'-' && bytes.get(i + 1) == Some(&b'-') {
             let start = i;
             let mut j = i + 2;
-            while j < bytes.len() && bytes[j] != b'\n' {
+            // PostgreSQL ends a `--` comment at a newline or a carriage return.
+            while j < bytes.len() && bytes[j] != b'\n' && bytes[j] != b'\r' {
                 j += 1;
             }
-            let body_end = if j > start + 2 && bytes[j - 1] == b'\r' {
-                j - 1
-            } else {
-                j
-            };
+            let body_end = j;
             comments.push(Comment {
                 span: start..j,
                 body: start + 2..body_end,

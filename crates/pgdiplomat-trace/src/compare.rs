@@ -24,6 +24,10 @@ pub struct Observation {
     /// Locks were sampled from another connection while the statement ran (CONCURRENTLY
     /// forms): a brief lock on a secondary relation can be missed, a wrong mode cannot.
     pub sampled: bool,
+    /// Blocking transactions held the sampled statement in place until its locks were seen
+    /// (the differential test does this); without them a fast statement can finish between
+    /// two samples, so a lock that was not seen is not evidence against the model.
+    pub held_in_place: bool,
     /// Progress phases seen while a sampled statement ran (e.g. `scanning heap`).
     pub phases: Vec<String>,
     /// Locks the transaction already held before the statement (a mode held already is not
@@ -113,6 +117,11 @@ impl Prediction {
                     if let Some(n) = name.as_ref().map(key) {
                         self.lock(n, role, mode);
                     }
+                    if role == RelationRole::ReferencedTable {
+                        for r in &op.also_referenced {
+                            self.lock(key(r), role, mode);
+                        }
+                    }
                 }
                 RelationRole::Index => match op.index.as_ref().map(key) {
                     Some(i) => self.lock(i, role, mode),
@@ -169,8 +178,8 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
         Some(m) if *m < mode && held(name, mode) => {}
         None if held(name, mode) => {}
         None if obs.sampled
-            && role != RelationRole::Table
-            && role != RelationRole::PartitionParent => {}
+            && (!obs.held_in_place
+                || (role != RelationRole::Table && role != RelationRole::PartitionParent)) => {}
         Some(m) => out.push(format!(
             "{name} ({}): model says {mode}, observed {m}",
             role.label()

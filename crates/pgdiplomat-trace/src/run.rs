@@ -74,6 +74,7 @@ pub fn run_in_transaction(client: &mut Client, pid: i32, sql: &str) -> Result<Ru
         locks,
         scans_observable: true,
         sampled: false,
+        held_in_place: false,
         phases: Vec::new(),
         held_before: locks_before.into_iter().collect(),
     };
@@ -101,6 +102,7 @@ pub fn run_concurrently(
     blockers: Vec<Blocker>,
 ) -> Result<Run, PgError> {
     let pid = backend_pid(client)?;
+    let held_in_place = !blockers.is_empty();
     flush_stats(client, server_major);
     let before = snapshot_relations(monitor)?;
     monitor.batch_execute("SELECT pg_stat_clear_snapshot()")?;
@@ -175,6 +177,7 @@ pub fn run_concurrently(
         locks: seen.into_iter().collect(),
         scans_observable: true,
         sampled: true,
+        held_in_place,
         phases: phases.clone(),
         held_before: Vec::new(),
     };

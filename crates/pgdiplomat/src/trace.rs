@@ -152,6 +152,9 @@ pub fn run(args: TraceArgs) -> u8 {
 }
 
 fn locks_text(s: &pgdiplomat_trace::session::StatementTrace) -> String {
+    if s.locks.is_empty() && s.sampled {
+        return "none seen (it finished between two samples)".into();
+    }
     if s.locks.is_empty() {
         return "none".into();
     }

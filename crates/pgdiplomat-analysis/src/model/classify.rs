@@ -44,6 +44,8 @@ pub struct Operation {
     pub table: Option<RelName>,
     pub index: Option<RelName>,
     pub referenced: Option<RelName>,
+    /// More referenced tables, when there are several (DROP TABLE with several foreign keys).
+    pub also_referenced: Vec<RelName>,
     /// Tables whose foreign keys point at the changed column (ALTER COLUMN TYPE).
     pub referencing: Vec<RelName>,
     pub partition: Option<RelName>,
@@ -285,14 +287,23 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                 let Some(table) = RelName::from_name_list(list) else {
                     continue;
                 };
-                let referenced = schema.table(&table).and_then(|t| {
-                    t.constraints
-                        .values()
-                        .find(|c| c.kind == ConstraintKind::ForeignKey)
-                        .and_then(|c| c.referenced.clone())
-                });
+                // Every table its foreign keys reference, in a stable order.
+                let mut referenced: Vec<RelName> = schema
+                    .table(&table)
+                    .map(|t| {
+                        t.constraints
+                            .values()
+                            .filter(|c| c.kind == ConstraintKind::ForeignKey)
+                            .filter_map(|c| c.referenced.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                referenced.sort_by_key(|r| r.key());
+                referenced.dedup();
+                let mut referenced = referenced.into_iter();
                 out.push(Operation {
-                    referenced,
+                    referenced: referenced.next(),
+                    also_referenced: referenced.collect(),
                     if_exists: d.missing_ok,
                     ..Operation::new(F::DropTable, Some(table))
                 });

@@ -102,7 +102,25 @@ pub fn default_kind(expr: &protobuf::Node) -> DefaultKind {
     }
 }
 
-/// If `expr` is `col IS NOT NULL` (possibly AND-ed with more), the column name.
+/// The columns `expr` proves NOT NULL: `a IS NOT NULL`, and every such term of an AND.
+pub fn not_null_check_columns(expr: &protobuf::Node) -> Vec<String> {
+    let mut out = Vec::new();
+    collect_not_null(expr, &mut out);
+    out
+}
+
+fn collect_not_null(expr: &protobuf::Node, out: &mut Vec<String>) {
+    match expr.node.as_ref() {
+        Some(NodeEnum::BoolExpr(b)) if b.boolop == protobuf::BoolExprType::AndExpr as i32 => {
+            for a in &b.args {
+                collect_not_null(a, out);
+            }
+        }
+        _ => out.extend(not_null_check_column(expr)),
+    }
+}
+
+/// If `expr` is `col IS NOT NULL` (possibly AND-ed with more), the first such column.
 pub fn not_null_check_column(expr: &protobuf::Node) -> Option<String> {
     match expr.node.as_ref()? {
         NodeEnum::NullTest(nt) if nt.nulltesttype == protobuf::NullTestType::IsNotNull as i32 => {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use pg_query::protobuf::{self, AlterTableType, ConstrType, ObjectType};
 use pg_query::NodeEnum;
 
-use super::expr::not_null_check_column;
+use super::expr::not_null_check_columns;
 use super::names::{string_list, RelName};
 use super::types::ColumnType;
 
@@ -48,7 +48,7 @@ pub struct ConstraintState {
     pub kind: ConstraintKind,
     pub validated: bool,
     /// For `CHECK (col IS NOT NULL)`: the column it proves NOT NULL.
-    pub proves_not_null: Option<String>,
+    pub proves_not_null: Vec<String>,
     pub referenced: Option<RelName>,
     /// For a foreign key: the referenced columns (empty when it names none: the primary key).
     pub referenced_columns: Vec<String>,
@@ -88,21 +88,24 @@ impl SchemaState {
     ) {
         let proves_not_null = if kind == ConstraintKind::Check {
             let sql = format!("ALTER TABLE x ADD CONSTRAINT c {definition}");
-            crate::parse::parse_sql(&sql).ok().and_then(|p| {
-                let node = p.statements.into_iter().next()?.node?;
-                let NodeEnum::AlterTableStmt(a) = node else {
-                    return None;
-                };
-                let NodeEnum::AlterTableCmd(cmd) = a.cmds.first()?.node.as_ref()? else {
-                    return None;
-                };
-                let NodeEnum::Constraint(con) = cmd.def.as_ref()?.node.as_ref()? else {
-                    return None;
-                };
-                con.raw_expr.as_ref().and_then(|e| not_null_check_column(e))
-            })
+            crate::parse::parse_sql(&sql)
+                .ok()
+                .and_then(|p| {
+                    let node = p.statements.into_iter().next()?.node?;
+                    let NodeEnum::AlterTableStmt(a) = node else {
+                        return None;
+                    };
+                    let NodeEnum::AlterTableCmd(cmd) = a.cmds.first()?.node.as_ref()? else {
+                        return None;
+                    };
+                    let NodeEnum::Constraint(con) = cmd.def.as_ref()?.node.as_ref()? else {
+                        return None;
+                    };
+                    con.raw_expr.as_ref().map(|e| not_null_check_columns(e))
+                })
+                .unwrap_or_default()
         } else {
-            None
+            Vec::new()
         };
         self.table_mut(table).constraints.insert(
             name.to_string(),
@@ -178,7 +181,7 @@ impl SchemaState {
         self.table(table).is_some_and(|t| {
             t.constraints
                 .values()
-                .any(|c| c.validated && c.proves_not_null.as_deref() == Some(column))
+                .any(|c| c.validated && c.proves_not_null.iter().any(|p| p == column))
         })
     }
 
@@ -426,9 +429,12 @@ fn record_constraint(
     };
     let validated = new_table || !con.skip_validation;
     let proves_not_null = if kind == ConstraintKind::Check {
-        con.raw_expr.as_ref().and_then(|e| not_null_check_column(e))
+        con.raw_expr
+            .as_ref()
+            .map(|e| not_null_check_columns(e))
+            .unwrap_or_default()
     } else {
-        None
+        Vec::new()
     };
     t.constraints.insert(
         name,

@@ -122,7 +122,8 @@ pub fn is_binary_coercible(old: &ColumnType, new: &ColumnType) -> bool {
     };
     match (old.name.as_str(), new.name.as_str()) {
         ("varchar", "varchar") => widens(old.mods.first(), new.mods.first()),
-        ("varchar", "text") | ("bpchar", "text") => true,
+        // char(n) → text strips trailing blanks: a rewrite.
+        ("varchar", "text") => true,
         ("text", "varchar") => new.mods.is_empty(),
         ("varbit", "varbit") => widens(old.mods.first(), new.mods.first()),
         ("numeric", "numeric") => match (old.mods.as_slice(), new.mods.as_slice()) {

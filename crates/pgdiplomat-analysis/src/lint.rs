@@ -94,9 +94,11 @@ pub fn lint_with(analyzer: &mut Analyzer, source: &SourceFile, opts: &LintOption
             let (tx, rx) = std::sync::mpsc::sync_channel::<ParsedFile>(2);
             let text = source.text.as_str();
             let parser = scope.spawn(move || {
-                parse_sql_chunked(text, CHUNK_STATEMENTS, |chunk| {
-                    // The receiver only goes away if this thread's results no longer matter.
-                    let _ = tx.send(chunk);
+                crate::parse::with_parse_stack(|| {
+                    parse_sql_chunked(text, CHUNK_STATEMENTS, |chunk| {
+                        // The receiver only goes away if this thread's results no longer matter.
+                        let _ = tx.send(chunk);
+                    })
                 })
             });
             for chunk in rx {

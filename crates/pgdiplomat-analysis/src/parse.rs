@@ -89,21 +89,42 @@ pub fn parse_sql(text: &str) -> Result<ParsedFile, SyntaxError> {
 /// decoding recurses once per level. Only touched pages are ever allocated.
 const PARSE_STACK: usize = 512 << 20;
 
-fn parse_raw(text: &str) -> Result<protobuf::ParseResult, SyntaxError> {
+thread_local! {
+    static ON_PARSE_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` on a thread with a stack large enough for any parse tree PostgreSQL accepts, so
+/// that parsing inside it needs no thread of its own. Tools that parse many files (the CLI)
+/// wrap their whole run in it; `parse_sql` called elsewhere spawns such a thread per call.
+pub fn with_parse_stack<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if ON_PARSE_STACK.with(|c| c.get()) {
+        return f();
+    }
     std::thread::scope(|scope| {
-        std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("pgdiplomat-parse".into())
             .stack_size(PARSE_STACK)
-            .spawn_scoped(scope, || parse_raw_here(text))
-            .map(|h| h.join())
+            .spawn_scoped(scope, || {
+                ON_PARSE_STACK.with(|c| c.set(true));
+                f()
+            });
+        match spawned {
+            Ok(handle) => match handle.join() {
+                Ok(r) => r,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            // No thread to be had: parse here and hope the input is not extreme.
+            Err(_) => panic!("cannot start the parser thread"),
+        }
     })
-    .unwrap_or_else(|_| Ok(parse_raw_here(text)))
-    .unwrap_or_else(|_| {
-        Err(SyntaxError {
-            offset: 0,
-            message: "internal error: the parser thread panicked".into(),
-        })
-    })
+}
+
+fn parse_raw(text: &str) -> Result<protobuf::ParseResult, SyntaxError> {
+    if ON_PARSE_STACK.with(|c| c.get()) {
+        parse_raw_here(text)
+    } else {
+        with_parse_stack(|| parse_raw_here(text))
+    }
 }
 
 fn parse_raw_here(text: &str) -> Result<protobuf::ParseResult, SyntaxError> {

@@ -24,12 +24,13 @@ pub const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    let code = match args.command {
+    // One thread with a deep stack for the whole run: parse trees of any depth decode in it.
+    let code = pgdiplomat_analysis::parse::with_parse_stack(|| match args.command {
         cli::Command::Lint(a) => lint::run(a),
         cli::Command::Explain(a) => explain::run(a),
         cli::Command::Trace(a) => trace::run(a),
         cli::Command::Rules(a) => tables::rules(a),
         cli::Command::Locks(a) => tables::locks(a),
-    };
+    });
     ExitCode::from(code)
 }

@@ -526,8 +526,13 @@ pub static LOCK_TABLE: &[LockFact] = &[
         "ALTER TABLE parted ATTACH PARTITION parted_2 FOR VALUES FROM (100) TO (200)")
         .scans()
         .note("Scans the partition to check the bound unless a valid CHECK constraint implies it; a default partition is scanned too."),
+    fact(F::DetachPartition, "ALTER TABLE ... DETACH PARTITION", &[(PartitionParent, AccessExclusive), (Partition, ShareUpdateExclusive)],
+        "ALTER TABLE parted DETACH PARTITION parted_1")
+        .versions(13, 13)
+        .note("PostgreSQL 13 takes only SHARE UPDATE EXCLUSIVE on the partition (measured)."),
     fact(F::DetachPartition, "ALTER TABLE ... DETACH PARTITION", &[(PartitionParent, AccessExclusive), (Partition, AccessExclusive)],
-        "ALTER TABLE parted DETACH PARTITION parted_1"),
+        "ALTER TABLE parted DETACH PARTITION parted_1")
+        .versions(14, 18),
     fact(F::DetachPartitionConcurrently, "ALTER TABLE ... DETACH PARTITION CONCURRENTLY", &[(PartitionParent, ShareUpdateExclusive), (Partition, AccessExclusive)],
         "ALTER TABLE parted DETACH PARTITION parted_1 CONCURRENTLY")
         .unsupported(13, 13, "DETACH PARTITION CONCURRENTLY arrived in PostgreSQL 14"),

@@ -196,6 +196,10 @@ fn flush_stats(client: &mut Client, server_major: u32) {
         let _ = client.batch_execute("SELECT pg_stat_force_next_flush()");
         let _ = client.batch_execute("SELECT 1");
     } else {
-        std::thread::sleep(Duration::from_millis(700));
+        // Before 15 a backend sends its counters when it goes idle, at most every 500 ms, and
+        // the collector publishes them shortly after: wait out the interval, go idle again.
+        std::thread::sleep(Duration::from_millis(600));
+        let _ = client.batch_execute("SELECT 1");
+        std::thread::sleep(Duration::from_millis(300));
     }
 }

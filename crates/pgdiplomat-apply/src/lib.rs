@@ -9,4 +9,5 @@
 //! blockers, invalid indexes.
 
 pub mod connect;
+pub mod plan;
 pub mod inspect;

@@ -9,5 +9,8 @@
 //! blockers, invalid indexes.
 
 pub mod connect;
-pub mod plan;
+pub mod execute;
+pub mod history;
 pub mod inspect;
+pub mod plan;
+pub mod retry;

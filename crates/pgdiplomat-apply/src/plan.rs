@@ -23,9 +23,20 @@ pub enum StepKind {
 /// What an index statement that runs outside a transaction does, for cleanup and resume.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum IndexOp {
-    Create { index: RelName, table: RelName, unique: bool, columns: Vec<String>, if_not_exists: bool },
-    Drop { index: RelName },
-    Reindex { index: Option<RelName>, table: Option<RelName> },
+    Create {
+        index: RelName,
+        table: RelName,
+        unique: bool,
+        columns: Vec<String>,
+        if_not_exists: bool,
+    },
+    Drop {
+        index: RelName,
+    },
+    Reindex {
+        index: Option<RelName>,
+        table: Option<RelName>,
+    },
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -68,9 +79,19 @@ pub struct Migration {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PlanError {
     #[error("{file}:{line}:{column}: syntax error: {message}")]
-    Syntax { file: String, line: usize, column: usize, message: String },
+    Syntax {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{file}:{line}:{column}: {message}")]
-    Invalid { file: String, line: usize, column: usize, message: String },
+    Invalid {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
 }
 
 pub fn checksum(text: &str) -> String {
@@ -102,53 +123,101 @@ fn index_op(node: Option<&NodeEnum>) -> Option<IndexOp> {
             })
         }
         NodeEnum::DropStmt(d) if d.concurrent => {
-            let NodeEnum::List(l) = d.objects.first()?.node.as_ref()? else { return None };
-            Some(IndexOp::Drop { index: RelName::from_name_list(&l.items)? })
+            let NodeEnum::List(l) = d.objects.first()?.node.as_ref()? else {
+                return None;
+            };
+            Some(IndexOp::Drop {
+                index: RelName::from_name_list(&l.items)?,
+            })
         }
         NodeEnum::ReindexStmt(r) => {
             let rel = r.relation.as_ref().map(RelName::from_range_var);
-            let is_index = r.kind == pg_query::protobuf::ReindexObjectType::ReindexObjectIndex as i32;
-            Some(if is_index { IndexOp::Reindex { index: rel, table: None } } else { IndexOp::Reindex { index: None, table: rel } })
+            let is_index =
+                r.kind == pg_query::protobuf::ReindexObjectType::ReindexObjectIndex as i32;
+            Some(if is_index {
+                IndexOp::Reindex {
+                    index: rel,
+                    table: None,
+                }
+            } else {
+                IndexOp::Reindex {
+                    index: None,
+                    table: rel,
+                }
+            })
         }
         _ => None,
     }
 }
 
 /// Plans one migration file. `analyzer` carries what earlier files created.
-pub fn plan_migration(source: &SourceFile, analyzer: &mut Analyzer) -> Result<Migration, PlanError> {
+pub fn plan_migration(
+    source: &SourceFile,
+    analyzer: &mut Analyzer,
+) -> Result<Migration, PlanError> {
     let parsed = parse_sql(&source.text).map_err(|e: SyntaxError| {
         let lc = source.line_col(e.offset);
-        PlanError::Syntax { file: source.name.clone(), line: lc.line, column: lc.column, message: e.message }
+        PlanError::Syntax {
+            file: source.name.clone(),
+            line: lc.line,
+            column: lc.column,
+            message: e.message,
+        }
     })?;
     let analysis = analyzer.analyze_file(&parsed);
     let name = std::path::Path::new(&source.name)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| source.name.clone());
-    let mut m = Migration { name, path: source.name.clone(), checksum: checksum(&source.text), steps: Vec::new(), notes: Vec::new() };
+    let mut m = Migration {
+        name,
+        path: source.name.clone(),
+        checksum: checksum(&source.text),
+        steps: Vec::new(),
+        notes: Vec::new(),
+    };
     let mut settings: Vec<String> = Vec::new();
     let mut open: Option<Step> = None; // an explicit BEGIN ... COMMIT block
     for (stmt, a) in parsed.statements.iter().zip(&analysis.statements) {
         let sql = source.slice(&stmt.span).to_string();
         let lc = source.line_col(stmt.span.start);
-        let invalid = |message: String| PlanError::Invalid { file: source.name.clone(), line: lc.line, column: lc.column, message };
+        let invalid = |message: String| PlanError::Invalid {
+            file: source.name.clone(),
+            line: lc.line,
+            column: lc.column,
+            message,
+        };
         match &a.kind {
             StatementKind::Begin => {
                 if open.is_some() {
                     return Err(invalid("BEGIN inside a transaction block".into()));
                 }
-                open = Some(Step { kind: StepKind::Transaction, statements: Vec::new(), negotiate: false, blocking_locks: Vec::new(), tables: Vec::new(), settings: settings.clone() });
+                open = Some(Step {
+                    kind: StepKind::Transaction,
+                    statements: Vec::new(),
+                    negotiate: false,
+                    blocking_locks: Vec::new(),
+                    tables: Vec::new(),
+                    settings: settings.clone(),
+                });
                 continue;
             }
             StatementKind::Commit => {
                 match open.take() {
                     Some(step) if !step.statements.is_empty() => m.steps.push(step),
                     Some(_) => {}
-                    None => m.notes.push(format!("line {}: COMMIT outside a transaction block ignored", lc.line)),
+                    None => m.notes.push(format!(
+                        "line {}: COMMIT outside a transaction block ignored",
+                        lc.line
+                    )),
                 }
                 continue;
             }
-            StatementKind::Rollback => return Err(invalid("ROLLBACK in a migration: nothing before it would be applied".into())),
+            StatementKind::Rollback => {
+                return Err(invalid(
+                    "ROLLBACK in a migration: nothing before it would be applied".into(),
+                ))
+            }
             StatementKind::SetTimeout { .. } => {
                 m.notes.push(format!("line {}: `{sql}` left out: apply sets lock_timeout and statement_timeout itself", lc.line));
                 continue;
@@ -161,7 +230,10 @@ pub fn plan_migration(source: &SourceFile, analyzer: &mut Analyzer) -> Result<Mi
             }
             StatementKind::Operations(_) => {}
         }
-        let forbidden = a.effects.iter().any(|e| e.fact.is_some_and(|f| f.transaction == TransactionUse::Forbidden));
+        let forbidden = a.effects.iter().any(|e| {
+            e.fact
+                .is_some_and(|f| f.transaction == TransactionUse::Forbidden)
+        });
         let blocking: Vec<String> = a
             .effects
             .iter()
@@ -172,7 +244,13 @@ pub fn plan_migration(source: &SourceFile, analyzer: &mut Analyzer) -> Result<Mi
         let tables: Vec<String> = a
             .effects
             .iter()
-            .flat_map(|e| [e.op.table.as_ref(), e.op.referenced.as_ref(), e.op.partition.as_ref()])
+            .flat_map(|e| {
+                [
+                    e.op.table.as_ref(),
+                    e.op.referenced.as_ref(),
+                    e.op.partition.as_ref(),
+                ]
+            })
             .flatten()
             .map(|t| t.key())
             .collect();
@@ -180,8 +258,16 @@ pub fn plan_migration(source: &SourceFile, analyzer: &mut Analyzer) -> Result<Mi
             sql: sql.clone(),
             line: lc.line,
             column: lc.column,
-            forms: a.effects.iter().filter_map(|e| e.fact.map(|f| f.title)).collect(),
-            index_op: if forbidden { index_op(stmt.node.as_ref()) } else { None },
+            forms: a
+                .effects
+                .iter()
+                .filter_map(|e| e.fact.map(|f| f.title))
+                .collect(),
+            index_op: if forbidden {
+                index_op(stmt.node.as_ref())
+            } else {
+                None
+            },
         };
         if let Some(step) = open.as_mut() {
             if forbidden {
@@ -197,7 +283,11 @@ pub fn plan_migration(source: &SourceFile, analyzer: &mut Analyzer) -> Result<Mi
             continue;
         }
         m.steps.push(Step {
-            kind: if forbidden { StepKind::Concurrent } else { StepKind::Transaction },
+            kind: if forbidden {
+                StepKind::Concurrent
+            } else {
+                StepKind::Transaction
+            },
             negotiate: !forbidden && !blocking.is_empty(),
             blocking_locks: blocking,
             tables,
@@ -221,8 +311,14 @@ pub fn plan_migration(source: &SourceFile, analyzer: &mut Analyzer) -> Result<Mi
 
 /// Plans files in order.
 pub fn plan(sources: &[SourceFile], pg_version: u32) -> Result<Vec<Migration>, PlanError> {
-    let mut analyzer = Analyzer::new(AnalysisOptions { pg_version, assume_in_transaction: false });
-    sources.iter().map(|s| plan_migration(s, &mut analyzer)).collect()
+    let mut analyzer = Analyzer::new(AnalysisOptions {
+        pg_version,
+        assume_in_transaction: false,
+    });
+    sources
+        .iter()
+        .map(|s| plan_migration(s, &mut analyzer))
+        .collect()
 }
 
 #[cfg(test)]
@@ -230,7 +326,9 @@ mod tests {
     use super::*;
 
     fn plan_one(sql: &str) -> Migration {
-        plan(&[SourceFile::new("m/0001_x.sql", sql)], 17).unwrap().remove(0)
+        plan(&[SourceFile::new("m/0001_x.sql", sql)], 17)
+            .unwrap()
+            .remove(0)
     }
 
     #[test]
@@ -240,10 +338,16 @@ mod tests {
         assert_eq!(m.steps.len(), 2);
         assert_eq!(m.steps[0].kind, StepKind::Concurrent);
         assert!(!m.steps[0].negotiate);
-        assert!(matches!(m.steps[0].statements[0].index_op, Some(IndexOp::Create { unique: true, .. })));
+        assert!(matches!(
+            m.steps[0].statements[0].index_op,
+            Some(IndexOp::Create { unique: true, .. })
+        ));
         assert_eq!(m.steps[1].kind, StepKind::Transaction);
         assert!(m.steps[1].negotiate);
-        assert_eq!(m.steps[1].blocking_locks, vec!["ACCESS EXCLUSIVE on users_user".to_string()]);
+        assert_eq!(
+            m.steps[1].blocking_locks,
+            vec!["ACCESS EXCLUSIVE on users_user".to_string()]
+        );
         assert!(m.notes[0].contains("SET lock_timeout"), "{:?}", m.notes);
     }
 
@@ -257,8 +361,19 @@ mod tests {
 
     #[test]
     fn concurrently_inside_begin_is_a_planning_error_with_its_position() {
-        let err = plan(&[SourceFile::new("x.sql", "BEGIN;\nCREATE INDEX CONCURRENTLY i ON t (a);\nCOMMIT;")], 17).unwrap_err();
-        assert!(err.to_string().starts_with("x.sql:2:1: `CREATE INDEX CONCURRENTLY i ON t (a)` cannot run inside"), "{err}");
+        let err = plan(
+            &[SourceFile::new(
+                "x.sql",
+                "BEGIN;\nCREATE INDEX CONCURRENTLY i ON t (a);\nCOMMIT;",
+            )],
+            17,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("x.sql:2:1: `CREATE INDEX CONCURRENTLY i ON t (a)` cannot run inside"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -68,6 +68,28 @@ pg_stat_activity and pg_stat_progress_create_index while they run.",
         after_help = "Exit status:\n  0  every statement ran and matched the model\n  1  a statement failed or disagreed with the model\n  2  usage error, unreadable file, or PostgreSQL could not be started or reached\n\nExamples:\n  pgdiplomat trace --setup schema.sql --seed-rows 100000 migrations/\n  pgdiplomat trace --database-url postgres://app@localhost/staging migrations/0042_email.sql\n  pgdiplomat trace --format markdown migrations/ > trace.md"
     )]
     Trace(TraceArgs),
+    /// Apply migrations without blocking the application: short lock_timeout with retries,
+    /// CONCURRENTLY outside transactions, INVALID-index cleanup, resumable history.
+    #[command(
+        long_about = "Apply migrations the careful way, negotiating with PostgreSQL instead of commanding it.\n\n\
+Every statement whose lock blocks reads or writes runs in its own short transaction under a short \
+lock_timeout (default 100ms). If the lock is not free in time — a long report or an idle-in-\
+transaction session holds it — the transaction is rolled back, so nothing queues behind it, and \
+retried after a jittered, growing pause; each retry says which sessions blocked it. BEGIN ... \
+COMMIT blocks in a file stay together.\n\n\
+CONCURRENTLY statements run outside any transaction with statement_timeout = 0. An INVALID index \
+of the same name left by an earlier failure is dropped first; a failed build drops the INVALID \
+index it left and, for a unique index, shows duplicate keys (--precheck looks for them before \
+building). Index builds show their progress.\n\n\
+A history table (pgdiplomat.migrations by default) records each migration's checksum, state, \
+steps done and timings; a session advisory lock keeps two runners apart. A run that is killed \
+(even with SIGKILL) is finished by running apply again: transactional steps record their progress \
+in the same transaction, concurrent steps are safe to repeat.\n\n\
+The connection comes from --database-url (libpq URL or key=value) and the PG* environment \
+variables; TLS is used when sslmode is require or stronger. The password is never printed.",
+        after_help = "Exit status:\n  0  everything applied (or already applied)\n  1  a migration failed; the history says which step, and the database holds everything before it\n  2  usage error, unreadable file, invalid migration, connection failure, or another runner is active\n\nExamples:\n  pgdiplomat apply --database-url postgres://app@db/prod migrations/\n  pgdiplomat apply --dry-run migrations/\n  PGHOST=db PGDATABASE=prod pgdiplomat apply --lock-timeout 50ms --max-attempts 60 migrations/"
+    )]
+    Apply(ApplyArgs),
     /// List the rules, or show one rule's explanation with bad and good SQL.
     Rules(RulesArgs),
     /// Print the lock table: statement form → locks, rewrite, scan, per PostgreSQL version.
@@ -164,6 +186,60 @@ pub enum TraceFormat {
     Json,
     /// A table per file, for a pull request or a wiki.
     Markdown,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// Migration files or directories, applied in migration order.
+    #[arg(value_name = "PATHS", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The database (libpq URL or key=value string); PG* environment variables fill in the rest.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Print the execution plan (transaction groups, timeouts, retries) and what the history
+    /// says, without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long each attempt may wait for a lock that blocks reads or writes.
+    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// Attempts per step before giving up.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub max_attempts: u32,
+    /// Time per step, waits and pauses included, before giving up.
+    #[arg(long, value_name = "DURATION", default_value = "5min", value_parser = parse_duration)]
+    pub max_retry_time: std::time::Duration,
+    /// First pause between attempts (doubles each time, with jitter, up to 10s).
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    pub backoff: std::time::Duration,
+    /// Schema of the history table.
+    #[arg(long, value_name = "SCHEMA", default_value = "pgdiplomat")]
+    pub history_schema: String,
+    /// Look for duplicate keys before building a unique index concurrently.
+    #[arg(long)]
+    pub precheck: bool,
+    /// Terminate sessions idle in a transaction that have blocked a step for this long.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub cancel_blockers_after: Option<std::time::Duration>,
+    /// Wait for another runner to finish instead of refusing.
+    #[arg(long)]
+    pub wait: bool,
+    /// Skip the preflight report (long transactions, INVALID indexes, table sizes).
+    #[arg(long)]
+    pub no_preflight: bool,
+}
+
+/// `100ms`, `2s`, `5min`, `1h` (a bare number is milliseconds).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let norm = s.trim().replace("minutes", "min").replace("mins", "min");
+    let norm = if norm.ends_with('m') && !norm.ends_with("ms") {
+        format!("{norm}in")
+    } else {
+        norm
+    };
+    pgdiplomat_analysis::model::parse_duration(&norm)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| format!("`{s}` is not a duration: write e.g. 100ms, 2s, 5min"))
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,7 @@
 //! `pgdiplomat`: the command line. A thin layer over `pgdiplomat-analysis` (lint, explain)
 //! and `pgdiplomat-locks` (the lock table): argument parsing, reading input, exit codes.
 
+mod apply;
 mod cli;
 mod explain;
 mod input;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         cli::Command::Lint(a) => lint::run(a),
         cli::Command::Explain(a) => explain::run(a),
         cli::Command::Trace(a) => trace::run(a),
+        cli::Command::Apply(a) => apply::run(a),
         cli::Command::Rules(a) => tables::rules(a),
         cli::Command::Locks(a) => tables::locks(a),
     });

@@ -1,0 +1,620 @@
+//! Running a plan: the negotiation protocol for blocking locks, CONCURRENTLY steps with
+//! INVALID-index cleanup, history and resume, one runner at a time.
+
+use std::time::{Duration, Instant};
+
+use pgdiplomat_analysis::model::RelName;
+use pgdiplomat_pg::postgres::Client;
+use pgdiplomat_pg::quote_ident;
+
+use crate::connect::{ConnectError, Target};
+use crate::history::History;
+use crate::plan::{IndexOp, Migration, Step, StepKind};
+use crate::retry::RetryPolicy;
+
+/// What the runner tells its user as it goes.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Info(String),
+    Warn(String),
+    /// Progress of a concurrent index build (`pg_stat_progress_create_index`).
+    Progress {
+        label: String,
+        phase: String,
+        done: i64,
+        total: i64,
+    },
+    ProgressDone,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub retry: RetryPolicy,
+    pub history_schema: String,
+    /// Before a unique concurrent build, look for duplicate keys and stop if there are any.
+    pub precheck: bool,
+    /// Terminate sessions that are idle in a transaction and block a step for longer than this.
+    pub cancel_blockers_after: Option<Duration>,
+    /// Wait for another runner instead of refusing.
+    pub wait_for_runner: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            retry: RetryPolicy::default(),
+            history_schema: "pgdiplomat".into(),
+            precheck: false,
+            cancel_blockers_after: None,
+            wait_for_runner: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("another pgdiplomat apply is running on this database ({0}); wait for it to finish, or pass --wait")]
+    Busy(String),
+    #[error("{name} was changed after it was applied (checksum {old}… in the history, {new}… now); migrations must not change once applied")]
+    Changed {
+        name: String,
+        old: String,
+        new: String,
+    },
+    #[error("{name}, step {step} (line {line}): {message}")]
+    Failed {
+        name: String,
+        step: usize,
+        line: usize,
+        message: String,
+    },
+    #[error("PostgreSQL error: {0}")]
+    Postgres(String),
+}
+
+impl From<pgdiplomat_pg::postgres::Error> for ApplyError {
+    fn from(e: pgdiplomat_pg::postgres::Error) -> Self {
+        ApplyError::Postgres(error_text(&e))
+    }
+}
+
+/// The server's message with its SQLSTATE and detail.
+pub fn error_text(e: &pgdiplomat_pg::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(d) => format!("{} ({}; {d})", db.message(), db.code().code()),
+            None => format!("{} ({})", db.message(), db.code().code()),
+        },
+        None => e.to_string(),
+    }
+}
+
+fn sqlstate(e: &pgdiplomat_pg::postgres::Error) -> Option<&str> {
+    e.code().map(|c| c.code())
+}
+
+/// What happened to each migration.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ApplySummary {
+    pub applied: Vec<String>,
+    pub skipped: Vec<String>,
+    pub resumed: Vec<String>,
+    pub retries: u32,
+}
+
+/// A session that blocked one of our statements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blocker {
+    pub pid: i32,
+    pub state: String,
+    pub xact_age_secs: f64,
+    pub query: String,
+}
+
+impl std::fmt::Display for Blocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pid {} ({}, transaction open {:.1}s): {}",
+            self.pid, self.state, self.xact_age_secs, self.query
+        )
+    }
+}
+
+struct Watched {
+    result: Result<(), pgdiplomat_pg::postgres::Error>,
+    blockers: Vec<Blocker>,
+}
+
+/// Runs `sql` on `client` while `monitor` records who blocks it and reports index-build
+/// progress.
+fn execute_watched(
+    client: &mut Client,
+    monitor: &mut Client,
+    pid: i32,
+    sql: &str,
+    label: &str,
+    events: &mut dyn FnMut(Event),
+) -> Watched {
+    let mut blockers: Vec<Blocker> = Vec::new();
+    let result = std::thread::scope(|scope| {
+        let worker = scope.spawn(move || client.batch_execute(sql));
+        let mut reported_progress = false;
+        while !worker.is_finished() {
+            if let Ok(rows) = monitor.query(
+                "SELECT a.pid, coalesce(a.state, ''), coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8,
+                        left(coalesce(a.query, ''), 200)
+                   FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1))",
+                &[&pid],
+            ) {
+                for r in rows {
+                    let b = Blocker { pid: r.get(0), state: r.get(1), xact_age_secs: r.get(2), query: r.get::<_, String>(3).replace('\n', " ") };
+                    match blockers.iter_mut().find(|x| x.pid == b.pid) {
+                        Some(x) => *x = b,
+                        None => blockers.push(b),
+                    }
+                }
+            }
+            if let Ok(rows) = monitor.query(
+                "SELECT phase, coalesce(blocks_done, 0), coalesce(blocks_total, 0), coalesce(tuples_done, 0), coalesce(tuples_total, 0)
+                   FROM pg_stat_progress_create_index WHERE pid = $1",
+                &[&pid],
+            ) {
+                if let Some(r) = rows.first() {
+                    let (bd, bt, td, tt): (i64, i64, i64, i64) = (r.get(1), r.get(2), r.get(3), r.get(4));
+                    let (done, total) = if bt > 0 { (bd, bt) } else { (td, tt) };
+                    events(Event::Progress { label: label.to_string(), phase: r.get(0), done, total });
+                    reported_progress = true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if reported_progress {
+            events(Event::ProgressDone);
+        }
+        worker.join().unwrap_or_else(|_| client_panic())
+    });
+    Watched { result, blockers }
+}
+
+fn client_panic() -> Result<(), pgdiplomat_pg::postgres::Error> {
+    panic!("the statement thread panicked")
+}
+
+/// Applies migrations in order.
+pub struct Runner<'a> {
+    client: Client,
+    monitor: Client,
+    pid: i32,
+    history: History,
+    opts: ApplyOptions,
+    events: &'a mut dyn FnMut(Event),
+}
+
+impl<'a> Runner<'a> {
+    /// Connects, takes the runner lock and makes sure the history table exists.
+    pub fn connect(
+        target: &Target,
+        opts: ApplyOptions,
+        events: &'a mut dyn FnMut(Event),
+    ) -> Result<Self, ApplyError> {
+        let mut client = target.connect()?;
+        let monitor = target.connect()?;
+        let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[])?.get(0);
+        let history = History::new(&opts.history_schema);
+        let key = history.lock_key();
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])?
+            .get(0);
+        if !got {
+            let holder = client
+                .query_opt(
+                    "SELECT a.pid, coalesce(a.application_name, ''), extract(epoch FROM now() - a.backend_start)::float8
+                       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                      WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
+                        AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) AND l.objid::bigint = ($1::bigint & 4294967295)
+                      LIMIT 1",
+                    &[&key],
+                )?
+                .map(|r| format!("pid {}, {}, connected {:.0}s ago", r.get::<_, i32>(0), r.get::<_, String>(1), r.get::<_, f64>(2)))
+                .unwrap_or_else(|| "its session holds the runner lock".into());
+            if !opts.wait_for_runner {
+                return Err(ApplyError::Busy(holder));
+            }
+            events(Event::Info(format!(
+                "waiting for the other runner ({holder})"
+            )));
+            client.execute("SELECT pg_advisory_lock($1)", &[&key])?;
+        }
+        history.ensure(&mut client)?;
+        Ok(Runner {
+            client,
+            monitor,
+            pid,
+            history,
+            opts,
+            events,
+        })
+    }
+
+    /// Applies every migration not applied yet, resuming a partly applied one.
+    pub fn apply(&mut self, migrations: &[Migration]) -> Result<ApplySummary, ApplyError> {
+        let mut summary = ApplySummary::default();
+        for m in migrations {
+            let record = self.history.get(&mut self.client, &m.name)?;
+            let mut first_step = 0usize;
+            if let Some(r) = &record {
+                if r.checksum != m.checksum {
+                    if r.state == "applied" || r.steps_done > 0 {
+                        return Err(ApplyError::Changed {
+                            name: m.name.clone(),
+                            old: r.checksum[..12].into(),
+                            new: m.checksum[..12].into(),
+                        });
+                    }
+                } else if r.state == "applied" {
+                    summary.skipped.push(m.name.clone());
+                    continue;
+                } else {
+                    first_step = (r.steps_done.max(0) as usize).min(m.steps.len());
+                    if first_step > 0 {
+                        (self.events)(Event::Info(format!(
+                            "{}: resuming at step {} of {}",
+                            m.name,
+                            first_step + 1,
+                            m.steps.len()
+                        )));
+                        summary.resumed.push(m.name.clone());
+                    }
+                }
+            }
+            for note in &m.notes {
+                (self.events)(Event::Info(format!("{}: {note}", m.name)));
+            }
+            self.history.start(
+                &mut self.client,
+                &m.name,
+                &m.checksum,
+                m.steps.len() as i32,
+                first_step > 0,
+            )?;
+            for (i, step) in m.steps.iter().enumerate().skip(first_step) {
+                let first = step
+                    .statements
+                    .first()
+                    .map(|s| s.sql.lines().next().unwrap_or(""))
+                    .unwrap_or("");
+                let how = match step.kind {
+                    StepKind::Concurrent => " (outside a transaction)".to_string(),
+                    StepKind::Transaction if step.negotiate => format!(
+                        " (lock_timeout {} ms)",
+                        self.opts.retry.lock_timeout.as_millis()
+                    ),
+                    StepKind::Transaction => String::new(),
+                };
+                (self.events)(Event::Info(format!(
+                    "{}: step {}/{}{how}: {first}",
+                    m.name,
+                    i + 1,
+                    m.steps.len()
+                )));
+                let outcome = match step.kind {
+                    StepKind::Transaction => self
+                        .transaction_step(m, i, step)
+                        .map(|retries| summary.retries += retries),
+                    StepKind::Concurrent => self.concurrent_step(m, i, step),
+                };
+                if let Err(e) = outcome {
+                    let msg = e.to_string();
+                    let _ = self.client.batch_execute("ROLLBACK");
+                    let _ = self.history.fail(&mut self.client, &m.name, &msg);
+                    return Err(e);
+                }
+            }
+            self.history.finish(&mut self.client, &m.name)?;
+            (self.events)(Event::Info(format!("{}: applied", m.name)));
+            summary.applied.push(m.name.clone());
+        }
+        Ok(summary)
+    }
+
+    fn apply_settings(&mut self, step: &Step) -> Result<(), ApplyError> {
+        for s in &step.settings {
+            self.client.batch_execute(s)?;
+        }
+        Ok(())
+    }
+
+    /// One transaction, retried while its lock cannot be had within lock_timeout. Returns the
+    /// number of retries.
+    fn transaction_step(
+        &mut self,
+        m: &Migration,
+        i: usize,
+        step: &Step,
+    ) -> Result<u32, ApplyError> {
+        let policy = self.opts.retry;
+        let started = Instant::now();
+        let label = format!("{} step {}", m.name, i + 1);
+        for attempt in 1..=policy.max_attempts.max(1) {
+            self.apply_settings(step)?;
+            self.client.batch_execute("BEGIN")?;
+            let lock_timeout = if step.negotiate {
+                policy.lock_timeout.as_millis().max(1) as u64
+            } else {
+                0
+            };
+            self.client.batch_execute(&format!(
+                "SET LOCAL lock_timeout = {lock_timeout}; SET LOCAL statement_timeout = 0"
+            ))?;
+            let mut failure: Option<(pgdiplomat_pg::postgres::Error, usize, Vec<Blocker>)> = None;
+            for stmt in &step.statements {
+                let w = execute_watched(
+                    &mut self.client,
+                    &mut self.monitor,
+                    self.pid,
+                    &stmt.sql,
+                    &label,
+                    self.events,
+                );
+                if let Err(e) = w.result {
+                    failure = Some((e, stmt.line, w.blockers));
+                    break;
+                }
+            }
+            let Some((err, line, blockers)) = failure else {
+                self.history
+                    .step_done(&mut self.client, &m.name, i as i32 + 1, attempt as i32)?;
+                self.client.batch_execute("COMMIT")?;
+                return Ok(attempt - 1);
+            };
+            self.client.batch_execute("ROLLBACK")?;
+            let lock_timeout_hit = sqlstate(&err) == Some("55P03");
+            if !(lock_timeout_hit && step.negotiate) {
+                return Err(ApplyError::Failed {
+                    name: m.name.clone(),
+                    step: i + 1,
+                    line,
+                    message: error_text(&err),
+                });
+            }
+            let who = if blockers.is_empty() {
+                "the blocking session ended before it could be seen".to_string()
+            } else {
+                blockers
+                    .iter()
+                    .map(|b| b.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let wait = policy.backoff(attempt);
+            let out_of_budget =
+                attempt >= policy.max_attempts || started.elapsed() + wait > policy.max_total;
+            (self.events)(Event::Warn(format!(
+                "{label}: could not get {} within {} ms (attempt {attempt}/{}); blocked by {who}{}",
+                step.blocking_locks.join(", "),
+                policy.lock_timeout.as_millis(),
+                policy.max_attempts,
+                if out_of_budget {
+                    String::new()
+                } else {
+                    format!("; retrying in {:.1}s", wait.as_secs_f64())
+                }
+            )));
+            if out_of_budget {
+                return Err(ApplyError::Failed {
+                    name: m.name.clone(),
+                    step: i + 1,
+                    line,
+                    message: format!(
+                        "gave up after {attempt} attempts in {:.1}s: the lock was never free for {} ms; nothing of this step was applied. Last blocker: {who}",
+                        started.elapsed().as_secs_f64(),
+                        policy.lock_timeout.as_millis()
+                    ),
+                });
+            }
+            if let Some(limit) = self.opts.cancel_blockers_after {
+                for b in blockers.iter().filter(|b| {
+                    b.state.starts_with("idle in transaction")
+                        && b.xact_age_secs >= limit.as_secs_f64()
+                }) {
+                    let ok: bool = self
+                        .client
+                        .query_one("SELECT pg_terminate_backend($1)", &[&b.pid])?
+                        .get(0);
+                    (self.events)(Event::Warn(format!(
+                        "{label}: terminated blocker {b}: {}",
+                        if ok { "done" } else { "it was already gone" }
+                    )));
+                }
+            }
+            std::thread::sleep(wait);
+        }
+        unreachable!("the loop returns on its last attempt")
+    }
+
+    fn index_state(&mut self, index: &RelName) -> Result<Option<bool>, ApplyError> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                   JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relname = $1 AND n.nspname = coalesce($2, current_schema())",
+                &[&index.name, &index.schema],
+            )?
+            .map(|r| r.get(0)))
+    }
+
+    fn drop_invalid(&mut self, index: &RelName) -> Result<(), ApplyError> {
+        self.client.batch_execute(&format!(
+            "DROP INDEX CONCURRENTLY IF EXISTS {}",
+            index.quoted()
+        ))?;
+        Ok(())
+    }
+
+    /// Up to five duplicate keys of `columns` in `table`, as text.
+    fn duplicates(
+        &mut self,
+        table: &RelName,
+        columns: &[String],
+    ) -> Result<Vec<String>, ApplyError> {
+        if columns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let shown: Vec<String> = cols.iter().map(|c| format!("{c}::text")).collect();
+        let not_null: Vec<String> = cols.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+        let sql = format!(
+            "SELECT concat_ws(', ', {shown}) || ' (' || count(*) || ' rows)' FROM {t} WHERE {nn}
+              GROUP BY {cols} HAVING count(*) > 1 ORDER BY count(*) DESC LIMIT 5",
+            shown = shown.join(", "),
+            t = table.quoted(),
+            nn = not_null.join(" AND "),
+            cols = cols.join(", ")
+        );
+        Ok(self
+            .client
+            .query(&sql, &[])?
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    /// One statement outside any transaction, made safe to repeat.
+    fn concurrent_step(&mut self, m: &Migration, i: usize, step: &Step) -> Result<(), ApplyError> {
+        let stmt = &step.statements[0];
+        let fail = |message: String| ApplyError::Failed {
+            name: m.name.clone(),
+            step: i + 1,
+            line: stmt.line,
+            message,
+        };
+        self.apply_settings(step)?;
+        // A timeout would cancel the build halfway and leave an INVALID index behind; the
+        // waits of a concurrent build block nobody.
+        self.client
+            .batch_execute("SET statement_timeout = 0; SET lock_timeout = 0")?;
+        let label = format!("{} step {}", m.name, i + 1);
+        match &stmt.index_op {
+            Some(IndexOp::Create {
+                index,
+                table,
+                unique,
+                columns,
+                ..
+            }) => {
+                match self.index_state(index)? {
+                    Some(true) => {
+                        (self.events)(Event::Info(format!("{label}: index {index} already exists and is valid (an earlier run built it); skipping")));
+                        self.history
+                            .step_done(&mut self.client, &m.name, i as i32 + 1, 1)?;
+                        return Ok(());
+                    }
+                    Some(false) => {
+                        (self.events)(Event::Warn(format!("{label}: dropping the INVALID index {index} left by an earlier failed build")));
+                        self.drop_invalid(index)?;
+                    }
+                    None => {}
+                }
+                if *unique && self.opts.precheck {
+                    let dups = self.duplicates(table, columns)?;
+                    if !dups.is_empty() {
+                        return Err(fail(format!(
+                            "precheck: {table} has duplicate values in ({}), so the unique index cannot be built: {}",
+                            columns.join(", "),
+                            dups.join("; ")
+                        )));
+                    }
+                }
+                let w = execute_watched(
+                    &mut self.client,
+                    &mut self.monitor,
+                    self.pid,
+                    &stmt.sql,
+                    &label,
+                    self.events,
+                );
+                if let Err(e) = w.result {
+                    let mut message = error_text(&e);
+                    if self.index_state(index)? == Some(false) {
+                        self.drop_invalid(index)?;
+                        message
+                            .push_str(&format!("; the INVALID index {index} it left was dropped"));
+                    }
+                    if *unique && sqlstate(&e) == Some("23505") {
+                        let dups = self.duplicates(table, columns)?;
+                        if !dups.is_empty() {
+                            message.push_str(&format!(
+                                "; duplicate keys in {table} ({}): {}",
+                                columns.join(", "),
+                                dups.join("; ")
+                            ));
+                        }
+                    }
+                    return Err(fail(message));
+                }
+            }
+            Some(IndexOp::Drop { index }) => {
+                if self.index_state(index)?.is_none() {
+                    (self.events)(Event::Info(format!(
+                        "{label}: index {index} is already gone; skipping"
+                    )));
+                } else {
+                    let w = execute_watched(
+                        &mut self.client,
+                        &mut self.monitor,
+                        self.pid,
+                        &stmt.sql,
+                        &label,
+                        self.events,
+                    );
+                    w.result.map_err(|e| fail(error_text(&e)))?;
+                }
+            }
+            other => {
+                let w = execute_watched(
+                    &mut self.client,
+                    &mut self.monitor,
+                    self.pid,
+                    &stmt.sql,
+                    &label,
+                    self.events,
+                );
+                if let Err(e) = w.result {
+                    let mut message = error_text(&e);
+                    if let Some(IndexOp::Reindex { .. }) = other {
+                        // REINDEX CONCURRENTLY leaves `<index>_ccnew` behind when it fails.
+                        let leftovers: Vec<String> = self
+                            .client
+                            .query(
+                                "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_index i
+                                   JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                                  WHERE NOT i.indisvalid AND c.relname ~ '_ccnew[0-9]*$'",
+                                &[],
+                            )?
+                            .into_iter()
+                            .map(|r| r.get(0))
+                            .collect();
+                        for l in &leftovers {
+                            self.client
+                                .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {l}"))?;
+                        }
+                        if !leftovers.is_empty() {
+                            message.push_str(&format!(
+                                "; dropped the INVALID leftovers {}",
+                                leftovers.join(", ")
+                            ));
+                        }
+                    }
+                    return Err(fail(message));
+                }
+            }
+        }
+        self.history
+            .step_done(&mut self.client, &m.name, i as i32 + 1, 1)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,500 @@
+//! `pgdiplomat apply` end to end on real PostgreSQL servers: the negotiation protocol, the
+//! CONCURRENTLY cleanup, resume after SIGKILL, and the runner lock.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+use pgdiplomat_pg::postgres::Client;
+use pgdiplomat_pg::{Cluster, ClusterOptions};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn command(dir: &Path, url: &str, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::cargo_bin("pgdiplomat").unwrap();
+    c.current_dir(dir)
+        .args(["apply", "--database-url", url])
+        .args(args);
+    c
+}
+
+fn apply(dir: &Path, url: &str, args: &[&str]) -> Out {
+    let out = command(dir, url, args).output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A server with `users_user` holding `rows` users (unique emails).
+fn server(rows: i32) -> Cluster {
+    let cluster = Cluster::start(ClusterOptions::default()).expect("start PostgreSQL");
+    let mut c = cluster.connect().unwrap();
+    c.batch_execute(&format!(
+        "CREATE TABLE users_user (id bigint PRIMARY KEY, email varchar(255), username text);
+         INSERT INTO users_user SELECT g, 'user' || g || '@example.com', 'u' || g FROM generate_series(1, {rows}) g;"
+    ))
+    .unwrap();
+    cluster
+}
+
+fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, sql) in files {
+        std::fs::write(dir.path().join(name), sql).unwrap();
+    }
+    dir
+}
+
+fn safe_seed() -> String {
+    std::fs::read_to_string(repo().join("examples/seed/safe.sql")).unwrap()
+}
+
+fn one<T: for<'a> pgdiplomat_pg::postgres::types::FromSql<'a>>(c: &mut Client, sql: &str) -> T {
+    c.query_one(sql, &[]).unwrap().get(0)
+}
+
+fn index_valid(c: &mut Client, name: &str) -> Option<bool> {
+    c.query_opt(
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1",
+        &[&name],
+    )
+    .unwrap()
+    .map(|r| r.get(0))
+}
+
+fn history_state(c: &mut Client, name: &str) -> Option<(String, i32)> {
+    c.query_opt(
+        "SELECT state, steps_done FROM pgdiplomat.migrations WHERE name = $1",
+        &[&name],
+    )
+    .unwrap()
+    .map(|r| (r.get(0), r.get(1)))
+}
+
+fn has_column(c: &mut Client, table: &str, column: &str) -> bool {
+    one::<i64>(
+        c,
+        &format!("SELECT count(*) FROM information_schema.columns WHERE table_name = '{table}' AND column_name = '{column}'"),
+    ) == 1
+}
+
+/// A session that holds ACCESS SHARE on users_user (an open transaction that read it).
+fn reader(cluster: &Cluster) -> (Client, i32) {
+    let mut c = cluster.connect().unwrap();
+    let pid: i32 = one(&mut c, "SELECT pg_backend_pid()");
+    c.batch_execute("BEGIN; SELECT count(*) FROM users_user;")
+        .unwrap();
+    (c, pid)
+}
+
+#[test]
+fn the_seed_safe_migration_applies_once_and_is_recorded() {
+    let cluster = server(1000);
+    let dir = dir_with(&[("0001_email_unique.sql", &safe_seed())]);
+    let url = cluster.url("postgres");
+    let r = apply(dir.path(), &url, &["0001_email_unique.sql"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("step 1/2 (outside a transaction): CREATE UNIQUE INDEX CONCURRENTLY"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("step 2/2 (lock_timeout 100 ms): ALTER TABLE users_user ADD CONSTRAINT"),
+        "{r:?}"
+    );
+    let mut c = cluster.connect().unwrap();
+    assert_eq!(
+        one::<i64>(
+            &mut c,
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'unq_email'"
+        ),
+        1
+    );
+    assert_eq!(
+        history_state(&mut c, "0001_email_unique.sql"),
+        Some(("applied".into(), 2))
+    );
+    let again = apply(dir.path(), &url, &["0001_email_unique.sql"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(
+        again
+            .stderr
+            .contains("0 applied (0 resumed), 1 already applied"),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn a_lock_timeout_is_retried_until_the_blocking_transaction_ends() {
+    let cluster = server(100);
+    let dir = dir_with(&[(
+        "0002_nick.sql",
+        "ALTER TABLE users_user ADD COLUMN nickname text;\n",
+    )]);
+    let (mut blocker, blocker_pid) = reader(&cluster);
+    let release = std::thread::spawn(move || {
+        sleep(Duration::from_millis(1500));
+        blocker.batch_execute("COMMIT").unwrap();
+    });
+    let started = Instant::now();
+    let r = apply(
+        dir.path(),
+        &cluster.url("postgres"),
+        &["--backoff", "100ms", "0002_nick.sql"],
+    );
+    release.join().unwrap();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("could not get ACCESS EXCLUSIVE on users_user within 100 ms (attempt 1/30)"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "blocked by pid {blocker_pid} (idle in transaction"
+        )),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains("SELECT count(*) FROM users_user"),
+        "{r:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(1400));
+    let mut c = cluster.connect().unwrap();
+    assert!(has_column(&mut c, "users_user", "nickname"));
+}
+
+#[test]
+fn an_exhausted_retry_budget_fails_and_leaves_the_database_unchanged() {
+    let cluster = server(100);
+    let dir = dir_with(&[(
+        "0003_nick.sql",
+        "ALTER TABLE users_user ADD COLUMN nickname text;\n",
+    )]);
+    let (mut blocker, _) = reader(&cluster);
+    let r = apply(
+        dir.path(),
+        &cluster.url("postgres"),
+        &["--max-attempts", "3", "--backoff", "50ms", "0003_nick.sql"],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("gave up after 3 attempts"), "{r:?}");
+    assert!(
+        r.stderr.contains("nothing of this step was applied"),
+        "{r:?}"
+    );
+    blocker.batch_execute("COMMIT").unwrap();
+    let mut c = cluster.connect().unwrap();
+    assert!(!has_column(&mut c, "users_user", "nickname"));
+    assert_eq!(
+        history_state(&mut c, "0003_nick.sql"),
+        Some(("failed".into(), 0))
+    );
+}
+
+#[test]
+fn duplicate_keys_fail_the_unique_build_drop_the_invalid_index_and_show_the_duplicates() {
+    let cluster = server(500);
+    let mut c = cluster.connect().unwrap();
+    c.batch_execute("UPDATE users_user SET email = 'dup@example.com' WHERE id IN (7, 8, 9)")
+        .unwrap();
+    let dir = dir_with(&[("0001_email_unique.sql", &safe_seed())]);
+    let r = apply(
+        dir.path(),
+        &cluster.url("postgres"),
+        &["0001_email_unique.sql"],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("could not create unique index \"users_email_uniq\""),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("the INVALID index users_email_uniq it left was dropped"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("duplicate keys in users_user (email): dup@example.com (3 rows)"),
+        "{r:?}"
+    );
+    assert_eq!(
+        index_valid(&mut c, "users_email_uniq"),
+        None,
+        "no INVALID index may remain"
+    );
+    assert_eq!(
+        history_state(&mut c, "0001_email_unique.sql"),
+        Some(("failed".into(), 0))
+    );
+
+    // --precheck finds them before anything is built.
+    let r = apply(
+        dir.path(),
+        &cluster.url("postgres"),
+        &["--precheck", "0001_email_unique.sql"],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("precheck: users_user has duplicate values in (email)"),
+        "{r:?}"
+    );
+    assert_eq!(index_valid(&mut c, "users_email_uniq"), None);
+}
+
+#[test]
+fn an_invalid_index_left_by_an_earlier_failure_is_dropped_and_rebuilt() {
+    let cluster = server(500);
+    let mut c = cluster.connect().unwrap();
+    c.batch_execute("UPDATE users_user SET email = 'dup@example.com' WHERE id IN (1, 2)")
+        .unwrap();
+    assert!(c
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY users_email_uniq ON users_user (email)")
+        .is_err());
+    assert_eq!(
+        index_valid(&mut c, "users_email_uniq"),
+        Some(false),
+        "the failed build leaves an INVALID index"
+    );
+    c.batch_execute("UPDATE users_user SET email = 'fixed@example.com' WHERE id = 2")
+        .unwrap();
+    let dir = dir_with(&[("0001_email_unique.sql", &safe_seed())]);
+    let r = apply(
+        dir.path(),
+        &cluster.url("postgres"),
+        &["0001_email_unique.sql"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "dropping the INVALID index users_email_uniq left by an earlier failed build"
+        ),
+        "{r:?}"
+    );
+    // The rebuilt index became the constraint's index (renamed to unq_email).
+    assert_eq!(index_valid(&mut c, "unq_email"), Some(true));
+    assert_eq!(
+        one::<i64>(&mut c, "SELECT count(*) FROM pg_index WHERE NOT indisvalid"),
+        0
+    );
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        sleep(Duration::from_millis(20));
+    }
+}
+
+fn spawn_apply(dir: &Path, url: &str, args: &[&str]) -> Child {
+    command(dir, url, args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn backend_running(c: &mut Client, pattern: &str) -> Option<i32> {
+    c.query_opt(
+        "SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid() LIMIT 1",
+        &[&pattern],
+    )
+    .unwrap()
+    .map(|r| r.get(0))
+}
+
+#[test]
+fn a_run_killed_with_sigkill_is_finished_by_the_next_run() {
+    let cluster = server(2000);
+    let migration = "SET lock_timeout = '2s';\n\
+                     ALTER TABLE users_user ADD COLUMN nickname text;\n\
+                     CREATE UNIQUE INDEX CONCURRENTLY users_email_uniq ON users_user (email);\n\
+                     ALTER TABLE users_user ADD CONSTRAINT unq_email UNIQUE USING INDEX users_email_uniq;\n";
+    let dir = dir_with(&[("0004_resume.sql", migration)]);
+    let url = cluster.url("postgres");
+    // An old snapshot makes the concurrent build wait in its last phase, so it can be killed there.
+    let mut snapshot = cluster.connect().unwrap();
+    snapshot
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1;")
+        .unwrap();
+    let mut child = spawn_apply(dir.path(), &url, &["0004_resume.sql"]);
+    let mut c = cluster.connect().unwrap();
+    wait_until("the concurrent build to start", || {
+        backend_running(&mut c, "CREATE UNIQUE INDEX CONCURRENTLY%").is_some()
+    });
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // The server-side build dies too (as it would if the runner's host went away).
+    if let Some(pid) = backend_running(&mut c, "CREATE UNIQUE INDEX CONCURRENTLY%") {
+        c.execute("SELECT pg_terminate_backend($1)", &[&pid])
+            .unwrap();
+    }
+    snapshot.batch_execute("COMMIT").unwrap();
+    wait_until("the killed build to end", || {
+        backend_running(&mut c, "CREATE UNIQUE INDEX CONCURRENTLY%").is_none()
+    });
+    assert_eq!(
+        history_state(&mut c, "0004_resume.sql"),
+        Some(("running".into(), 1)),
+        "step 1 is recorded, step 2 is not"
+    );
+    assert_eq!(
+        index_valid(&mut c, "users_email_uniq"),
+        Some(false),
+        "the killed build left an INVALID index"
+    );
+
+    let r = apply(dir.path(), &url, &["0004_resume.sql"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("resuming at step 2 of 3"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("dropping the INVALID index users_email_uniq"),
+        "{r:?}"
+    );
+    assert!(
+        has_column(&mut c, "users_user", "nickname"),
+        "step 1 stays applied"
+    );
+    assert_eq!(index_valid(&mut c, "unq_email"), Some(true));
+    assert_eq!(
+        one::<i64>(&mut c, "SELECT count(*) FROM pg_index WHERE NOT indisvalid"),
+        0
+    );
+    assert_eq!(
+        history_state(&mut c, "0004_resume.sql"),
+        Some(("applied".into(), 3))
+    );
+}
+
+#[test]
+fn a_second_runner_refuses_clearly_while_the_first_is_working() {
+    let cluster = server(100);
+    let dir = dir_with(&[(
+        "0005_nick.sql",
+        "ALTER TABLE users_user ADD COLUMN nickname text;\n",
+    )]);
+    let url = cluster.url("postgres");
+    let (mut blocker, _) = reader(&cluster);
+    let mut first = spawn_apply(dir.path(), &url, &["--backoff", "100ms", "0005_nick.sql"]);
+    let mut c = cluster.connect().unwrap();
+    wait_until("the first runner to take its lock", || {
+        one::<i64>(
+            &mut c,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+        ) == 1
+    });
+    let second = apply(dir.path(), &url, &["0005_nick.sql"]);
+    assert_eq!(second.code, 2, "{second:?}");
+    assert!(
+        second
+            .stderr
+            .contains("another pgdiplomat apply is running on this database (pid"),
+        "{second:?}"
+    );
+    blocker.batch_execute("COMMIT").unwrap();
+    assert!(first.wait().unwrap().success());
+    assert!(has_column(&mut c, "users_user", "nickname"));
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let cluster = server(10);
+    let dir = dir_with(&[("0001_email_unique.sql", &safe_seed())]);
+    let r = apply(
+        dir.path(),
+        &cluster.url("postgres"),
+        &["--dry-run", "0001_email_unique.sql"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("0001_email_unique.sql ("), "{r:?}");
+    assert!(r.stdout.contains(": pending"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("step 1: outside a transaction, statement_timeout 0, INVALID index cleanup"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains("step 2: transaction, lock_timeout 100 ms, up to 30 attempts within 300s — needs ACCESS EXCLUSIVE on users_user"),
+        "{r:?}"
+    );
+    let mut c = cluster.connect().unwrap();
+    assert_eq!(
+        one::<i64>(
+            &mut c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgdiplomat'"
+        ),
+        0
+    );
+}
+
+#[test]
+fn a_migration_changed_after_it_was_applied_is_refused() {
+    let cluster = server(10);
+    let dir = dir_with(&[(
+        "0006_nick.sql",
+        "ALTER TABLE users_user ADD COLUMN nickname text;\n",
+    )]);
+    let url = cluster.url("postgres");
+    assert_eq!(apply(dir.path(), &url, &["0006_nick.sql"]).code, 0);
+    std::fs::write(
+        dir.path().join("0006_nick.sql"),
+        "ALTER TABLE users_user ADD COLUMN nickname varchar(50);\n",
+    )
+    .unwrap();
+    let r = apply(dir.path(), &url, &["0006_nick.sql"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("0006_nick.sql was changed after it was applied"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn connection_errors_never_show_the_password() {
+    let dir = dir_with(&[("0007.sql", "SELECT 1;\n")]);
+    let r = apply(
+        dir.path(),
+        "postgres://app:hunter2-secret@127.0.0.1:1/appdb",
+        &["0007.sql"],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("cannot connect to 127.0.0.1:1/appdb as app"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("hunter2"), "{r:?}");
+}

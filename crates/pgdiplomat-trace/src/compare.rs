@@ -236,7 +236,8 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
         }
     }
     // Rewrites and scans, per table; several operations on one table combine.
-    let mut tables: BTreeMap<&str, (Rewrite, Vec<(&str, Scan)>, Vec<&str>)> = BTreeMap::new();
+    type PerTable<'a> = (Rewrite, Vec<(&'a str, Scan)>, Vec<&'a str>);
+    let mut tables: BTreeMap<&str, PerTable> = BTreeMap::new();
     for (t, rewrite, target, scan, index) in &p.tables {
         let e = tables
             .entry(t.as_str())

@@ -86,7 +86,7 @@ pub fn default_kind(expr: &protobuf::Node) -> DefaultKind {
                 .funcname
                 .iter()
                 .filter_map(string_value)
-                .last()
+                .next_back()
                 .unwrap_or("")
                 .to_string();
             if VOLATILE_FUNCTIONS.contains(&name.as_str())
@@ -129,7 +129,7 @@ pub fn not_null_check_column(expr: &protobuf::Node) -> Option<String> {
                     .fields
                     .iter()
                     .filter_map(string_value)
-                    .last()
+                    .next_back()
                     .map(str::to_string),
                 _ => None,
             }

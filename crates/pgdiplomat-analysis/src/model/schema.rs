@@ -74,6 +74,7 @@ impl SchemaState {
             .insert(column.to_string(), ColumnState { ty, not_null });
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// Records a constraint that exists in the database. `definition` is what
     /// `pg_get_constraintdef` prints (e.g. `CHECK ((a IS NOT NULL))`).
     pub fn learn_existing_constraint(

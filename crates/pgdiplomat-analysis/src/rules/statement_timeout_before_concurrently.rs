@@ -83,7 +83,7 @@ fn format_duration(ms: u64) -> String {
         (1000, "s"),
     ];
     for &(factor, unit) in UNITS {
-        if ms % factor == 0 {
+        if ms.is_multiple_of(factor) {
             return format!("{}{unit}", ms / factor);
         }
     }

@@ -40,7 +40,8 @@ fn env(name: &str) -> Option<String> {
 /// `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE`, `PGAPPNAME`), the URL taking precedence.
 pub fn target(url: Option<&str>) -> Result<Target, ConnectError> {
     let mut config = match url {
-        Some(u) => Config::from_str(u).map_err(|e| ConnectError::Invalid(redact_error(&e.to_string(), u)))?,
+        Some(u) => Config::from_str(u)
+            .map_err(|e| ConnectError::Invalid(redact_error(&e.to_string(), u)))?,
         None => {
             if env("PGHOST").is_none() && env("PGDATABASE").is_none() {
                 return Err(ConnectError::Missing);
@@ -66,7 +67,9 @@ pub fn target(url: Option<&str>) -> Result<Target, ConnectError> {
         }
     }
     if config.get_user().is_none() {
-        let user = env("PGUSER").or_else(|| env("USER")).unwrap_or_else(|| "postgres".into());
+        let user = env("PGUSER")
+            .or_else(|| env("USER"))
+            .unwrap_or_else(|| "postgres".into());
         config.user(&user);
     }
     if config.get_password().is_none() {
@@ -90,7 +93,10 @@ pub fn target(url: Option<&str>) -> Result<Target, ConnectError> {
     }
     config.application_name(&env("PGAPPNAME").unwrap_or_else(|| "pgdiplomat".into()));
     let description = describe(&config);
-    Ok(Target { config, description })
+    Ok(Target {
+        config,
+        description,
+    })
 }
 
 /// `host:port/db as user`, never the password.
@@ -131,7 +137,10 @@ impl Target {
         } else {
             self.config.connect(NoTls).map_err(|e| e.to_string())
         };
-        result.map_err(|message| ConnectError::Connect { target: self.description.clone(), message })
+        result.map_err(|message| ConnectError::Connect {
+            target: self.description.clone(),
+            message,
+        })
     }
 }
 
@@ -167,7 +176,9 @@ mod tests {
 
     #[test]
     fn invalid_strings_are_reported_without_the_password() {
-        let err = target(Some("postgres://app:s3cret@host:notaport/db")).unwrap_err().to_string();
+        let err = target(Some("postgres://app:s3cret@host:notaport/db"))
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("s3cret"), "{err}");
     }
 }

@@ -37,6 +37,8 @@ pub struct ApplyOptions {
     pub cancel_blockers_after: Option<Duration>,
     /// Wait for another runner instead of refusing.
     pub wait_for_runner: bool,
+    /// Report long transactions, INVALID indexes and table sizes before applying.
+    pub preflight: bool,
 }
 
 impl Default for ApplyOptions {
@@ -47,6 +49,7 @@ impl Default for ApplyOptions {
             precheck: false,
             cancel_blockers_after: None,
             wait_for_runner: false,
+            preflight: true,
         }
     }
 }
@@ -239,9 +242,76 @@ impl<'a> Runner<'a> {
         })
     }
 
+    /// What the ledger says about the tables the pending migrations touch: their size and dead
+    /// rows, sessions holding them (a long or idle transaction will make steps wait), and INVALID
+    /// indexes anywhere.
+    fn preflight(&mut self, migrations: &[&Migration]) -> Result<(), ApplyError> {
+        use crate::inspect::{inspect, sessions_touching, InspectOptions};
+        let mut tables: Vec<String> = migrations
+            .iter()
+            .flat_map(|m| m.steps.iter().flat_map(|s| s.tables.iter().cloned()))
+            .collect();
+        tables.sort();
+        tables.dedup();
+        if !tables.is_empty() {
+            let ledger = inspect(
+                &mut self.client,
+                &InspectOptions {
+                    tables: tables.clone(),
+                    long_transaction_secs: 60.0,
+                    top: tables.len(),
+                },
+            )?;
+            for t in &ledger.tables {
+                (self.events)(Event::Info(format!(
+                    "preflight: {} is {:.1} MB, {} live rows, {} dead rows ({:.0}% dead)",
+                    t.table,
+                    t.total_bytes as f64 / 1_048_576.0,
+                    t.live_tuples,
+                    t.dead_tuples,
+                    t.dead_ratio * 100.0
+                )));
+            }
+            for s in sessions_touching(&mut self.client, &tables)? {
+                let age = s
+                    .xact_age_seconds
+                    .map(|a| format!("{a:.1}s"))
+                    .unwrap_or_else(|| "?".into());
+                let state = s.state.clone().unwrap_or_default();
+                let msg = format!("preflight: pid {} ({state}, transaction open {age}) holds locks on tables this run changes: {}", s.pid, s.query);
+                if state.starts_with("idle in transaction")
+                    || s.xact_age_seconds.unwrap_or(0.0) > 60.0
+                {
+                    (self.events)(Event::Warn(format!(
+                        "{msg} — steps that need a blocking lock will wait and retry until it ends"
+                    )));
+                } else {
+                    (self.events)(Event::Info(msg));
+                }
+            }
+        }
+        for idx in crate::inspect::invalid_indexes(&mut self.client)? {
+            (self.events)(Event::Warn(format!(
+                "preflight: INVALID index {} on {} (slows every write; remove with `{}`)",
+                idx.index, idx.table, idx.drop_statement
+            )));
+        }
+        Ok(())
+    }
+
     /// Applies every migration not applied yet, resuming a partly applied one.
     pub fn apply(&mut self, migrations: &[Migration]) -> Result<ApplySummary, ApplyError> {
         let mut summary = ApplySummary::default();
+        if self.opts.preflight {
+            let mut pending = Vec::new();
+            for m in migrations {
+                match self.history.get(&mut self.client, &m.name)? {
+                    Some(r) if r.state == "applied" && r.checksum == m.checksum => {}
+                    _ => pending.push(m),
+                }
+            }
+            self.preflight(&pending)?;
+        }
         for m in migrations {
             let record = self.history.get(&mut self.client, &m.name)?;
             let mut first_step = 0usize;

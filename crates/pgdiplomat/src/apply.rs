@@ -189,6 +189,7 @@ pub fn run(args: ApplyArgs) -> u8 {
         precheck: args.precheck,
         cancel_blockers_after: args.cancel_blockers_after,
         wait_for_runner: args.wait,
+        preflight: !args.no_preflight,
     };
     let result = Runner::connect(&target, opts, &mut events).and_then(|mut r| r.apply(&migrations));
     match result {

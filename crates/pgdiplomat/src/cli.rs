@@ -90,6 +90,7 @@ variables; TLS is used when sslmode is require or stronger. The password is neve
         after_help = "Exit status:\n  0  everything applied (or already applied)\n  1  a migration failed; the history says which step, and the database holds everything before it\n  2  usage error, unreadable file, invalid migration, connection failure, or another runner is active\n\nExamples:\n  pgdiplomat apply --database-url postgres://app@db/prod migrations/\n  pgdiplomat apply --dry-run migrations/\n  PGHOST=db PGDATABASE=prod pgdiplomat apply --lock-timeout 50ms --max-attempts 60 migrations/"
     )]
     Apply(ApplyArgs),
+    Inspect(crate::inspect::InspectArgs),
     /// List the rules, or show one rule's explanation with bad and good SQL.
     Rules(RulesArgs),
     /// Print the lock table: statement form → locks, rewrite, scan, per PostgreSQL version.

@@ -5,6 +5,7 @@ mod apply;
 mod cli;
 mod explain;
 mod input;
+mod inspect;
 mod lint;
 mod tables;
 mod trace;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         cli::Command::Explain(a) => explain::run(a),
         cli::Command::Trace(a) => trace::run(a),
         cli::Command::Apply(a) => apply::run(a),
+        cli::Command::Inspect(a) => inspect::run(a),
         cli::Command::Rules(a) => tables::rules(a),
         cli::Command::Locks(a) => tables::locks(a),
     });

@@ -111,8 +111,9 @@ fn a_concurrent_index_build_runs_outside_a_transaction_and_its_lock_is_sampled()
         &[
             "--setup",
             "schema.sql",
+            // Enough rows that the build lasts many sampling intervals even on a loaded machine.
             "--seed-rows",
-            "2000",
+            "100000",
             "--format",
             "json",
             "safe.sql",

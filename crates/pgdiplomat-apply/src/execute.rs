@@ -390,6 +390,18 @@ impl<'a> Runner<'a> {
         Ok(summary)
     }
 
+    /// Runs one statement on the main connection while the monitor watches it.
+    fn watch(&mut self, sql: &str, label: &str) -> Watched {
+        execute_watched(
+            &mut self.client,
+            &mut self.monitor,
+            self.pid,
+            sql,
+            label,
+            self.events,
+        )
+    }
+
     fn apply_settings(&mut self, step: &Step) -> Result<(), ApplyError> {
         for s in &step.settings {
             self.client.batch_execute(s)?;
@@ -421,14 +433,7 @@ impl<'a> Runner<'a> {
             ))?;
             let mut failure: Option<(pgdiplomat_pg::postgres::Error, usize, Vec<Blocker>)> = None;
             for stmt in &step.statements {
-                let w = execute_watched(
-                    &mut self.client,
-                    &mut self.monitor,
-                    self.pid,
-                    &stmt.sql,
-                    &label,
-                    self.events,
-                );
+                let w = self.watch(&stmt.sql, &label);
                 if let Err(e) = w.result {
                     failure = Some((e, stmt.line, w.blockers));
                     break;
@@ -599,14 +604,7 @@ impl<'a> Runner<'a> {
                         )));
                     }
                 }
-                let w = execute_watched(
-                    &mut self.client,
-                    &mut self.monitor,
-                    self.pid,
-                    &stmt.sql,
-                    &label,
-                    self.events,
-                );
+                let w = self.watch(&stmt.sql, &label);
                 if let Err(e) = w.result {
                     let mut message = error_text(&e);
                     if self.index_state(index)? == Some(false) {
@@ -633,26 +631,12 @@ impl<'a> Runner<'a> {
                         "{label}: index {index} is already gone; skipping"
                     )));
                 } else {
-                    let w = execute_watched(
-                        &mut self.client,
-                        &mut self.monitor,
-                        self.pid,
-                        &stmt.sql,
-                        &label,
-                        self.events,
-                    );
+                    let w = self.watch(&stmt.sql, &label);
                     w.result.map_err(|e| fail(error_text(&e)))?;
                 }
             }
             other => {
-                let w = execute_watched(
-                    &mut self.client,
-                    &mut self.monitor,
-                    self.pid,
-                    &stmt.sql,
-                    &label,
-                    self.events,
-                );
+                let w = self.watch(&stmt.sql, &label);
                 if let Err(e) = w.result {
                     let mut message = error_text(&e);
                     if let Some(IndexOp::Reindex { .. }) = other {

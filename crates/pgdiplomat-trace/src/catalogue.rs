@@ -266,12 +266,11 @@ fn run_transaction_case(
     Ok(finish(fact, version, run))
 }
 
-/// A case whose setup must be committed first, so the traced statement's locks are its own.
-fn run_committed_setup_case(
+/// Runs `case` in a fresh copy of the fixture database `case_<n>`, dropped afterwards.
+fn in_fresh_database(
     cluster: &Cluster,
-    fact: &LockFact,
-    version: u32,
     n: usize,
+    case: impl FnOnce(&str) -> Result<CaseResult, CatalogueError>,
 ) -> Result<CaseResult, CatalogueError> {
     let db = format!("case_{n}");
     let mut admin = cluster.connect()?;
@@ -279,20 +278,30 @@ fn run_committed_setup_case(
         "CREATE DATABASE {} TEMPLATE fixture",
         quote_ident(&db)
     ))?;
-    let outcome = (|| -> Result<CaseResult, CatalogueError> {
-        let mut client = cluster.connect_db(&db)?;
+    let outcome = case(&db);
+    admin.batch_execute(&format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        quote_ident(&db)
+    ))?;
+    outcome
+}
+
+/// A case whose setup must be committed first, so the traced statement's locks are its own.
+fn run_committed_setup_case(
+    cluster: &Cluster,
+    fact: &LockFact,
+    version: u32,
+    n: usize,
+) -> Result<CaseResult, CatalogueError> {
+    in_fresh_database(cluster, n, |db| {
+        let mut client = cluster.connect_db(db)?;
         client.batch_execute(setup_for(fact.form))?;
         let pid = backend_pid(&mut client)?;
         client.batch_execute("BEGIN")?;
         let run = run_in_transaction(&mut client, pid, fact.example)?;
         client.batch_execute("ROLLBACK")?;
         Ok(finish(fact, version, run))
-    })();
-    admin.batch_execute(&format!(
-        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-        quote_ident(&db)
-    ))?;
-    outcome
+    })
 }
 
 fn run_concurrent_case(
@@ -301,37 +310,25 @@ fn run_concurrent_case(
     version: u32,
     n: usize,
 ) -> Result<CaseResult, CatalogueError> {
-    let db = format!("case_{n}");
-    let mut admin = cluster.connect()?;
-    admin.batch_execute(&format!(
-        "CREATE DATABASE {} TEMPLATE fixture",
-        quote_ident(&db)
-    ))?;
-    let outcome = (|| -> Result<CaseResult, CatalogueError> {
-        let mut client = cluster.connect_db(&db)?;
-        let mut monitor = cluster.connect_db(&db)?;
+    in_fresh_database(cluster, n, |db| {
+        let mut client = cluster.connect_db(db)?;
+        let mut monitor = cluster.connect_db(db)?;
         let setup = setup_for(fact.form);
         if !setup.is_empty() {
             client.batch_execute(setup)?;
         }
         let mut blockers = Vec::new();
         for (i, sql) in blockers_for(fact.form).iter().enumerate() {
-            let mut b = cluster.connect_db(&db)?;
+            let mut b = cluster.connect_db(db)?;
             b.batch_execute(&format!("BEGIN ISOLATION LEVEL REPEATABLE READ; {sql};"))?;
             blockers.push(Blocker {
                 client: b,
                 hold: Duration::from_millis(300 * (i as u64 + 1)),
             });
         }
-        let mut run = run_concurrently(&mut client, &mut monitor, fact.example, version, blockers)?;
-        run.observation.sampled = true;
+        let run = run_concurrently(&mut client, &mut monitor, fact.example, version, blockers)?;
         Ok(finish(fact, version, run))
-    })();
-    admin.batch_execute(&format!(
-        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-        quote_ident(&db)
-    ))?;
-    outcome
+    })
 }
 
 /// A markdown table of results.

@@ -505,9 +505,51 @@ impl<'a> Runner<'a> {
                     )));
                 }
             }
-            std::thread::sleep(wait);
+            self.pause_until_unblocked(wait, &blockers);
         }
         unreachable!("the loop returns on its last attempt")
+    }
+
+    /// Waits out the backoff pause, but retries at once when every transaction that blocked the
+    /// last attempt has ended (no point in sitting idle while the lock is free).
+    fn pause_until_unblocked(&mut self, pause: Duration, blockers: &[Blocker]) {
+        let deadline = Instant::now() + pause;
+        let pids: Vec<i32> = blockers.iter().map(|b| b.pid).collect();
+        let transactions = |monitor: &mut Client| -> Option<Vec<(i32, String)>> {
+            let rows = monitor
+                .query(
+                    "SELECT pid, coalesce(xact_start::text, '') FROM pg_stat_activity WHERE pid = ANY ($1) AND xact_start IS NOT NULL",
+                    &[&pids],
+                )
+                .ok()?;
+            Some(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        };
+        let Some(initial) = (if pids.is_empty() {
+            None
+        } else {
+            transactions(&mut self.monitor)
+        }) else {
+            std::thread::sleep(pause);
+            return;
+        };
+        while Instant::now() < deadline {
+            std::thread::sleep(
+                Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now())),
+            );
+            match transactions(&mut self.monitor) {
+                Some(now) if !now.iter().any(|t| initial.contains(t)) => {
+                    (self.events)(Event::Info(
+                        "the blocking transactions ended; retrying now".into(),
+                    ));
+                    return;
+                }
+                Some(_) => {}
+                None => {
+                    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                    return;
+                }
+            }
+        }
     }
 
     fn index_state(&mut self, index: &RelName) -> Result<Option<bool>, ApplyError> {

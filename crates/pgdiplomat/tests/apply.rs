@@ -183,6 +183,20 @@ fn a_lock_timeout_is_retried_until_the_blocking_transaction_ends() {
         r.stderr.contains("SELECT count(*) FROM users_user"),
         "{r:?}"
     );
+    // It noticed the blocker leave and did not sit out the rest of its pause.
+    assert!(
+        r.stderr
+            .contains("the blocking transactions ended; retrying now"),
+        "{r:?}"
+    );
+    // The preflight saw it coming.
+    assert!(
+        r.stderr.contains(&format!(
+            "preflight: pid {blocker_pid} (idle in transaction"
+        )),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("preflight: users_user is "), "{r:?}");
     assert!(started.elapsed() >= Duration::from_millis(1400));
     let mut c = cluster.connect().unwrap();
     assert!(has_column(&mut c, "users_user", "nickname"));
@@ -296,6 +310,11 @@ fn an_invalid_index_left_by_an_earlier_failure_is_dropped_and_rebuilt() {
         r.stderr.contains(
             "dropping the INVALID index users_email_uniq left by an earlier failed build"
         ),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("preflight: INVALID index users_email_uniq on users_user"),
         "{r:?}"
     );
     // The rebuilt index became the constraint's index (renamed to unq_email).

@@ -10,6 +10,7 @@ pub mod config;
 pub mod directives;
 pub mod discover;
 pub mod explain;
+pub mod fix;
 pub mod lint;
 pub mod model;
 pub mod parse;

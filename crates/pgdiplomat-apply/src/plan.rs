@@ -230,10 +230,11 @@ pub fn plan_migration(
             }
             StatementKind::Operations(_) => {}
         }
+        // DO blocks may COMMIT (a batched backfill does), which only works outside a transaction.
         let forbidden = a.effects.iter().any(|e| {
             e.fact
                 .is_some_and(|f| f.transaction == TransactionUse::Forbidden)
-        });
+        }) || matches!(stmt.node, Some(NodeEnum::DoStmt(_)));
         let blocking: Vec<String> = a
             .effects
             .iter()

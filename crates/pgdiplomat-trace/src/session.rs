@@ -149,10 +149,12 @@ pub fn trace_files(
                     .collect(),
                 disagreements: Vec::new(),
             };
+            // CONCURRENTLY forms, and DO blocks (they may COMMIT, e.g. a batched backfill), run
+            // outside a transaction, as psql would run them.
             let forbidden_in_txn = analyzed.effects.iter().any(|e| {
                 e.fact
                     .is_some_and(|f| f.transaction == TransactionUse::Forbidden)
-            });
+            }) || matches!(stmt.node, Some(pg_query::NodeEnum::DoStmt(_)));
             let txn_control = matches!(
                 analyzed.kind,
                 StatementKind::Begin | StatementKind::Commit | StatementKind::Rollback

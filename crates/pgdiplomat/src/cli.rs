@@ -90,6 +90,26 @@ variables; TLS is used when sslmode is require or stronger. The password is neve
         after_help = "Exit status:\n  0  everything applied (or already applied)\n  1  a migration failed; the history says which step, and the database holds everything before it\n  2  usage error, unreadable file, invalid migration, connection failure, or another runner is active\n\nExamples:\n  pgdiplomat apply --database-url postgres://app@db/prod migrations/\n  pgdiplomat apply --dry-run migrations/\n  PGHOST=db PGDATABASE=prod pgdiplomat apply --lock-timeout 50ms --max-attempts 60 migrations/"
     )]
     Apply(ApplyArgs),
+    /// Rewrite an unsafe migration into the safe choreography (printed, or --write).
+    #[command(
+        long_about = "Rewrite an unsafe migration into the safe sequence of steps, each of which holds a lock \
+that blocks reads or writes for no longer than a catalog update:\n\n\
+  CREATE INDEX / DROP INDEX            → CONCURRENTLY, outside a transaction\n\
+  ADD UNIQUE / PRIMARY KEY             → CREATE UNIQUE INDEX CONCURRENTLY, then ... USING INDEX\n\
+  ADD FOREIGN KEY / CHECK              → NOT VALID, then VALIDATE in a later transaction\n\
+  SET NOT NULL                         → CHECK (col IS NOT NULL) NOT VALID, VALIDATE, SET NOT NULL, DROP CHECK\n\
+                                         (ADD CONSTRAINT ... NOT NULL NOT VALID + VALIDATE on PostgreSQL 18)\n\
+  ADD COLUMN ... DEFAULT <volatile>    → add the column, SET DEFAULT, batched backfill, then constraints\n\
+  every part that takes a blocking lock starts with SET lock_timeout\n\n\
+Changes that cannot be made safe in place (a rewriting type change, a rename, NOT NULL without a \
+default) are kept unchanged, preceded by an explained expand/contract plan.\n\n\
+The result has parts: a part is either one transaction or one statement that must run outside \
+any transaction. Printed as one script with the parts marked; --write writes part 1 over FILE \
+(the original is kept as FILE.orig) and the other parts to FILE_2.sql, FILE_3.sql, ... so that \
+migration tools that wrap each file in a transaction run them correctly.",
+        after_help = "Examples:\n  pgdiplomat fix migrations/0002_email_unique.sql\n  pgdiplomat fix --write migrations/0002_email_unique.sql\n  pgdiplomat fix --format json migrations/0002_email_unique.sql"
+    )]
+    Fix(FixArgs),
     Inspect(crate::inspect::InspectArgs),
     /// List the rules, or show one rule's explanation with bad and good SQL.
     Rules(RulesArgs),
@@ -241,6 +261,30 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     pgdiplomat_analysis::model::parse_duration(&norm)
         .map(std::time::Duration::from_millis)
         .ok_or_else(|| format!("`{s}` is not a duration: write e.g. 100ms, 2s, 5min"))
+}
+
+#[derive(Args, Debug)]
+pub struct FixArgs {
+    /// The migration to fix, or `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// PostgreSQL major version the migration will run on (13-18; default 17).
+    #[arg(long, value_name = "MAJOR", value_parser = clap::value_parser!(u32).range(13..=18))]
+    pub pg_version: Option<u32>,
+    /// Write the parts to files instead of printing them.
+    #[arg(long)]
+    pub write: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FixFormat::Sql)]
+    pub format: FixFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixFormat {
+    /// One SQL script with the parts marked by comments.
+    Sql,
+    /// The parts, their transaction use, reverse SQL and notes.
+    Json,
 }
 
 #[derive(Args, Debug)]

@@ -4,6 +4,7 @@
 mod apply;
 mod cli;
 mod explain;
+mod fix;
 mod input;
 mod inspect;
 mod lint;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         cli::Command::Explain(a) => explain::run(a),
         cli::Command::Trace(a) => trace::run(a),
         cli::Command::Apply(a) => apply::run(a),
+        cli::Command::Fix(a) => fix::run(a),
         cli::Command::Inspect(a) => inspect::run(a),
         cli::Command::Rules(a) => tables::rules(a),
         cli::Command::Locks(a) => tables::locks(a),

@@ -12,6 +12,32 @@
 const PREFIX: &str = "pgdiplomat:";
 const IGNORE: &str = "ignore";
 const IGNORE_FILE: &str = "ignore-file";
+const BACKFILL: &str = "backfill";
+
+/// `batch=N pause=10ms` after `pgdiplomat:backfill`.
+fn parse_backfill(text: &str, from: usize) -> Result<Directive, DirectiveError> {
+    let mut batch = None;
+    let mut pause_ms = None;
+    let mut offset = from;
+    for word in text[from..].split_whitespace() {
+        let at = text[offset..].find(word).map_or(offset, |i| offset + i);
+        offset = at + word.len();
+        let bad = |m: String| DirectiveError {
+            offset: at,
+            message: m,
+        };
+        match word.split_once('=') {
+            Some(("batch", v)) => {
+                batch = Some(v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| bad(format!("`batch={v}`: expected a positive number of rows")))?)
+            }
+            Some(("pause", v)) => {
+                pause_ms = Some(crate::model::parse_duration(v).ok_or_else(|| bad(format!("`pause={v}`: expected a duration like 10ms or 1s")))?)
+            }
+            _ => return Err(bad(format!("unexpected `{word}` after pgdiplomat:backfill (expected `batch=N` or `pause=DURATION`)"))),
+        }
+    }
+    Ok(Directive::Backfill { batch, pause_ms })
+}
 const EXAMPLE_RULE: &str = "require-concurrent-index-creation";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +52,12 @@ pub enum Directive {
         rules: Vec<String>,
         reason: Option<String>,
     },
+    /// `pgdiplomat:backfill [batch=N] [pause=DURATION]`: `pgdiplomat apply` runs the next
+    /// statement (an UPDATE) in primary-key batches, one short transaction each, resumably.
+    Backfill {
+        batch: Option<u64>,
+        pause_ms: Option<u64>,
+    },
 }
 
 impl Directive {
@@ -33,6 +65,7 @@ impl Directive {
     pub fn rules(&self) -> &[String] {
         match self {
             Directive::Ignore { rules, .. } | Directive::IgnoreFile { rules, .. } => rules,
+            Directive::Backfill { .. } => &[],
         }
     }
 
@@ -42,6 +75,7 @@ impl Directive {
             Directive::Ignore { reason, .. } | Directive::IgnoreFile { reason, .. } => {
                 reason.as_deref()
             }
+            Directive::Backfill { .. } => None,
         }
     }
 }
@@ -84,6 +118,7 @@ pub fn parse_directive(comment_body: &str) -> Option<Result<Directive, Directive
     });
     let name = &text[name_start..name_end];
     let is_file = match name {
+        BACKFILL => return Some(parse_backfill(text, name_end)),
         IGNORE => false,
         IGNORE_FILE => true,
         "" => {
@@ -100,7 +135,7 @@ pub fn parse_directive(comment_body: &str) -> Option<Result<Directive, Directive
                 name_start,
                 format!(
                     "unknown pgdiplomat directive `{unknown}`; did you mean `{}`? \
-                     (valid directives: `{IGNORE}`, `{IGNORE_FILE}`)",
+                     (valid directives: `{IGNORE}`, `{IGNORE_FILE}`, `{BACKFILL}`)",
                     closest_directive(unknown)
                 ),
             )

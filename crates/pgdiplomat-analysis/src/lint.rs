@@ -268,6 +268,8 @@ fn read_directive(
             let target = match &d {
                 Directive::Ignore { .. } => &mut *stmt,
                 Directive::IgnoreFile { .. } => &mut *file,
+                // Instructions for `apply`, nothing for lint to ignore.
+                Directive::Backfill { .. } => return,
             };
             for r in d.rules() {
                 if r != "all" && rule_by_id(r).is_none() {

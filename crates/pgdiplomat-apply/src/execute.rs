@@ -363,6 +363,7 @@ impl<'a> Runner<'a> {
                         self.opts.retry.lock_timeout.as_millis()
                     ),
                     StepKind::Transaction => String::new(),
+                    StepKind::Backfill => " (batched backfill)".to_string(),
                 };
                 (self.events)(Event::Info(format!(
                     "{}: step {}/{}{how}: {first}",
@@ -375,6 +376,7 @@ impl<'a> Runner<'a> {
                         .transaction_step(m, i, step)
                         .map(|retries| summary.retries += retries),
                     StepKind::Concurrent => self.concurrent_step(m, i, step),
+                    StepKind::Backfill => self.backfill_step(m, i, step),
                 };
                 if let Err(e) = outcome {
                     let msg = e.to_string();
@@ -552,6 +554,138 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// An UPDATE run in primary-key batches: each batch is one short transaction that also
+    /// records how far it got, so a killed run continues where it stopped; a pause between
+    /// batches leaves room for the application and for replication.
+    fn backfill_step(&mut self, m: &Migration, i: usize, step: &Step) -> Result<(), ApplyError> {
+        let stmt = &step.statements[0];
+        let fail = |message: String| ApplyError::Failed {
+            name: m.name.clone(),
+            step: i + 1,
+            line: stmt.line,
+            message,
+        };
+        let Some((spec, table)) = stmt.backfill.clone() else {
+            return Err(fail("not a backfill".into()));
+        };
+        self.apply_settings(step)?;
+        let keys = self.client.query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_index i
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+              WHERE i.indrelid = $1::text::regclass AND i.indisprimary",
+            &[&table.quoted()],
+        )?;
+        let key = match keys.as_slice() {
+            [k] if matches!(
+                k.get::<_, String>(1).as_str(),
+                "bigint" | "integer" | "smallint"
+            ) =>
+            {
+                k.get::<_, String>(0)
+            }
+            _ => {
+                return Err(fail(format!(
+                    "a batched backfill needs {table} to have a single-column integer primary key"
+                )))
+            }
+        };
+        let k = quote_ident(&key);
+        // The UPDATE with `AND key > lo AND key <= hi` added; the bounds are filled in per batch.
+        const LO: &str = "987654321987654321";
+        const HI: &str = "987654321987654322";
+        let template = with_range(&stmt.sql, &format!("{k} > {LO} AND {k} <= {HI}"))
+            .ok_or_else(|| fail("cannot add the key range to this UPDATE".into()))?;
+        let bounds = self.client.query_one(
+            &format!(
+                "SELECT min({k})::bigint, max({k})::bigint FROM {}",
+                table.quoted()
+            ),
+            &[],
+        )?;
+        let (Some(min), Some(max)) = (
+            bounds.get::<_, Option<i64>>(0),
+            bounds.get::<_, Option<i64>>(1),
+        ) else {
+            self.history
+                .step_done(&mut self.client, &m.name, i as i32 + 1, 1)?;
+            return Ok(());
+        };
+        let step_no = i as i32 + 1;
+        let (mut lo, mut total) =
+            match self
+                .history
+                .backfill_position(&mut self.client, &m.name, step_no)?
+            {
+                Some((last, rows)) => {
+                    (self.events)(Event::Info(format!(
+                        "{}: backfill resumes after {key} = {last} ({rows} rows done)",
+                        m.name
+                    )));
+                    (last, rows)
+                }
+                None => (min - 1, 0),
+            };
+        let label = format!("{} step {}", m.name, i + 1);
+        let policy = self.opts.retry;
+        while lo < max {
+            let hi = lo.saturating_add(spec.batch as i64).min(max);
+            let sql = template
+                .replace(LO, &lo.to_string())
+                .replace(HI, &hi.to_string());
+            let mut attempt = 0;
+            let rows = loop {
+                attempt += 1;
+                self.client.batch_execute(&format!(
+                    "BEGIN; SET LOCAL lock_timeout = {}",
+                    policy.lock_timeout.as_millis().max(1)
+                ))?;
+                match self.client.execute(sql.as_str(), &[]) {
+                    Ok(rows) => {
+                        self.history.backfill_done(
+                            &mut self.client,
+                            &m.name,
+                            step_no,
+                            hi,
+                            rows as i64,
+                        )?;
+                        self.client.batch_execute("COMMIT")?;
+                        break rows as i64;
+                    }
+                    Err(e) => {
+                        self.client.batch_execute("ROLLBACK")?;
+                        if sqlstate(&e) != Some("55P03") || attempt >= policy.max_attempts {
+                            return Err(fail(format!(
+                                "batch {key} in ({lo}, {hi}]: {}",
+                                error_text(&e)
+                            )));
+                        }
+                        let wait = policy.backoff(attempt);
+                        (self.events)(Event::Warn(format!("{label}: batch {key} in ({lo}, {hi}] waited {} ms for a row lock; retrying in {:.1}s", policy.lock_timeout.as_millis(), wait.as_secs_f64())));
+                        std::thread::sleep(wait);
+                    }
+                }
+            };
+            total += rows;
+            lo = hi;
+            (self.events)(Event::Progress {
+                label: label.clone(),
+                phase: format!("backfill ({total} rows)"),
+                done: lo - min + 1,
+                total: max - min + 1,
+            });
+            if spec.pause_ms > 0 && lo < max {
+                std::thread::sleep(Duration::from_millis(spec.pause_ms));
+            }
+        }
+        (self.events)(Event::ProgressDone);
+        (self.events)(Event::Info(format!(
+            "{label}: backfill done, {total} rows updated"
+        )));
+        self.history
+            .step_done(&mut self.client, &m.name, step_no, 1)?;
+        Ok(())
+    }
+
     fn index_state(&mut self, index: &RelName) -> Result<Option<bool>, ApplyError> {
         Ok(self
             .client
@@ -713,4 +847,29 @@ impl<'a> Runner<'a> {
             .step_done(&mut self.client, &m.name, i as i32 + 1, 1)?;
         Ok(())
     }
+}
+
+/// `update` with `AND <range>` added to its WHERE clause (or as the WHERE clause).
+fn with_range(update: &str, range: &str) -> Option<String> {
+    use pg_query::NodeEnum;
+    let parsed = pgdiplomat_analysis::parse::parse_sql(update).ok()?;
+    let Some(NodeEnum::UpdateStmt(mut u)) = parsed.statements.into_iter().next()?.node else {
+        return None;
+    };
+    let cond = pgdiplomat_analysis::parse::parse_sql(&format!("SELECT 1 WHERE {range}")).ok()?;
+    let Some(NodeEnum::SelectStmt(sel)) = cond.statements.into_iter().next()?.node else {
+        return None;
+    };
+    let range_node = *sel.where_clause?;
+    u.where_clause = Some(Box::new(match u.where_clause.take() {
+        None => range_node,
+        Some(orig) => pg_query::protobuf::Node {
+            node: Some(NodeEnum::BoolExpr(Box::new(pg_query::protobuf::BoolExpr {
+                boolop: pg_query::protobuf::BoolExprType::AndExpr as i32,
+                args: vec![*orig, range_node],
+                ..Default::default()
+            }))),
+        },
+    }));
+    NodeEnum::UpdateStmt(u).deparse(Default::default()).ok()
 }

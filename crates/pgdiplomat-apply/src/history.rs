@@ -59,6 +59,14 @@ impl History {
                  last_error text,
                  applied_by text NOT NULL DEFAULT current_user
              );
+             CREATE TABLE IF NOT EXISTS {schema}.backfills (
+                 migration text NOT NULL,
+                 step integer NOT NULL,
+                 last_key bigint NOT NULL,
+                 rows bigint NOT NULL DEFAULT 0,
+                 updated_at timestamptz NOT NULL DEFAULT now(),
+                 PRIMARY KEY (migration, step)
+             );
              RESET lock_timeout;",
             schema = quote_ident(&self.schema),
             table = self.table()
@@ -123,6 +131,44 @@ impl History {
                 self.table()
             ),
             &[&name, &done, &attempts],
+        )?;
+        Ok(())
+    }
+
+    /// Where a backfill of `migration`'s step stopped (the last key done), if it started.
+    pub fn backfill_position(
+        &self,
+        client: &mut Client,
+        migration: &str,
+        step: i32,
+    ) -> Result<Option<(i64, i64)>, pgdiplomat_pg::postgres::Error> {
+        Ok(client
+            .query_opt(
+                &format!(
+                    "SELECT last_key, rows FROM {}.backfills WHERE migration = $1 AND step = $2",
+                    quote_ident(&self.schema)
+                ),
+                &[&migration, &step],
+            )?
+            .map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// Records a finished batch; call inside the batch's transaction.
+    pub fn backfill_done(
+        &self,
+        client: &mut impl GenericClient,
+        migration: &str,
+        step: i32,
+        last_key: i64,
+        rows: i64,
+    ) -> Result<(), pgdiplomat_pg::postgres::Error> {
+        client.execute(
+            &format!(
+                "INSERT INTO {}.backfills (migration, step, last_key, rows) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (migration, step) DO UPDATE SET last_key = $3, rows = backfills.rows + $4, updated_at = now()",
+                quote_ident(&self.schema)
+            ),
+            &[&migration, &step, &last_key, &rows],
         )?;
         Ok(())
     }

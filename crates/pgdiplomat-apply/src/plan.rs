@@ -18,6 +18,25 @@ pub enum StepKind {
     Transaction,
     /// Outside any transaction, with statement_timeout = 0 (CONCURRENTLY, VACUUM).
     Concurrent,
+    /// An UPDATE marked `-- pgdiplomat:backfill`: run in primary-key batches, one short
+    /// transaction each, resumably.
+    Backfill,
+}
+
+/// How a backfill runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct BackfillSpec {
+    pub batch: u64,
+    pub pause_ms: u64,
+}
+
+impl Default for BackfillSpec {
+    fn default() -> Self {
+        BackfillSpec {
+            batch: 10_000,
+            pause_ms: 10,
+        }
+    }
 }
 
 /// What an index statement that runs outside a transaction does, for cleanup and resume.
@@ -47,6 +66,8 @@ pub struct PlannedStatement {
     /// The lock-table forms of the statement, e.g. `ADD COLUMN (nullable, no default)`.
     pub forms: Vec<&'static str>,
     pub index_op: Option<IndexOp>,
+    /// For a backfill step: the batching, and the UPDATE's table.
+    pub backfill: Option<(BackfillSpec, RelName)>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -255,7 +276,32 @@ pub fn plan_migration(
             .flatten()
             .map(|t| t.key())
             .collect();
+        let backfill = stmt.leading_comments.iter().find_map(|c| {
+            match pgdiplomat_analysis::directives::parse_directive(source.slice(&c.body))? {
+                Ok(pgdiplomat_analysis::directives::Directive::Backfill { batch, pause_ms }) => {
+                    let d = BackfillSpec::default();
+                    Some(BackfillSpec {
+                        batch: batch.unwrap_or(d.batch),
+                        pause_ms: pause_ms.unwrap_or(d.pause_ms),
+                    })
+                }
+                _ => None,
+            }
+        });
+        let backfill = match (backfill, &stmt.node) {
+            (Some(spec), Some(NodeEnum::UpdateStmt(u))) => u
+                .relation
+                .as_ref()
+                .map(|r| (spec, RelName::from_range_var(r))),
+            (Some(_), _) => {
+                return Err(invalid(
+                    "`-- pgdiplomat:backfill` must precede an UPDATE statement".into(),
+                ))
+            }
+            (None, _) => None,
+        };
         let planned = PlannedStatement {
+            backfill: backfill.clone(),
             sql: sql.clone(),
             line: lc.line,
             column: lc.column,
@@ -271,6 +317,9 @@ pub fn plan_migration(
             },
         };
         if let Some(step) = open.as_mut() {
+            if backfill.is_some() {
+                return Err(invalid("a `pgdiplomat:backfill` UPDATE commits between batches: it cannot be inside BEGIN ... COMMIT".into()));
+            }
             if forbidden {
                 return Err(invalid(format!(
                     "`{}` cannot run inside BEGIN ... COMMIT: PostgreSQL refuses it in a transaction block",
@@ -284,7 +333,9 @@ pub fn plan_migration(
             continue;
         }
         m.steps.push(Step {
-            kind: if forbidden {
+            kind: if backfill.is_some() {
+                StepKind::Backfill
+            } else if forbidden {
                 StepKind::Concurrent
             } else {
                 StepKind::Transaction

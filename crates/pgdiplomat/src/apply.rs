@@ -42,6 +42,13 @@ fn print_plan(migrations: &[Migration], policy: &RetryPolicy, statuses: &[Option
                 StepKind::Transaction => {
                     "transaction, no lock that blocks the application".to_string()
                 }
+                StepKind::Backfill => match &step.statements[0].backfill {
+                    Some((spec, table)) => format!(
+                        "batched backfill of {table}: {} rows per transaction by primary key, {} ms pause, resumable",
+                        spec.batch, spec.pause_ms
+                    ),
+                    None => "batched backfill".to_string(),
+                },
             };
             println!("  step {}: {how}", i + 1);
             for s in &step.statements {

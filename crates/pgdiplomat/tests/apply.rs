@@ -517,3 +517,63 @@ fn connection_errors_never_show_the_password() {
     );
     assert!(!r.stderr.contains("hunter2"), "{r:?}");
 }
+
+#[test]
+fn a_marked_backfill_runs_in_batches_and_a_killed_run_resumes_without_repeating_a_row() {
+    let cluster = server(10);
+    let mut c = cluster.connect().unwrap();
+    c.batch_execute(
+        "CREATE TABLE counters (id bigint PRIMARY KEY, n int NOT NULL DEFAULT 0);
+         INSERT INTO counters (id) SELECT g FROM generate_series(1, 20000) g;",
+    )
+    .unwrap();
+    // Not idempotent on purpose: a repeated batch would show as n = 2.
+    let migration = "-- pgdiplomat:backfill batch=500 pause=20ms\nUPDATE counters SET n = n + 1;\n";
+    let dir = dir_with(&[("0008_backfill.sql", migration)]);
+    let url = cluster.url("postgres");
+    let plan = apply(dir.path(), &url, &["--dry-run", "0008_backfill.sql"]);
+    assert!(
+        plan.stdout.contains("batched backfill of counters: 500 rows per transaction by primary key, 20 ms pause, resumable"),
+        "{plan:?}"
+    );
+    let mut child = spawn_apply(dir.path(), &url, &["0008_backfill.sql"]);
+    wait_until("a few batches", || {
+        c.query_opt("SELECT rows FROM pgdiplomat.backfills", &[])
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.get::<_, i64>(0) >= 2000)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done: i64 = one(&mut c, "SELECT rows FROM pgdiplomat.backfills");
+    assert!(done < 20000, "killed too late to test resuming");
+    assert_eq!(
+        one::<i64>(&mut c, "SELECT count(*) FROM counters WHERE n = 1"),
+        done,
+        "every recorded batch happened, no more"
+    );
+    assert_eq!(
+        one::<i64>(&mut c, "SELECT count(*) FROM counters WHERE n > 1"),
+        0
+    );
+
+    let r = apply(dir.path(), &url, &["0008_backfill.sql"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("backfill resumes after id = "), "{r:?}");
+    assert!(
+        r.stderr.contains("backfill done, 20000 rows updated"),
+        "{r:?}"
+    );
+    assert_eq!(
+        one::<i64>(&mut c, "SELECT count(*) FROM counters WHERE n = 1"),
+        20000
+    );
+    assert_eq!(
+        one::<i64>(&mut c, "SELECT count(*) FROM counters WHERE n <> 1"),
+        0
+    );
+    assert_eq!(
+        history_state(&mut c, "0008_backfill.sql"),
+        Some(("applied".into(), 1))
+    );
+}

@@ -131,14 +131,17 @@ fn blocks(e: &Effect) -> bool {
     e.locks_on_existing().any(|l| l.mode >= LockMode::Share)
 }
 
-/// A batched backfill: `UPDATE table SET column = expr` in primary-key ranges, committing
-/// between batches (so it runs outside a transaction block). Assumes an integer key `id`.
-pub fn batched_backfill(table: &RelName, column: &str, expr: &str, batch: u32) -> String {
-    let t = table.quoted();
+/// A backfill of `column` with `expr` where it is still NULL, marked for `pgdiplomat apply` to
+/// run in primary-key batches of `batch` rows, one short transaction each, resumably.
+pub fn backfill_statements(table: &RelName, column: &str, expr: &str, batch: u32) -> Vec<String> {
     let c = quote_ident(column);
-    format!(
-        "DO $$\nDECLARE\n  lo bigint := 0;\n  max_id bigint;\nBEGIN\n  SELECT max(id) INTO max_id FROM {t};\n  WHILE lo < coalesce(max_id, 0) LOOP\n    UPDATE {t} SET {c} = {expr} WHERE id > lo AND id <= lo + {batch} AND {c} IS NULL;\n    lo := lo + {batch};\n    COMMIT;\n    PERFORM pg_sleep(0.01);\n  END LOOP;\nEND\n$$;"
-    )
+    vec![
+        format!("-- pgdiplomat:backfill batch={batch}"),
+        format!(
+            "UPDATE {} SET {c} = {expr} WHERE {c} IS NULL;",
+            table.quoted()
+        ),
+    ]
 }
 
 fn not_null_via_check(table: &RelName, column: &str, pg_version: u32) -> Vec<FixedPart> {
@@ -408,8 +411,8 @@ If the build fails on duplicates it leaves an INVALID index: remove it with DROP
                         t.quoted()
                     )],
                 ),
-                FixedPart::outside(
-                    batched_backfill(&t, &cd.colname, &expr, BACKFILL_BATCH),
+                FixedPart::tx(
+                    backfill_statements(&t, &cd.colname, &expr, BACKFILL_BATCH),
                     vec![],
                 ),
             ];
@@ -418,7 +421,8 @@ If the build fails on duplicates it leaves an INVALID index: remove it with DROP
             }
             notes.push(format!(
                 "`{}`: the column is added without its volatile default (instant), the default is set for new rows, \
-existing rows are backfilled in batches of {BACKFILL_BATCH} by primary key `id`{}",
+existing rows are backfilled in batches of {BACKFILL_BATCH} by primary key (`pgdiplomat apply` runs the marked UPDATE \
+batch by batch, resumably; another runner runs it as one statement){}",
                 first_line(cx.sql),
                 if not_null { ", then NOT NULL is added through a validated CHECK" } else { "" }
             ));

@@ -115,6 +115,8 @@ migration tools that wrap each file in a transaction run them correctly.",
     Rules(RulesArgs),
     /// Print the lock table: statement form → locks, rewrite, scan, per PostgreSQL version.
     Locks(LocksArgs),
+    /// Lint and fix a Django project's migrations (through manage.py sqlmigrate).
+    Django(crate::django::DjangoArgs),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -3,6 +3,7 @@
 
 mod apply;
 mod cli;
+mod django;
 mod explain;
 mod fix;
 mod input;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         cli::Command::Inspect(a) => inspect::run(a),
         cli::Command::Rules(a) => tables::rules(a),
         cli::Command::Locks(a) => tables::locks(a),
+        cli::Command::Django(a) => django::run(a),
     });
     ExitCode::from(code)
 }

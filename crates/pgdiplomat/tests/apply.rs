@@ -164,7 +164,8 @@ fn a_lock_timeout_is_retried_until_the_blocking_transaction_ends() {
     let r = apply(
         dir.path(),
         &cluster.url("postgres"),
-        &["--backoff", "100ms", "0002_nick.sql"],
+        // The first pause (2.5-5 s) always outlasts the blocker (released at 1.5 s).
+        &["--backoff", "5s", "0002_nick.sql"],
     );
     release.join().unwrap();
     assert_eq!(r.code, 0, "{r:?}");

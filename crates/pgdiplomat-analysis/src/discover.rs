@@ -405,6 +405,12 @@ fn flyway_tokens(name: &FlywayName<'_>) -> Vec<Tok> {
     }
 }
 
+/// Whether `name` is a Flyway versioned (`V1_2__x.sql`) or repeatable
+/// (`R__x.sql`) migration file name.
+pub(crate) fn is_flyway_migration_name(name: &str) -> bool {
+    flyway_name(name).is_some()
+}
+
 /// A Flyway file name, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum FlywayName<'a> {

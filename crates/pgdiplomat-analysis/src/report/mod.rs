@@ -3,8 +3,12 @@
 //!
 //! [`FileReport`]: crate::lint::FileReport
 
+pub mod compact;
+pub mod github;
 pub mod human;
 pub mod json;
+pub mod markdown;
+pub mod sarif;
 
 use crate::lint::FileReport;
 use crate::rules::Severity;

@@ -1,0 +1,462 @@
+//! Migration layouts: detection, the files each tool runs and their order, which statements
+//! share a transaction, and `--changed-since`. Fixtures live in `tests/fixtures/layouts/<tool>/`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pgdiplomat_analysis::analyze::{AnalysisOptions, Analyzer};
+use pgdiplomat_analysis::discover::{discover, MigrationFile};
+use pgdiplomat_analysis::layout::{
+    changed_since, detect, filter_changed, masked_text, select, units, Layout, MigrationUnit,
+    Wrapping,
+};
+use pgdiplomat_analysis::lint::{lint_with, LintOptions};
+use pgdiplomat_analysis::source::SourceFile;
+
+const CONCURRENTLY_IN_TRANSACTION: &str = "concurrently-in-transaction";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/layouts")
+        .join(name)
+}
+
+fn discovered(dir: &Path) -> Vec<MigrationFile> {
+    discover(&[dir.to_path_buf()])
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("unexpected error: {e}")))
+        .collect()
+}
+
+fn rel(dir: &Path, path: &Path) -> String {
+    path.strip_prefix(dir)
+        .unwrap_or_else(|_| panic!("{} is not under {}", path.display(), dir.display()))
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// One file as the CLI handles it: its unit, the text linted and the lines of
+/// `concurrently-in-transaction` findings.
+struct Linted {
+    rel: String,
+    unit: MigrationUnit,
+    masked: String,
+    concurrently_lines: Vec<usize>,
+}
+
+/// What the CLI does for a directory argument: discover, detect, select, then lint each unit's
+/// masked text with `assume_in_transaction` set per file, sharing one analyzer.
+fn lint_dir(dir: &Path) -> (Layout, Vec<Linted>) {
+    let files = discovered(dir);
+    let layout = detect(dir, &files);
+    let mut analyzer = Analyzer::new(AnalysisOptions::default());
+    let opts = LintOptions::default();
+    let linted = select(layout, files)
+        .into_iter()
+        .map(|file| {
+            let text = fs::read_to_string(&file.path).expect("read fixture");
+            let unit = units(layout, &file, &text);
+            let masked = masked_text(&text, unit.range.clone());
+            analyzer.options.assume_in_transaction = unit.in_transaction;
+            let source = SourceFile::new(file.display.clone(), masked.clone());
+            let report = lint_with(&mut analyzer, &source, &opts);
+            let concurrently_lines = report
+                .findings
+                .iter()
+                .filter(|f| f.rule == CONCURRENTLY_IN_TRANSACTION)
+                .map(|f| source.line_col(f.span.start).line)
+                .collect();
+            Linted {
+                rel: rel(dir, &file.path),
+                unit,
+                masked,
+                concurrently_lines,
+            }
+        })
+        .collect();
+    (layout, linted)
+}
+
+/// Checks detection, order and transaction grouping of a fixture: `expected` is
+/// `(file, in_transaction, lines reported by concurrently-in-transaction)` in run order.
+fn check(name: &str, layout: Layout, expected: &[(&str, bool, &[usize])]) -> Vec<Linted> {
+    let dir = fixture(name);
+    let (detected, linted) = lint_dir(&dir);
+    assert_eq!(detected, layout, "layout of {name}");
+    let got: Vec<(&str, bool, &[usize])> = linted
+        .iter()
+        .map(|l| {
+            (
+                l.rel.as_str(),
+                l.unit.in_transaction,
+                l.concurrently_lines.as_slice(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected, "{name}: (file, in_transaction, findings)");
+    for l in &linted {
+        assert_eq!(
+            l.unit.in_transaction,
+            l.unit.wrapping != Wrapping::None,
+            "{}",
+            l.rel
+        );
+    }
+    linted
+}
+
+#[test]
+fn plain_numbered_files_run_unwrapped_in_numeric_order() {
+    let linted = check(
+        "plain-numbered",
+        Layout::Plain,
+        &[
+            ("1_create_users.sql", false, &[]),
+            ("2_add_email.sql", false, &[]),
+            ("10_create_orders.sql", false, &[]),
+            ("0011_add_index.sql", false, &[]),
+        ],
+    );
+    assert!(linted.iter().all(|l| l.unit.wrapping == Wrapping::None));
+}
+
+#[test]
+fn flyway_wraps_scripts_unless_conf_or_a_non_transactional_statement_says_otherwise() {
+    let linted = check(
+        "flyway",
+        Layout::Flyway,
+        &[
+            ("V1__init.sql", true, &[]),
+            ("V1_1__add_email.sql", true, &[]),
+            // Only CREATE INDEX CONCURRENTLY: Flyway runs it without a transaction by itself.
+            ("V1.2__add_name.sql", false, &[]),
+            // Mixed with a transactional statement: Flyway refuses it (mixed=false).
+            ("later/V1_5__nested.sql", true, &[3]),
+            // V1_10__add_phone.sql.conf: executeInTransaction=false.
+            ("V1_10__add_phone.sql", false, &[]),
+            ("V2__orders.sql", true, &[]),
+            ("R__functions.sql", true, &[]),
+            ("R__views.sql", true, &[]),
+        ],
+    );
+    // U2__orders.sql (undo) is not run.
+    assert!(linted.iter().all(|l| !l.rel.starts_with('U')));
+}
+
+#[test]
+fn flyway_select_drops_callbacks_and_keeps_flyway_order() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for name in [
+        "afterMigrate.sql",
+        "V2__b.sql",
+        "sub/V1_1__a.sql",
+        "R__r.sql",
+        "V1__a.sql",
+    ] {
+        let path = tmp.path().join(name);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, "SELECT 1;\n").expect("write");
+    }
+    let files = discovered(tmp.path());
+    assert_eq!(detect(tmp.path(), &files), Layout::Flyway);
+    let order: Vec<String> = select(Layout::Flyway, files)
+        .iter()
+        .map(|f| rel(tmp.path(), &f.path))
+        .collect();
+    assert_eq!(
+        order,
+        ["V1__a.sql", "sub/V1_1__a.sql", "V2__b.sql", "R__r.sql"]
+    );
+}
+
+#[test]
+fn golang_migrate_runs_each_up_file_as_one_exec_so_only_multi_statement_files_share_a_transaction()
+{
+    let linted = check(
+        "golang-migrate",
+        Layout::GolangMigrate,
+        &[
+            ("20231231235959_create_users.up.sql", true, &[3]),
+            ("20240101120000_add_email.up.sql", false, &[]),
+            ("20240115093000_create_orders.up.sql", false, &[]),
+        ],
+    );
+    assert_eq!(linted[0].unit.wrapping, Wrapping::ImplicitMultiStatement);
+}
+
+#[test]
+fn sqlx_wraps_each_migration_unless_it_starts_with_no_transaction() {
+    let linted = check(
+        "sqlx",
+        Layout::Sqlx,
+        &[
+            ("20240101000000_create_users.up.sql", true, &[]),
+            ("20240102000000_index_email.up.sql", false, &[]),
+            ("20240103000000_index_id.up.sql", true, &[2]),
+        ],
+    );
+    assert_eq!(linted[0].unit.wrapping, Wrapping::Tool);
+}
+
+#[test]
+fn sqlx_is_detected_from_a_cargo_toml_next_to_versioned_migrations() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    fs::write(tmp.path().join("Cargo.toml"), "[package]\nname = \"x\"\n").expect("write");
+    let dir = tmp.path().join("migrations");
+    fs::create_dir_all(&dir).expect("mkdir");
+    fs::write(dir.join("20240101000000_init.sql"), "SELECT 1;\n").expect("write");
+    fs::write(dir.join("20240102000000_more.up.sql"), "SELECT 1;\n").expect("write");
+    assert_eq!(detect(&dir, &discovered(&dir)), Layout::Sqlx);
+    // Without the crate next to it, `.up.sql` files are golang-migrate.
+    fs::remove_file(tmp.path().join("Cargo.toml")).expect("rm");
+    assert_eq!(detect(&dir, &discovered(&dir)), Layout::GolangMigrate);
+}
+
+#[test]
+fn dbmate_lints_only_the_up_section_in_a_transaction_unless_transaction_false() {
+    let linted = check(
+        "dbmate",
+        Layout::Dbmate,
+        &[
+            ("db/migrations/20240101000000_create_users.sql", true, &[]),
+            ("db/migrations/20240102000000_index_email.sql", false, &[]),
+            // Line 4 is in the up section; the CONCURRENTLY of the down section (line 8) is
+            // not linted.
+            ("db/migrations/20240103000000_add_name.sql", true, &[4]),
+        ],
+    );
+    let add_name = &linted[2];
+    let text = fs::read_to_string(fixture("dbmate").join(&add_name.rel)).expect("read");
+    let up = &text[add_name.unit.range.clone()];
+    assert!(up.starts_with("-- migrate:up\n"), "{up:?}");
+    assert!(!up.contains("migrate:down"), "{up:?}");
+    // Same length and the same lines; only the up section is left.
+    assert_eq!(add_name.masked.len(), text.len());
+    assert_eq!(add_name.masked.lines().count(), text.lines().count());
+    let masked_lines: Vec<&str> = add_name.masked.lines().collect();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        masked_lines[0].trim(),
+        "",
+        "comment before the up marker is masked"
+    );
+    assert_eq!(masked_lines[1..5], lines[1..5]);
+    assert!(masked_lines[5..].iter().all(|l| l.trim().is_empty()));
+    assert!(!add_name.masked.contains("down_only_idx"));
+
+    let index_email = &linted[1].unit;
+    assert_eq!(index_email.wrapping, Wrapping::None);
+}
+
+#[test]
+fn dbmate_transaction_false_with_several_statements_is_one_implicit_transaction() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("20240101000000_x.sql");
+    let text = "-- migrate:up transaction:false\nCREATE TABLE t (a int);\nCREATE INDEX CONCURRENTLY t_a ON t (a);\n-- migrate:down\nDROP TABLE t;\n";
+    fs::write(&path, text).expect("write");
+    let file = discovered(tmp.path()).remove(0);
+    let unit = units(Layout::Dbmate, &file, text);
+    assert_eq!(unit.wrapping, Wrapping::ImplicitMultiStatement);
+    assert!(unit.in_transaction);
+}
+
+#[test]
+fn diesel_wraps_up_sql_unless_metadata_toml_turns_it_off() {
+    check(
+        "diesel",
+        Layout::Diesel,
+        &[
+            (
+                "migrations/00000000000000_diesel_initial_setup/up.sql",
+                true,
+                &[],
+            ),
+            (
+                "migrations/2024-01-01-120000_create_users/up.sql",
+                true,
+                &[],
+            ),
+            ("migrations/2024-01-02-090000_add_email/up.sql", true, &[3]),
+            // metadata.toml: run_in_transaction = false
+            (
+                "migrations/2024-01-10-083000_create_orders/up.sql",
+                false,
+                &[],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn prisma_sends_each_migration_as_one_script_so_only_multi_statement_files_share_a_transaction() {
+    let linted = check(
+        "prisma",
+        Layout::Prisma,
+        &[
+            ("migrations/20231201000000_init/migration.sql", true, &[4]),
+            (
+                "migrations/20240101120000_add_email/migration.sql",
+                false,
+                &[],
+            ),
+            (
+                "migrations/20240115093000_create_orders/migration.sql",
+                false,
+                &[],
+            ),
+        ],
+    );
+    assert_eq!(linted[0].unit.wrapping, Wrapping::ImplicitMultiStatement);
+}
+
+#[test]
+fn alembic_offline_sql_uses_its_own_begin_and_commit() {
+    check("alembic", Layout::Alembic, &[("upgrade.sql", false, &[30])]);
+    // The CONCURRENTLY between COMMIT and BEGIN (autocommit_block) is fine; the one inside
+    // BEGIN ... COMMIT (line 30) is reported.
+    let text = fs::read_to_string(fixture("alembic/upgrade.sql")).expect("read");
+    assert!(text
+        .lines()
+        .nth(29)
+        .is_some_and(|l| l.contains("account_id_idx")));
+}
+
+#[test]
+fn every_layout_has_a_fixture_that_detects_as_it() {
+    let fixtures = [
+        ("plain-numbered", Layout::Plain),
+        ("flyway", Layout::Flyway),
+        ("golang-migrate", Layout::GolangMigrate),
+        ("sqlx", Layout::Sqlx),
+        ("dbmate", Layout::Dbmate),
+        ("diesel", Layout::Diesel),
+        ("prisma", Layout::Prisma),
+        ("alembic", Layout::Alembic),
+    ];
+    for layout in Layout::ALL {
+        let (name, _) = fixtures
+            .iter()
+            .find(|(_, l)| *l == layout)
+            .unwrap_or_else(|| panic!("no fixture for {layout}"));
+        let dir = fixture(name);
+        assert_eq!(detect(&dir, &discovered(&dir)), layout, "{name}");
+    }
+}
+
+#[test]
+fn layout_override_names_parse() {
+    assert_eq!(Layout::parse("golang-migrate"), Some(Layout::GolangMigrate));
+    assert_eq!(Layout::parse("DBMATE"), Some(Layout::Dbmate));
+    assert_eq!(Layout::parse("django"), None);
+    assert_eq!(Layout::ALL.len(), 8);
+}
+
+// --- changed_since -------------------------------------------------------------------------
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=pgdiplomat",
+            "-c",
+            "user.email=pgdiplomat@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        status.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
+
+fn write(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    fs::write(path, text).expect("write");
+}
+
+#[test]
+fn changed_since_lists_committed_uncommitted_and_untracked_files_but_not_deleted_ones() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = fs::canonicalize(tmp.path()).expect("canonicalize");
+    git(&root, &["init", "-q"]);
+    write(&root.join("migrations/1_a.sql"), "SELECT 1;\n");
+    write(&root.join("migrations/2_b.sql"), "SELECT 2;\n");
+    write(&root.join("migrations/9_gone.sql"), "SELECT 9;\n");
+    write(&root.join(".gitignore"), "*.log\n");
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "base"]);
+    git(&root, &["tag", "base"]);
+
+    // Committed since the ref: a new file, and a deletion (not listed).
+    write(&root.join("migrations/3_c.sql"), "SELECT 3;\n");
+    fs::remove_file(root.join("migrations/9_gone.sql")).expect("rm");
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "more"]);
+    // Modified, not committed.
+    write(&root.join("migrations/1_a.sql"), "SELECT 11;\n");
+    // Staged new file.
+    write(&root.join("migrations/4_d.sql"), "SELECT 4;\n");
+    git(&root, &["add", "migrations/4_d.sql"]);
+    // Untracked, and untracked but ignored.
+    write(&root.join("migrations/5_e.sql"), "SELECT 5;\n");
+    write(&root.join("migrations/debug.log"), "x\n");
+
+    // Called from a subdirectory: paths are still absolute and complete.
+    let changed = changed_since(&root.join("migrations"), "base").expect("changed_since");
+    let expected: Vec<PathBuf> = ["1_a.sql", "3_c.sql", "4_d.sql", "5_e.sql"]
+        .iter()
+        .map(|n| root.join("migrations").join(n))
+        .collect();
+    assert_eq!(changed, expected);
+    assert!(changed.iter().all(|p| p.is_absolute()));
+
+    // Filtering discovered files (relative or absolute spellings) by the list.
+    let files = discovered(&root.join("migrations"));
+    let kept: Vec<String> = filter_changed(files, &changed)
+        .iter()
+        .map(|f| rel(&root.join("migrations"), &f.path))
+        .collect();
+    assert_eq!(kept, ["1_a.sql", "3_c.sql", "4_d.sql", "5_e.sql"]);
+
+    // Nothing changed since HEAD once everything is committed.
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "all"]);
+    assert_eq!(
+        changed_since(&root, "HEAD").expect("changed_since"),
+        Vec::<PathBuf>::new()
+    );
+}
+
+#[test]
+fn changed_since_reports_unknown_refs_and_missing_repositories_clearly() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = fs::canonicalize(tmp.path()).expect("canonicalize");
+    let not_repo = changed_since(&root, "main").unwrap_err();
+    assert!(
+        not_repo.contains("not inside a git repository"),
+        "{not_repo}"
+    );
+
+    git(&root, &["init", "-q"]);
+    write(&root.join("a.sql"), "SELECT 1;\n");
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "base"]);
+    let unknown = changed_since(&root, "no-such-branch").unwrap_err();
+    assert!(
+        unknown.contains("unknown git ref `no-such-branch`"),
+        "{unknown}"
+    );
+    let option = changed_since(&root, "--output=/tmp/x").unwrap_err();
+    assert!(option.contains("not a git ref"), "{option}");
+}

@@ -117,6 +117,10 @@ migration tools that wrap each file in a transaction run them correctly.",
     Locks(LocksArgs),
     /// Lint and fix a Django project's migrations (through manage.py sqlmigrate).
     Django(crate::django::DjangoArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(crate::completions::CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command with --out-dir.
+    Man(crate::completions::ManArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -125,8 +129,10 @@ pub struct CommonArgs {
     /// pgdiplomat.toml, else 17.
     #[arg(long, value_name = "MAJOR", value_parser = clap::value_parser!(u32).range(13..=18))]
     pub pg_version: Option<u32>,
-    /// The migration tool runs each file inside one transaction (Django, Rails and Flyway do by
+    /// The migration tool runs each file inside one transaction (Django and Rails do by
     /// default): CONCURRENTLY is then an error and locks are held to the end of the file.
+    /// `lint` applies it to plain SQL and standard input only; for a recognised layout
+    /// (Flyway, golang-migrate, sqlx, dbmate, diesel, Prisma, Alembic) the tool's rules decide.
     #[arg(long)]
     pub assume_in_transaction: bool,
     /// Read settings from this file instead of searching for pgdiplomat.toml.
@@ -160,6 +166,29 @@ pub struct LintArgs {
     /// When to use colour in human output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Migration tool whose layout and transaction rules apply to the given paths (default:
+    /// detected per directory argument). Decides which files run, in what order, which part
+    /// of a file runs (dbmate's up section) and whether each file runs in one transaction.
+    #[arg(
+        long,
+        value_name = "LAYOUT",
+        value_parser = layout_parser()
+    )]
+    pub layout: Option<pgdiplomat_analysis::layout::Layout>,
+    /// Lint only the migration files added or changed since this git ref: committed since the
+    /// branch forked from it, staged, unstaged or untracked.
+    #[arg(long, value_name = "GIT_REF")]
+    pub changed_since: Option<String>,
+}
+
+/// `--layout`: one of the layout names (offered by shell completion).
+fn layout_parser(
+) -> impl clap::builder::TypedValueParser<Value = pgdiplomat_analysis::layout::Layout> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(
+        pgdiplomat_analysis::layout::Layout::ALL.map(|l| l.name()),
+    )
+    .try_map(|s| s.parse::<pgdiplomat_analysis::layout::Layout>())
 }
 
 #[derive(Args, Debug)]
@@ -311,6 +340,15 @@ pub enum LintFormat {
     Human,
     /// One JSON document (format version 1, see docs/json-format.md).
     Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// GitHub Actions workflow commands: each finding becomes an annotation.
+    Github,
+    /// One line per finding, `path:line:col: severity: rule: message` (alias: gcc).
+    #[value(alias = "gcc")]
+    Compact,
+    /// A Markdown report for a pull-request comment.
+    Markdown,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

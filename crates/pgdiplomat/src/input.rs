@@ -2,11 +2,12 @@
 //! (config file + flags).
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pgdiplomat_analysis::analyze::AnalysisOptions;
 use pgdiplomat_analysis::config::{find_and_load_config, load_config, Config};
 use pgdiplomat_analysis::discover::discover;
+use pgdiplomat_analysis::layout::{detect, filter_changed, masked_text, select, units, Layout};
 use pgdiplomat_analysis::source::SourceFile;
 use pgdiplomat_locks::DEFAULT_VERSION;
 
@@ -123,6 +124,106 @@ pub fn read_sources(paths: &[PathBuf]) -> (Vec<SourceFile>, bool) {
         }
     }
     (sources, failed)
+}
+
+/// One migration to lint, as its tool runs it.
+pub struct LintInput {
+    /// The text that runs: parts the tool skips (dbmate's `-- migrate:down` section) are blanked
+    /// to spaces, newlines kept, so lines and columns are the file's.
+    pub source: SourceFile,
+    /// Whether the tool runs the file in one transaction; `None` when the layout does not say
+    /// (plain SQL, standard input): then `--assume-in-transaction` / the config decides.
+    pub in_transaction: Option<bool>,
+}
+
+/// Like [`read_sources`], for `lint`: each directory argument gets its layout (`layout`, else
+/// detected), keeps the files its tool runs in the tool's order, and each file becomes the unit
+/// the tool runs. With `changed`, only files in that list are kept (explicit files included).
+pub fn read_migrations(
+    paths: &[PathBuf],
+    layout: Option<Layout>,
+    changed: Option<&[PathBuf]>,
+) -> (Vec<LintInput>, bool) {
+    let mut inputs = Vec::new();
+    let mut failed = false;
+    let mut stdin_used = false;
+    for path in paths {
+        if path.as_os_str() == "-" {
+            if stdin_used {
+                continue;
+            }
+            stdin_used = true;
+            let mut buf = Vec::new();
+            match std::io::stdin().read_to_end(&mut buf) {
+                Ok(_) => match decode("<stdin>", buf) {
+                    Ok(source) => inputs.push(LintInput {
+                        source,
+                        in_transaction: None,
+                    }),
+                    Err(()) => failed = true,
+                },
+                Err(e) => {
+                    error(format!("cannot read standard input: {e}"));
+                    failed = true;
+                }
+            }
+            continue;
+        }
+        let mut files = Vec::new();
+        for found in discover(std::slice::from_ref(path)) {
+            match found {
+                Ok(file) => files.push(file),
+                Err(e) => {
+                    error(e);
+                    failed = true;
+                }
+            }
+        }
+        let is_dir = path.is_dir();
+        let dir = if is_dir {
+            path.clone()
+        } else {
+            path.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        let layout = layout.unwrap_or_else(|| detect(&dir, &files));
+        if is_dir && !files.is_empty() {
+            let found = files.len();
+            files = select(layout, files);
+            if files.is_empty() {
+                error(format!(
+                    "{}: none of the {found} .sql files is a migration {layout} runs; \
+                     pass --layout to say which tool applies them",
+                    path.display()
+                ));
+                failed = true;
+                continue;
+            }
+        }
+        if let Some(changed) = changed {
+            files = filter_changed(files, changed);
+        }
+        for file in files {
+            let bytes = match std::fs::read(&file.path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    error(format!("{}: cannot read: {e}", file.display));
+                    failed = true;
+                    continue;
+                }
+            };
+            let Ok(source) = decode(&file.display, bytes) else {
+                failed = true;
+                continue;
+            };
+            let unit = units(layout, &file, &source.text);
+            let text = masked_text(&source.text, unit.range.clone());
+            inputs.push(LintInput {
+                source: SourceFile::new(source.name, text),
+                in_transaction: (layout != Layout::Plain).then_some(unit.in_transaction),
+            });
+        }
+    }
+    (inputs, failed)
 }
 
 fn decode(name: &str, bytes: Vec<u8>) -> Result<SourceFile, ()> {

@@ -2,14 +2,16 @@
 
 use std::io::{IsTerminal, Write};
 
-use pgdiplomat_analysis::lint::{lint_sources, LintOptions};
-use pgdiplomat_analysis::report::{human, json};
+use pgdiplomat_analysis::analyze::Analyzer;
+use pgdiplomat_analysis::layout::changed_since;
+use pgdiplomat_analysis::lint::{lint_with, LintOptions};
+use pgdiplomat_analysis::report::{compact, github, human, json, markdown, sarif};
 use pgdiplomat_analysis::rules::{all_rules, rule_by_id, Severity, INVALID_DIRECTIVE};
 use termcolor::{BufferedStandardStream, ColorChoice};
 
 use crate::cli::{self, FailOn, LintArgs, LintFormat};
 use crate::input::{
-    analysis_options, error, load_settings, print_stdout, read_sources, relative_to_cwd,
+    analysis_options, error, load_settings, print_stdout, read_migrations, relative_to_cwd,
 };
 use crate::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
 
@@ -55,8 +57,21 @@ pub fn run(args: LintArgs) -> u8 {
         error("no migrations given: pass files or directories (or `-` for standard input), or set `paths` in pgdiplomat.toml");
         return EXIT_USAGE;
     }
-    let (sources, read_failed) = read_sources(&paths);
-    if sources.is_empty() && read_failed {
+    let changed = match &args.changed_since {
+        Some(git_ref) => {
+            let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+            match changed_since(&cwd, git_ref) {
+                Ok(changed) => Some(changed),
+                Err(e) => {
+                    error(e);
+                    return EXIT_USAGE;
+                }
+            }
+        }
+        None => None,
+    };
+    let (inputs, read_failed) = read_migrations(&paths, args.layout, changed.as_deref());
+    if inputs.is_empty() && read_failed {
         return EXIT_USAGE;
     }
     let opts = LintOptions {
@@ -64,7 +79,18 @@ pub fn run(args: LintArgs) -> u8 {
         include,
         exclude,
     };
-    let mut reports = lint_sources(sources, &opts);
+    // One analyzer for the run (tables created by earlier files are known to later ones); the
+    // transaction the tool wraps each file in is set per file.
+    let mut analyzer = Analyzer::new(analysis);
+    let mut reports: Vec<_> = inputs
+        .iter()
+        .map(|input| {
+            analyzer.options.assume_in_transaction = input
+                .in_transaction
+                .unwrap_or(analysis.assume_in_transaction);
+            lint_with(&mut analyzer, &input.source, &opts)
+        })
+        .collect();
     if opts.exclude.iter().any(|e| e == INVALID_DIRECTIVE) {
         for r in &mut reports {
             r.findings.retain(|f| f.rule != INVALID_DIRECTIVE);
@@ -79,6 +105,23 @@ pub fn run(args: LintArgs) -> u8 {
                 return EXIT_USAGE;
             }
             Ok(())
+        }
+        LintFormat::Sarif => {
+            let doc = sarif::to_sarif(&reports, analysis.pg_version);
+            let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+            if print_stdout(&text).is_err() {
+                return EXIT_USAGE;
+            }
+            Ok(())
+        }
+        LintFormat::Github | LintFormat::Compact | LintFormat::Markdown => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            match args.format {
+                LintFormat::Github => github::write(&mut out, &reports),
+                LintFormat::Compact => compact::write(&mut out, &reports),
+                _ => markdown::write(&mut out, &reports, analysis.pg_version),
+            }
+            .and_then(|_| out.flush())
         }
         LintFormat::Human => {
             let color = match args.color {

@@ -3,6 +3,7 @@
 
 mod apply;
 mod cli;
+mod completions;
 mod django;
 mod explain;
 mod fix;
@@ -39,6 +40,8 @@ fn main() -> ExitCode {
         cli::Command::Rules(a) => tables::rules(a),
         cli::Command::Locks(a) => tables::locks(a),
         cli::Command::Django(a) => django::run(a),
+        cli::Command::Completions(a) => completions::run(a),
+        cli::Command::Man(a) => completions::run_man(a),
     });
     ExitCode::from(code)
 }

@@ -238,6 +238,11 @@ pub enum TraceFormat {
     Json,
     /// A table per file, for a pull request or a wiki.
     Markdown,
+    /// GitHub Actions annotations for failed statements and model disagreements.
+    Github,
+    /// One line per failed statement or disagreement: `path:line:col: severity: message` (alias: gcc).
+    #[value(alias = "gcc")]
+    Compact,
 }
 
 #[derive(Args, Debug)]

@@ -131,6 +131,9 @@ pub fn run(args: TraceArgs) -> u8 {
     let text = match args.format {
         TraceFormat::Human => human(&traces, target.major),
         TraceFormat::Markdown => markdown(&traces, &target.description),
+        TraceFormat::Github | TraceFormat::Compact => {
+            problems(&traces, args.format == TraceFormat::Github)
+        }
         TraceFormat::Json => {
             let doc =
                 serde_json::json!({ "version": 1, "server": target.description, "files": traces });
@@ -297,6 +300,60 @@ fn markdown(traces: &[FileTrace], server: &str) -> String {
                 s.duration_ms,
                 model.replace('|', "\\|")
             );
+        }
+    }
+    out
+}
+
+/// Escapes a GitHub workflow-command value (`%`, CR, LF; in properties also `:` and `,`).
+fn gh_escape(s: &str, property: bool) -> String {
+    let mut out = s
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+    if property {
+        out = out.replace(':', "%3A").replace(',', "%2C");
+    }
+    out
+}
+
+/// One line per failed statement or model disagreement (nothing when all is well).
+fn problems(traces: &[FileTrace], github: bool) -> String {
+    let mut out = String::new();
+    let mut line = |file: &str, l: usize, c: usize, title: &str, message: &str| {
+        if github {
+            let _ = writeln!(
+                out,
+                "::error file={},line={l},col={c},title={}::{}",
+                gh_escape(file, true),
+                gh_escape(title, true),
+                gh_escape(message, false)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{file}:{l}:{c}: error: {title}: {}",
+                message.replace('\n', " ")
+            );
+        }
+    };
+    for f in traces {
+        if let Some(e) = &f.error {
+            line(&f.file, 1, 1, "syntax-error", e);
+        }
+        for s in &f.statements {
+            if s.status == "error" {
+                line(
+                    &f.file,
+                    s.line,
+                    s.column,
+                    "statement-failed",
+                    s.message.as_deref().unwrap_or(""),
+                );
+            }
+            for d in &s.disagreements {
+                line(&f.file, s.line, s.column, "model-disagrees", d);
+            }
         }
     }
     out

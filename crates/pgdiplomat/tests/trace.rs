@@ -298,3 +298,26 @@ fn a_password_in_the_database_url_is_never_printed() {
     );
     drop(cluster);
 }
+
+#[test]
+fn failed_statements_come_out_as_compiler_style_lines_and_github_annotations() {
+    let dir = project(&[(
+        "dupes.sql",
+        "INSERT INTO users_user VALUES (1, 'a@x', 'a'), (2, 'a@x', 'b');\nALTER TABLE users_user ADD CONSTRAINT unq_email UNIQUE (email);\n",
+    )]);
+    let r = trace(
+        dir.path(),
+        &["--setup", "schema.sql", "--format", "gcc", "dupes.sql"],
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.starts_with("dupes.sql:2:1: error: statement-failed: 23505: could not create unique index \"unq_email\""),
+        "{}",
+        r.stdout
+    );
+    let r = trace(
+        dir.path(),
+        &["--setup", "schema.sql", "--format", "github", "dupes.sql"],
+    );
+    assert!(r.stdout.starts_with("::error file=dupes.sql,line=2,col=1,title=statement-failed::23505: could not create unique index"), "{}", r.stdout);
+}

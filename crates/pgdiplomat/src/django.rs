@@ -24,7 +24,6 @@ use pgdiplomat_analysis::analyze::AnalysisOptions;
 use pgdiplomat_analysis::fix::{fix_source, Fixed, FixedPart, LOCK_TIMEOUT_PREAMBLE};
 use pgdiplomat_analysis::lint::{lint_source, lint_sources, FileReport, LintOptions};
 use pgdiplomat_analysis::parse::parse_sql;
-use pgdiplomat_analysis::rules::Severity;
 use pgdiplomat_analysis::source::SourceFile;
 use pgdiplomat_locks::DEFAULT_VERSION;
 
@@ -793,17 +792,7 @@ fn lint(args: LintArgs) -> u8 {
     if print_stdout(&text).is_err() {
         return EXIT_USAGE;
     }
-    let threshold = match args.fail_on {
-        FailOn::Error => Some(Severity::Error),
-        FailOn::Warning => Some(Severity::Warning),
-        FailOn::Info => Some(Severity::Info),
-        FailOn::Never => None,
-    };
-    let worst = reports.iter().filter_map(|r| r.max_severity()).max();
-    match (threshold, worst) {
-        (Some(t), Some(w)) if w >= t => EXIT_FINDINGS,
-        _ => EXIT_CLEAN,
-    }
+    crate::lint::exit_status(args.fail_on, &reports)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -91,16 +91,9 @@ pub fn read_sources(paths: &[PathBuf]) -> (Vec<SourceFile>, bool) {
                 continue;
             }
             stdin_used = true;
-            let mut buf = Vec::new();
-            match std::io::stdin().read_to_end(&mut buf) {
-                Ok(_) => match decode("<stdin>", buf) {
-                    Ok(s) => sources.push(s),
-                    Err(()) => failed = true,
-                },
-                Err(e) => {
-                    error(format!("cannot read standard input: {e}"));
-                    failed = true;
-                }
+            match read_stdin() {
+                Some(source) => sources.push(source),
+                None => failed = true,
             }
             continue;
         }
@@ -153,19 +146,12 @@ pub fn read_migrations(
                 continue;
             }
             stdin_used = true;
-            let mut buf = Vec::new();
-            match std::io::stdin().read_to_end(&mut buf) {
-                Ok(_) => match decode("<stdin>", buf) {
-                    Ok(source) => inputs.push(LintInput {
-                        source,
-                        in_transaction: None,
-                    }),
-                    Err(()) => failed = true,
-                },
-                Err(e) => {
-                    error(format!("cannot read standard input: {e}"));
-                    failed = true;
-                }
+            match read_stdin() {
+                Some(source) => inputs.push(LintInput {
+                    source,
+                    in_transaction: None,
+                }),
+                None => failed = true,
             }
             continue;
         }
@@ -224,6 +210,18 @@ pub fn read_migrations(
         }
     }
     (inputs, failed)
+}
+
+/// Standard input as a source named `<stdin>`; `None` (already reported) when it cannot be read.
+fn read_stdin() -> Option<SourceFile> {
+    let mut buf = Vec::new();
+    match std::io::stdin().read_to_end(&mut buf) {
+        Ok(_) => decode("<stdin>", buf).ok(),
+        Err(e) => {
+            error(format!("cannot read standard input: {e}"));
+            None
+        }
+    }
 }
 
 fn decode(name: &str, bytes: Vec<u8>) -> Result<SourceFile, ()> {

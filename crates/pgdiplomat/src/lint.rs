@@ -149,6 +149,11 @@ pub fn run(args: LintArgs) -> u8 {
     if read_failed {
         return EXIT_USAGE;
     }
+    exit_status(fail_on, &reports)
+}
+
+/// 1 when a finding is at or above `fail_on`, else 0.
+pub fn exit_status(fail_on: FailOn, reports: &[pgdiplomat_analysis::lint::FileReport]) -> u8 {
     let threshold = match fail_on {
         FailOn::Error => Some(Severity::Error),
         FailOn::Warning => Some(Severity::Warning),

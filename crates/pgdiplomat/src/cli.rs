@@ -179,6 +179,12 @@ pub struct LintArgs {
     /// branch forked from it, staged, unstaged or untracked.
     #[arg(long, value_name = "GIT_REF")]
     pub changed_since: Option<String>,
+    /// Read the existing schema from this database first (libpq URL or key=value; PG*
+    /// variables fill in the rest): column types, validated constraints, foreign keys and
+    /// indexes make the findings exact (e.g. `varchar(50)` → `text` is then known not to
+    /// rewrite). Only catalog queries are run; nothing is locked or changed.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
 }
 
 /// `--layout`: one of the layout names (offered by shell completion).

@@ -79,6 +79,12 @@ extern "C" {
     fn pg_query_free_protobuf_parse_result(result: PgQueryProtobufParseResult);
 }
 
+/// A (possibly modified) statement parse tree as SQL text ending with `;`, by PostgreSQL's
+/// deparser. Generated fixes are written this way, so identifiers stay correctly quoted.
+pub fn deparse_statement(node: NodeEnum) -> Option<String> {
+    node.deparse(Default::default()).ok().map(|s| s + ";")
+}
+
 /// Parses a whole file with the real PostgreSQL grammar.
 pub fn parse_sql(text: &str) -> Result<ParsedFile, SyntaxError> {
     let raw = parse_raw(text)?;

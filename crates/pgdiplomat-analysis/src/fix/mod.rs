@@ -98,9 +98,7 @@ pub const LOCK_TIMEOUT_PREAMBLE: &str = "SET lock_timeout = '2s';";
 /// Rows per batch in generated backfills.
 pub const BACKFILL_BATCH: u32 = 10_000;
 
-fn deparse(node: NodeEnum) -> Option<String> {
-    node.deparse(Default::default()).ok().map(|s| s + ";")
-}
+use crate::parse::deparse_statement as deparse;
 
 fn alter_cmd_node(
     rel: &RelName,

@@ -230,10 +230,7 @@ pub(super) fn alter_cmd(
 pub(super) fn deparse_alter(stmt: &AlterTableStmt, cmd: AlterTableCmd) -> Option<String> {
     let mut stmt = stmt.clone();
     stmt.cmds = vec![node(NodeEnum::AlterTableCmd(Box::new(cmd)))];
-    NodeEnum::AlterTableStmt(stmt)
-        .deparse(Default::default())
-        .ok()
-        .map(|s| s + ";")
+    crate::parse::deparse_statement(NodeEnum::AlterTableStmt(stmt))
 }
 
 pub(super) fn node(n: NodeEnum) -> protobuf::Node {

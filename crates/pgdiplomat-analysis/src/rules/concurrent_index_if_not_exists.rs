@@ -73,10 +73,7 @@ fn without_if_not_exists(node: Option<&NodeEnum>) -> Option<String> {
     };
     let mut i = i.clone();
     i.if_not_exists = false;
-    NodeEnum::IndexStmt(i)
-        .deparse(Default::default())
-        .ok()
-        .map(|s| s + ";")
+    crate::parse::deparse_statement(NodeEnum::IndexStmt(i))
 }
 
 #[cfg(test)]

@@ -59,10 +59,7 @@ fn concurrent_version(node: Option<&NodeEnum>) -> Option<String> {
     };
     let mut i = i.clone();
     i.concurrent = true;
-    NodeEnum::IndexStmt(i)
-        .deparse(Default::default())
-        .ok()
-        .map(|s| s + ";")
+    crate::parse::deparse_statement(NodeEnum::IndexStmt(i))
 }
 
 #[cfg(test)]

@@ -91,10 +91,7 @@ fn concurrent_version(node: Option<&NodeEnum>, index: &RelName) -> Option<String
         concurrent: true,
         ..d.clone()
     };
-    NodeEnum::DropStmt(stmt)
-        .deparse(Default::default())
-        .ok()
-        .map(|s| s + ";")
+    crate::parse::deparse_statement(NodeEnum::DropStmt(stmt))
 }
 
 #[cfg(test)]

@@ -132,10 +132,7 @@ fn concurrent_version(r: &ReindexStmt) -> Option<String> {
             ..Default::default()
         }))),
     });
-    NodeEnum::ReindexStmt(r)
-        .deparse(Default::default())
-        .ok()
-        .map(|s| s + ";")
+    crate::parse::deparse_statement(NodeEnum::ReindexStmt(r))
 }
 
 #[cfg(test)]

@@ -158,18 +158,16 @@ impl std::str::FromStr for Layout {
 /// golang-migrate and sqlx name reversible migrations the same way (`<version>_<name>.up.sql`);
 /// without a sqlx marker (rule 5) such a directory is taken as golang-migrate. Use `--layout
 /// sqlx` to override.
-pub fn detect(dir: &Path, files: &[MigrationFile]) -> Layout {
+///
+/// `texts[i]` is the contents of `files[i]`, as the caller read it: detection never reads a
+/// file itself, so a pipe or FIFO (`lint <(cat f.sql)`, `/dev/stdin`) is read exactly once.
+pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
+    debug_assert_eq!(files.len(), texts.len());
     let names: Vec<String> = files.iter().map(|f| file_name(&f.path)).collect();
     let parents: Vec<String> = files.iter().map(|f| parent_name(&f.path)).collect();
-    // Contents are only read when a name-based rule cannot decide; read each file once.
-    let mut texts: Vec<Option<String>> = vec![None; files.len()];
-    let mut text = |i: usize| -> String {
-        texts[i]
-            .get_or_insert_with(|| fs::read_to_string(&files[i].path).unwrap_or_default())
-            .clone()
-    };
+    let text = |i: usize| -> &str { texts.get(i).copied().unwrap_or("") };
 
-    if (0..files.len()).any(|i| dbmate_marker(&text(i), "up").is_some()) {
+    if (0..files.len()).any(|i| dbmate_marker(text(i), "up").is_some()) {
         return Layout::Dbmate;
     }
     if names.iter().any(|n| is_flyway_migration_name(n)) {
@@ -202,7 +200,7 @@ pub fn detect(dir: &Path, files: &[MigrationFile]) -> Layout {
     {
         return Layout::GolangMigrate;
     }
-    if (0..files.len()).any(|i| looks_like_alembic_offline(&text(i))) {
+    if (0..files.len()).any(|i| looks_like_alembic_offline(text(i))) {
         return Layout::Alembic;
     }
     Layout::Plain

@@ -29,6 +29,16 @@ fn discovered(dir: &Path) -> Vec<MigrationFile> {
         .collect()
 }
 
+/// The layout of `files`, read once each as the CLI does.
+fn detected(dir: &Path, files: &[MigrationFile]) -> Layout {
+    let texts: Vec<String> = files
+        .iter()
+        .map(|f| fs::read_to_string(&f.path).expect("read fixture"))
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    detect(dir, files, &texts)
+}
+
 fn rel(dir: &Path, path: &Path) -> String {
     path.strip_prefix(dir)
         .unwrap_or_else(|_| panic!("{} is not under {}", path.display(), dir.display()))
@@ -51,7 +61,7 @@ struct Linted {
 /// masked text with `assume_in_transaction` set per file, sharing one analyzer.
 fn lint_dir(dir: &Path) -> (Layout, Vec<Linted>) {
     let files = discovered(dir);
-    let layout = detect(dir, &files);
+    let layout = detected(dir, &files);
     let mut analyzer = Analyzer::new(AnalysisOptions::default());
     let opts = LintOptions::default();
     let linted = select(layout, files)
@@ -161,7 +171,7 @@ fn flyway_select_drops_callbacks_and_keeps_flyway_order() {
         fs::write(path, "SELECT 1;\n").expect("write");
     }
     let files = discovered(tmp.path());
-    assert_eq!(detect(tmp.path(), &files), Layout::Flyway);
+    assert_eq!(detected(tmp.path(), &files), Layout::Flyway);
     let order: Vec<String> = select(Layout::Flyway, files)
         .iter()
         .map(|f| rel(tmp.path(), &f.path))
@@ -209,10 +219,10 @@ fn sqlx_is_detected_from_a_cargo_toml_next_to_versioned_migrations() {
     fs::create_dir_all(&dir).expect("mkdir");
     fs::write(dir.join("20240101000000_init.sql"), "SELECT 1;\n").expect("write");
     fs::write(dir.join("20240102000000_more.up.sql"), "SELECT 1;\n").expect("write");
-    assert_eq!(detect(&dir, &discovered(&dir)), Layout::Sqlx);
+    assert_eq!(detected(&dir, &discovered(&dir)), Layout::Sqlx);
     // Without the crate next to it, `.up.sql` files are golang-migrate.
     fs::remove_file(tmp.path().join("Cargo.toml")).expect("rm");
-    assert_eq!(detect(&dir, &discovered(&dir)), Layout::GolangMigrate);
+    assert_eq!(detected(&dir, &discovered(&dir)), Layout::GolangMigrate);
 }
 
 #[test]
@@ -342,7 +352,7 @@ fn every_layout_has_a_fixture_that_detects_as_it() {
             .find(|(_, l)| *l == layout)
             .unwrap_or_else(|| panic!("no fixture for {layout}"));
         let dir = fixture(name);
-        assert_eq!(detect(&dir, &discovered(&dir)), layout, "{name}");
+        assert_eq!(detected(&dir, &discovered(&dir)), layout, "{name}");
     }
 }
 

@@ -1,17 +1,20 @@
 //! Reading migrations: paths → ordered files → [`SourceFile`]s, and the shared settings
 //! (config file + flags).
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use pgdiplomat_analysis::analyze::AnalysisOptions;
 use pgdiplomat_analysis::config::{find_and_load_config, load_config, Config};
-use pgdiplomat_analysis::discover::discover;
+use pgdiplomat_analysis::discover::{discover, MigrationFile};
 use pgdiplomat_analysis::layout::{detect, filter_changed, masked_text, select, units, Layout};
 use pgdiplomat_analysis::source::SourceFile;
 use pgdiplomat_locks::DEFAULT_VERSION;
 
 use crate::cli::CommonArgs;
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Prints an error in the `pgdiplomat: error: ...` form.
 pub fn error(msg: impl std::fmt::Display) {
@@ -99,15 +102,9 @@ pub fn read_sources(paths: &[PathBuf]) -> (Vec<SourceFile>, bool) {
         }
         for found in discover(std::slice::from_ref(path)) {
             match found {
-                Ok(file) => match std::fs::read(&file.path) {
-                    Ok(bytes) => match decode(&file.display, bytes) {
-                        Ok(s) => sources.push(s),
-                        Err(()) => failed = true,
-                    },
-                    Err(e) => {
-                        error(format!("{}: cannot read: {e}", file.display));
-                        failed = true;
-                    }
+                Ok(file) => match read_file(&file) {
+                    Some(s) => sources.push(s),
+                    None => failed = true,
                 },
                 Err(e) => {
                     error(e);
@@ -155,10 +152,19 @@ pub fn read_migrations(
             }
             continue;
         }
+        // Each file is read exactly once, here: layout detection and linting both use this
+        // text, so a pipe, a FIFO or `/dev/stdin` is linted as what it held.
         let mut files = Vec::new();
+        let mut texts: HashMap<PathBuf, SourceFile> = HashMap::new();
         for found in discover(std::slice::from_ref(path)) {
             match found {
-                Ok(file) => files.push(file),
+                Ok(file) => match read_file(&file) {
+                    Some(source) => {
+                        texts.insert(file.path.clone(), source);
+                        files.push(file);
+                    }
+                    None => failed = true,
+                },
                 Err(e) => {
                     error(e);
                     failed = true;
@@ -171,7 +177,13 @@ pub fn read_migrations(
         } else {
             path.parent().map(Path::to_path_buf).unwrap_or_default()
         };
-        let layout = layout.unwrap_or_else(|| detect(&dir, &files));
+        let layout = layout.unwrap_or_else(|| {
+            let contents: Vec<&str> = files
+                .iter()
+                .map(|f| texts.get(&f.path).map_or("", |s| s.text.as_str()))
+                .collect();
+            detect(&dir, &files, &contents)
+        });
         if is_dir && !files.is_empty() {
             let found = files.len();
             files = select(layout, files);
@@ -189,16 +201,7 @@ pub fn read_migrations(
             files = filter_changed(files, changed);
         }
         for file in files {
-            let bytes = match std::fs::read(&file.path) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    error(format!("{}: cannot read: {e}", file.display));
-                    failed = true;
-                    continue;
-                }
-            };
-            let Ok(source) = decode(&file.display, bytes) else {
-                failed = true;
+            let Some(source) = texts.remove(&file.path) else {
                 continue;
             };
             let unit = units(layout, &file, &source.text);
@@ -210,6 +213,18 @@ pub fn read_migrations(
         }
     }
     (inputs, failed)
+}
+
+/// One file, read once, as a source named as the user gave it; `None` (already reported) when
+/// it cannot be read or is not UTF-8.
+fn read_file(file: &MigrationFile) -> Option<SourceFile> {
+    match std::fs::read(&file.path) {
+        Ok(bytes) => decode(&file.display, bytes).ok(),
+        Err(e) => {
+            error(format!("{}: cannot read: {e}", file.display));
+            None
+        }
+    }
 }
 
 /// Standard input as a source named `<stdin>`; `None` (already reported) when it cannot be read.
@@ -224,7 +239,11 @@ fn read_stdin() -> Option<SourceFile> {
     }
 }
 
-fn decode(name: &str, bytes: Vec<u8>) -> Result<SourceFile, ()> {
+/// UTF-8 text of a migration. A leading byte order mark is dropped, as psql does.
+fn decode(name: &str, mut bytes: Vec<u8>) -> Result<SourceFile, ()> {
+    if bytes.starts_with(UTF8_BOM) {
+        bytes.drain(..UTF8_BOM.len());
+    }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(SourceFile::new(name, text)),
         Err(e) => {

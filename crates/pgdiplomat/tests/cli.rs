@@ -364,6 +364,124 @@ fn stdin_is_read_with_dash_and_named_stdin() {
     assert_eq!(doc["files"][0]["path"], "<stdin>");
 }
 
+/// Runs `cmd` (already given its stdin/stdout/stderr), killing it when it has not finished in
+/// `limit`: a guard so a hang fails the test instead of stalling the suite, not a timing check.
+#[cfg(unix)]
+fn output_or_kill(
+    mut cmd: std::process::Command,
+    limit: std::time::Duration,
+) -> std::process::Output {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait"),
+        Err(_) => {
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("pgdiplomat did not finish within {limit:?}: it hangs on this input");
+        }
+    }
+}
+
+/// A flagged migration read through a pipe, a named FIFO or standard input is linted as what it
+/// holds: each input is read exactly once (reading it twice found it empty, "0 statements", exit
+/// 0; on a FIFO the second open hung).
+#[cfg(unix)]
+#[test]
+fn non_seekable_inputs_are_read_once_and_linted() {
+    use std::process::{Command as Std, Stdio};
+    let naive_path = repo_root().join(NAIVE_SEED);
+    let bin = assert_cmd::cargo::cargo_bin("pgdiplomat");
+    let limit = std::time::Duration::from_secs(60);
+    let check = |how: &str, out: std::process::Output| {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{how}: {stdout}{stderr}");
+        assert!(
+            stdout.contains("unique-constraint-builds-index"),
+            "{how}: {stdout}{stderr}"
+        );
+        assert!(!stdout.contains("0 statements"), "{how}: {stdout}");
+    };
+
+    // `cat one.sql | pgdiplomat lint /dev/stdin`
+    let mut cmd = Std::new("bash");
+    cmd.arg("-c")
+        .arg(r#"cat "$1" | "$2" lint --no-config --color never /dev/stdin"#)
+        .arg("bash")
+        .arg(&naive_path)
+        .arg(&bin)
+        .stdin(Stdio::null());
+    check("/dev/stdin", output_or_kill(cmd, limit));
+
+    // `pgdiplomat lint <(cat one.sql)`
+    let mut cmd = Std::new("bash");
+    cmd.arg("-c")
+        .arg(r#""$2" lint --no-config --color never <(cat "$1")"#)
+        .arg("bash")
+        .arg(&naive_path)
+        .arg(&bin)
+        .stdin(Stdio::null());
+    check("process substitution", output_or_kill(cmd, limit));
+
+    // A named FIFO, written once by another process.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("m.sql");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    let mut writer = Std::new("bash");
+    writer
+        .arg("-c")
+        .arg(r#"cat "$1" > "$2""#)
+        .arg("bash")
+        .arg(&naive_path)
+        .arg(&fifo);
+    let mut writer = writer.spawn().expect("writer");
+    let mut cmd = Std::new(&bin);
+    cmd.args(["lint", "--no-config", "--color", "never"])
+        .arg(&fifo)
+        .stdin(Stdio::null());
+    let out = output_or_kill(cmd, limit);
+    let _ = writer.kill();
+    let _ = writer.wait();
+    check("FIFO", out);
+
+    // `-`
+    let mut cmd = Std::new("bash");
+    cmd.arg("-c")
+        .arg(r#"cat "$1" | "$2" lint --no-config --color never -"#)
+        .arg("bash")
+        .arg(&naive_path)
+        .arg(&bin)
+        .stdin(Stdio::null());
+    check("-", output_or_kill(cmd, limit));
+}
+
+/// A UTF-8 byte order mark at the start of a file is not a syntax error (psql skips it), and
+/// positions are those an editor shows.
+#[test]
+fn utf8_bom_is_accepted_like_psql() {
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend_from_slice(b"CREATE INDEX i ON accounts (a);\n");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "bom.sql", &bytes);
+    let r = run(&mut lint_in(dir.path(), &["bom.sql"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(!r.stdout.contains("syntax error"), "{r:?}");
+    assert!(r.stdout.contains("--> bom.sql:1:1"), "{r:?}");
+    assert!(
+        r.stdout.contains("require-concurrent-index-creation"),
+        "{r:?}"
+    );
+}
+
 #[test]
 fn non_utf8_file_exits_2_with_its_position_and_other_files_are_still_linted() {
     let dir = tree(&[(

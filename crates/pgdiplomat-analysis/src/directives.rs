@@ -14,6 +14,10 @@ const IGNORE: &str = "ignore";
 const IGNORE_FILE: &str = "ignore-file";
 const BACKFILL: &str = "backfill";
 
+/// The largest `batch=N`: batch bounds are primary-key values (`bigint`), so a larger step
+/// could never advance.
+pub const MAX_BATCH: u64 = i64::MAX as u64;
+
 /// `batch=N pause=10ms` after `pgdiplomat:backfill`.
 fn parse_backfill(text: &str, from: usize) -> Result<Directive, DirectiveError> {
     let mut batch = None;
@@ -28,7 +32,16 @@ fn parse_backfill(text: &str, from: usize) -> Result<Directive, DirectiveError> 
         };
         match word.split_once('=') {
             Some(("batch", v)) => {
-                batch = Some(v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| bad(format!("`batch={v}`: expected a positive number of rows")))?)
+                batch = Some(
+                    v.parse::<u64>()
+                        .ok()
+                        .filter(|n| (1..=MAX_BATCH).contains(n))
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "`batch={v}`: expected a whole number of rows from 1 to {MAX_BATCH}"
+                            ))
+                        })?,
+                )
             }
             Some(("pause", v)) => {
                 pause_ms = Some(crate::model::parse_duration(v).ok_or_else(|| bad(format!("`pause={v}`: expected a duration like 10ms or 1s")))?)
@@ -252,11 +265,30 @@ fn check_rule_id(rule: &str) -> Option<String> {
 /// The valid directive name closest to a misspelled one.
 fn closest_directive(word: &str) -> &'static str {
     let lower = word.to_lowercase();
-    if edit_distance(&lower, IGNORE_FILE) < edit_distance(&lower, IGNORE) {
-        IGNORE_FILE
-    } else {
-        IGNORE
-    }
+    [IGNORE, IGNORE_FILE, BACKFILL]
+        .into_iter()
+        .min_by_key(|d| edit_distance(&lower, d))
+        .unwrap_or(IGNORE)
+}
+
+/// Whether a comment is meant as a `pgdiplomat:backfill` directive, even a misspelled one
+/// (`pgdiplomat:backfil`, `pgdiplomat backfill`, `PGDIPLOMAT:BACKFILL`, `pgdiplomat:bakfill batch=…`).
+/// When it is and [`parse_directive`] does not return a valid backfill, the statement after it
+/// would run as one whole-table UPDATE: lint reports an error and apply refuses.
+pub fn is_backfill_attempt(comment_body: &str) -> bool {
+    let text = comment_body.trim_start().to_lowercase();
+    let Some(rest) = text.strip_prefix("pgdiplomat") else {
+        return false;
+    };
+    let rest = rest.trim_start_matches(|c: char| c == ':' || c.is_whitespace());
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    name == BACKFILL
+        || (!name.is_empty() && closest_directive(&name) == BACKFILL)
+        || rest.contains("batch=")
+        || rest.contains("pause=")
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -283,6 +315,50 @@ mod tests {
         match parse_directive(body) {
             Some(Ok(d)) => d,
             other => panic!("expected a directive for {body:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn backfill_batch_is_bounded_by_bigint() {
+        let max = format!(" pgdiplomat:backfill batch={MAX_BATCH}");
+        assert_eq!(
+            ok(&max),
+            Directive::Backfill {
+                batch: Some(MAX_BATCH),
+                pause_ms: None
+            }
+        );
+        for bad in [
+            "0",
+            "1k",
+            "-5",
+            "9223372036854775808",
+            "18446744073709551616",
+        ] {
+            let e = err(&format!(" pgdiplomat:backfill batch={bad}"));
+            assert!(e.message.contains("from 1 to"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn backfill_attempts_are_recognised_even_misspelled() {
+        for body in [
+            " pgdiplomat:backfill batch=10",
+            " pgdiplomat:backfil batch=10",
+            " pgdiplomat:bakfill",
+            " pgdiplomat backfill batch=10",
+            " PGDIPLOMAT:BACKFILL",
+            " pgdiplomat:batch=10",
+        ] {
+            assert!(is_backfill_attempt(body), "{body}");
+        }
+        for body in [
+            " pgdiplomat:ignore all",
+            " pgdiplomat:ignore-file all: legacy",
+            " backfill later",
+            " pgdiplomat:ignore whole-table-update -- the backfill is tiny",
+        ] {
+            assert!(!is_backfill_attempt(body), "{body}");
         }
     }
 

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use crate::analyze::{AnalysisOptions, AnalyzedStatement, Analyzer, FileAnalysis};
-use crate::directives::{parse_directive, Directive};
+use crate::directives::{is_backfill_attempt, parse_directive, Directive};
 use crate::parse::{parse_sql, parse_sql_chunked, Comment, ParsedFile};
 use crate::rules::{
     all_rules, rule_by_id, Finding, Rule, RuleContext, Severity, INVALID_DIRECTIVE, SYNTAX_ERROR,
@@ -248,12 +248,32 @@ fn read_directive(
     findings: &mut Vec<Finding>,
 ) {
     let body = source.slice(&c.body);
+    // A broken backfill directive would let apply run the UPDATE as one whole-table statement:
+    // an error, not a warning.
+    let backfill = is_backfill_attempt(body);
+    let severity = if backfill {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
     let Some(result) = parse_directive(body) else {
+        if backfill {
+            findings.push(Finding {
+                rule: INVALID_DIRECTIVE,
+                severity,
+                span: c.span.clone(),
+                message: "this looks like a `pgdiplomat:backfill` directive but is not one, so \
+                          apply would run the next UPDATE unbatched"
+                    .into(),
+                help: Some("write `-- pgdiplomat:backfill batch=N pause=DURATION`".into()),
+                fix_sql: None,
+            });
+        }
         return;
     };
     let directive_error = |message: String| Finding {
         rule: INVALID_DIRECTIVE,
-        severity: Severity::Warning,
+        severity,
         span: c.span.clone(),
         message,
         help: Some(

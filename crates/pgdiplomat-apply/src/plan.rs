@@ -4,6 +4,7 @@
 
 use pg_query::NodeEnum;
 use pgdiplomat_analysis::analyze::{AnalysisOptions, Analyzer};
+use pgdiplomat_analysis::directives::{is_backfill_attempt, parse_directive, Directive};
 use pgdiplomat_analysis::model::{RelName, StatementKind};
 use pgdiplomat_analysis::parse::{parse_sql, SyntaxError};
 use pgdiplomat_analysis::source::SourceFile;
@@ -276,18 +277,41 @@ pub fn plan_migration(
             .flatten()
             .map(|t| t.key())
             .collect();
-        let backfill = stmt.leading_comments.iter().find_map(|c| {
-            match pgdiplomat_analysis::directives::parse_directive(source.slice(&c.body))? {
-                Ok(pgdiplomat_analysis::directives::Directive::Backfill { batch, pause_ms }) => {
+        let mut backfill = None;
+        for c in &stmt.leading_comments {
+            let body = source.slice(&c.body);
+            let at = source.line_col(c.span.start);
+            let invalid = |message: String| PlanError::Invalid {
+                file: source.name.clone(),
+                line: at.line,
+                column: at.column,
+                message,
+            };
+            match parse_directive(body) {
+                Some(Ok(Directive::Backfill { batch, pause_ms })) => {
                     let d = BackfillSpec::default();
-                    Some(BackfillSpec {
+                    backfill = Some(BackfillSpec {
                         batch: batch.unwrap_or(d.batch),
                         pause_ms: pause_ms.unwrap_or(d.pause_ms),
-                    })
+                    });
                 }
-                _ => None,
+                // A misspelled or malformed backfill directive must not turn into one
+                // whole-table UPDATE.
+                Some(Err(e)) if is_backfill_attempt(body) => {
+                    return Err(invalid(format!(
+                        "invalid `pgdiplomat:backfill` directive: {e}; refusing to run the UPDATE unbatched"
+                    )));
+                }
+                None if is_backfill_attempt(body) => {
+                    return Err(invalid(format!(
+                        "`{}` looks like a `pgdiplomat:backfill` directive but is not one \
+                         (write `-- pgdiplomat:backfill batch=N`); refusing to run the UPDATE unbatched",
+                        body.trim()
+                    )));
+                }
+                _ => {}
             }
-        });
+        }
         let backfill = match (backfill, &stmt.node) {
             (Some(spec), Some(NodeEnum::UpdateStmt(u))) => u
                 .relation

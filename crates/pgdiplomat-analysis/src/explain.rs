@@ -53,6 +53,10 @@ pub struct ExplainedStatement {
     pub lock_timeout_ms: Option<u64>,
     pub statement_timeout_ms: Option<u64>,
     pub operations: Vec<ExplainedOperation>,
+    /// What the model cannot describe in this statement (each also an `unmodelled-statement`
+    /// finding on existing relations): said out loud, never "no lock".
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_modelled: Vec<String>,
     pub findings: Vec<ExplainedFinding>,
 }
 
@@ -163,6 +167,11 @@ fn explain_statement(
         lock_timeout_ms: s.session.lock_timeout_ms,
         statement_timeout_ms: s.session.statement_timeout_ms,
         operations,
+        not_modelled: s
+            .effects
+            .iter()
+            .filter_map(|e| e.op.not_modelled.clone())
+            .collect(),
         findings: mine,
     }
 }
@@ -242,7 +251,16 @@ pub fn render_text(file_name: &str, statements: &[ExplainedStatement]) -> String
                 let _ = writeln!(out, "    {:<12} {n}", "note:");
             }
         }
-        if !s.operations.is_empty() {
+        for what in &s.not_modelled {
+            let _ = writeln!(out, "  not modelled: {what}");
+            let _ = writeln!(
+                out,
+                "    {:<12} pgdiplomat cannot tell which locks this takes or for how long; \
+                 trace it (`pgdiplomat trace`) and run it under a short lock_timeout",
+                "lock:"
+            );
+        }
+        if !s.operations.is_empty() || !s.not_modelled.is_empty() {
             let timeout = match s.lock_timeout_ms {
                 Some(ms) => format!("lock_timeout {ms} ms"),
                 None => "no lock_timeout".to_string(),

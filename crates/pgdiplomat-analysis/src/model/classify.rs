@@ -61,6 +61,9 @@ pub struct Operation {
     pub type_change: Option<(Option<ColumnType>, ColumnType)>,
     /// For DDL carrying `IF [NOT] EXISTS`.
     pub if_exists: bool,
+    /// Set (with `form` = `None`) when the model cannot describe what this does: the statement
+    /// or subcommand, and why it matters. Reported, never passed silently.
+    pub not_modelled: Option<String>,
 }
 
 impl Operation {
@@ -71,10 +74,40 @@ impl Operation {
             ..Default::default()
         }
     }
+
+    /// What the model cannot describe, on `table` when it is known.
+    fn not_modelled(what: impl Into<String>, table: Option<RelName>) -> Self {
+        Operation {
+            table,
+            not_modelled: Some(what.into()),
+            ..Default::default()
+        }
+    }
 }
 
-/// Classifies one statement given what the run knows so far.
+/// Classifies one statement given what the run knows so far. Every statement node type is
+/// covered ([`super::coverage::STATEMENTS`]): what the model cannot describe comes back as an
+/// operation with `not_modelled` set, never as [`StatementKind::Other`].
 pub fn classify(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
+    match classify_node(node, schema) {
+        StatementKind::Operations(ops) => {
+            // Operations with neither a form nor a not-modelled note (COMMENT ON FUNCTION, ...)
+            // take no lock that matters.
+            let ops: Vec<Operation> = ops
+                .into_iter()
+                .filter(|o| o.form.is_some() || o.not_modelled.is_some())
+                .collect();
+            if ops.is_empty() {
+                StatementKind::Other
+            } else {
+                StatementKind::Operations(ops)
+            }
+        }
+        kind => kind,
+    }
+}
+
+fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
     use StatementKind::*;
     match node {
         NodeEnum::TransactionStmt(t) => {
@@ -159,7 +192,69 @@ pub fn classify(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
             Operations(vec![dml(d.relation.as_ref(), d.where_clause.is_none())])
         }
         NodeEnum::InsertStmt(i) => Operations(vec![dml(i.relation.as_ref(), false)]),
-        _ => Other,
+        NodeEnum::MergeStmt(m) => Operations(vec![dml(m.relation.as_ref(), false)]),
+        NodeEnum::AlterObjectSchemaStmt(a) => {
+            match ObjectType::try_from(a.object_type) {
+                Ok(ObjectType::ObjectSequence) => Operations(vec![Operation::not_modelled(
+                    "ALTER SEQUENCE ... SET SCHEMA",
+                    a.relation.as_ref().map(RelName::from_range_var),
+                )]),
+                // Functions, types, ...: a lock on that object only.
+                _ => Other,
+            }
+        }
+        // A new view locks nothing that exists; replacing one takes ACCESS EXCLUSIVE on it.
+        NodeEnum::ViewStmt(v) if !v.replace => Other,
+        NodeEnum::ViewStmt(v) => Operations(vec![Operation::not_modelled(
+            "CREATE OR REPLACE VIEW (ACCESS EXCLUSIVE on the existing view)",
+            v.view.as_ref().map(RelName::from_range_var),
+        )]),
+        NodeEnum::CreateForeignTableStmt(f)
+            if f.base_stmt.as_ref().is_some_and(|b| b.partbound.is_some()) =>
+        {
+            Operations(vec![Operation::not_modelled(
+                "CREATE FOREIGN TABLE ... PARTITION OF (locks the partitioned parent)",
+                f.base_stmt
+                    .as_ref()
+                    .and_then(|b| b.inh_relations.first())
+                    .and_then(range_var),
+            )])
+        }
+        NodeEnum::ExplainStmt(e)
+            if e.options.iter().any(|o| {
+                matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "analyze")
+            }) =>
+        {
+            Operations(vec![Operation::not_modelled(
+                "EXPLAIN ANALYZE runs the statement it explains",
+                None,
+            )])
+        }
+        NodeEnum::RuleStmt(r) => Operations(vec![Operation::not_modelled(
+            "CREATE RULE (ACCESS EXCLUSIVE on the table; changes what its queries do)",
+            r.relation.as_ref().map(RelName::from_range_var),
+        )]),
+        NodeEnum::CreateStatsStmt(c) => Operations(vec![Operation::not_modelled(
+            "CREATE STATISTICS (SHARE UPDATE EXCLUSIVE on the table)",
+            c.relations.first().and_then(range_var),
+        )]),
+        NodeEnum::AlterSeqStmt(a) => Operations(vec![Operation::not_modelled(
+            "ALTER SEQUENCE (blocks nextval() on the sequence until the transaction ends)",
+            a.sequence.as_ref().map(RelName::from_range_var),
+        )]),
+        NodeEnum::CreateTableAsStmt(c) => Operations(vec![Operation::not_modelled(
+            "CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW (a new table filled by a query)",
+            c.into
+                .as_ref()
+                .and_then(|i| i.rel.as_ref())
+                .map(RelName::from_range_var),
+        )]),
+        other => match super::coverage::coverage(other) {
+            Some(super::coverage::Coverage::NotModelled(why)) => {
+                Operations(vec![Operation::not_modelled(why, None)])
+            }
+            _ => Other,
+        },
     }
 }
 
@@ -320,7 +415,59 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
             _ => {}
         }
     }
+    if out.is_empty() {
+        if let Some(what) = unmodelled_drop(
+            kind,
+            d.behavior == protobuf::DropBehavior::DropCascade as i32,
+        ) {
+            out.push(Operation::not_modelled(
+                what,
+                d.objects.first().and_then(|o| match o.node.as_ref() {
+                    Some(NodeEnum::List(l)) if relation_like(kind) => {
+                        RelName::from_name_list(&l.items)
+                    }
+                    _ => None,
+                }),
+            ));
+        }
+    }
     out
+}
+
+/// Object types whose name is a relation name (`[schema.]name`).
+fn relation_like(kind: ObjectType) -> bool {
+    matches!(
+        kind,
+        ObjectType::ObjectView | ObjectType::ObjectSequence | ObjectType::ObjectForeignTable
+    )
+}
+
+/// What a DROP of an object type the model has no form for does to existing relations, or
+/// `None` when it locks only the object itself (a function, a role, ...) and drops nothing
+/// else.
+fn unmodelled_drop(kind: ObjectType, cascade: bool) -> Option<String> {
+    use ObjectType as O;
+    let name = match kind {
+        O::ObjectView => "DROP VIEW (ACCESS EXCLUSIVE on the view; queries using it fail)",
+        O::ObjectSequence => "DROP SEQUENCE (defaults using it fail)",
+        O::ObjectType | O::ObjectDomain => "DROP TYPE / DROP DOMAIN",
+        O::ObjectSchema => "DROP SCHEMA",
+        O::ObjectRule => "DROP RULE (ACCESS EXCLUSIVE on the table)",
+        O::ObjectStatisticExt => "DROP STATISTICS",
+        O::ObjectExtension => "DROP EXTENSION (drops the extension's objects)",
+        O::ObjectPublication => "DROP PUBLICATION",
+        O::ObjectForeignTable => "DROP FOREIGN TABLE",
+        O::ObjectTrigger | O::ObjectPolicy | O::ObjectIndex | O::ObjectTable | O::ObjectMatview => {
+            return None
+        }
+        _ if cascade => "DROP ... CASCADE",
+        _ => return None,
+    };
+    Some(if cascade {
+        format!("{name}, with CASCADE: also drops every object that depends on it (columns, views, constraints)")
+    } else {
+        name.to_string()
+    })
 }
 
 fn classify_reindex(r: &protobuf::ReindexStmt) -> Operation {
@@ -466,9 +613,30 @@ fn classify_rename(r: &protobuf::RenameStmt) -> Vec<Operation> {
             index: rel,
             ..Operation::new(F::AlterIndexRename, None)
         },
+        ObjectType::ObjectTrigger
+        | ObjectType::ObjectRule
+        | ObjectType::ObjectPolicy
+        | ObjectType::ObjectSequence
+        | ObjectType::ObjectForeignTable
+        | ObjectType::ObjectDomconstraint => {
+            Operation::not_modelled(format!("ALTER {} ... RENAME", object_type_sql(kind)), rel)
+        }
+        // Functions, types, schemas, roles ...: a lock on that object only.
         _ => return vec![],
     };
     vec![op]
+}
+
+fn object_type_sql(kind: ObjectType) -> &'static str {
+    match kind {
+        ObjectType::ObjectTrigger => "TRIGGER",
+        ObjectType::ObjectRule => "RULE",
+        ObjectType::ObjectPolicy => "POLICY",
+        ObjectType::ObjectSequence => "SEQUENCE",
+        ObjectType::ObjectForeignTable => "FOREIGN TABLE",
+        ObjectType::ObjectDomconstraint => "DOMAIN ... CONSTRAINT",
+        _ => "object",
+    }
 }
 
 fn classify_alter_table(a: &protobuf::AlterTableStmt, schema: &SchemaState) -> Vec<Operation> {
@@ -499,7 +667,15 @@ fn classify_alter_cmd(
         let form = match subtype {
             A::AtSetTableSpace => F::AlterIndexSetTablespace,
             A::AtSetRelOptions | A::AtResetRelOptions => F::AlterIndexSetStorage,
-            _ => return Operation::default(),
+            _ => {
+                return Operation {
+                    index: table,
+                    ..Operation::not_modelled(
+                        format!("ALTER INDEX ... {}", subtype_sql(subtype)),
+                        None,
+                    )
+                }
+            }
         };
         return Operation {
             index: table,
@@ -633,10 +809,37 @@ fn classify_alter_cmd(
                 ..Operation::new(form, table)
             }
         }
-        _ => Operation {
-            table,
-            ..Default::default()
-        },
+        _ => Operation::not_modelled(format!("ALTER TABLE ... {}", subtype_sql(subtype)), table),
+    }
+}
+
+/// An ALTER TABLE subcommand as the user would recognise it.
+fn subtype_sql(subtype: AlterTableType) -> String {
+    use AlterTableType as A;
+    match subtype {
+        A::AtAlterConstraint => "ALTER CONSTRAINT".into(),
+        A::AtAttachPartition => "ATTACH PARTITION".into(),
+        A::AtAddOf => "OF type".into(),
+        A::AtDropOf => "NOT OF".into(),
+        A::AtGenericOptions => "OPTIONS (...)".into(),
+        A::AtColumnDefault => "ALTER COLUMN ... SET DEFAULT".into(),
+        A::AtSetStatistics => "ALTER COLUMN ... SET STATISTICS".into(),
+        A::AtEnableRule | A::AtEnableAlwaysRule | A::AtEnableReplicaRule | A::AtDisableRule => {
+            "ENABLE/DISABLE RULE".into()
+        }
+        other => {
+            // `AtAddColumnToView` → "add column to view"
+            let name = format!("{other:?}");
+            let name = name.strip_prefix("At").unwrap_or(&name);
+            let mut out = String::new();
+            for (i, c) in name.chars().enumerate() {
+                if c.is_uppercase() && i > 0 {
+                    out.push(' ');
+                }
+                out.push(c.to_ascii_uppercase());
+            }
+            out
+        }
     }
 }
 

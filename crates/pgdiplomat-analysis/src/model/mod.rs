@@ -4,6 +4,7 @@
 //! [`StatementForm`]: pgdiplomat_locks::StatementForm
 
 pub mod classify;
+pub mod coverage;
 pub mod expr;
 pub mod names;
 pub mod schema;

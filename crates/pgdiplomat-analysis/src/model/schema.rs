@@ -16,6 +16,8 @@ pub struct SchemaState {
     tables: HashMap<String, TableState>,
     /// index key → table key
     indexes: HashMap<String, IndexState>,
+    /// Other relations created by this run (sequences, views): nothing uses them yet.
+    other_created: std::collections::HashSet<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -139,6 +141,7 @@ impl SchemaState {
     /// Whether the table was created earlier in this run (and so is empty and unused).
     pub fn is_new_table(&self, name: &RelName) -> bool {
         self.table(name).is_some_and(|t| t.created_in_run)
+            || self.other_created.contains(&name.key())
     }
 
     pub fn index(&self, name: &RelName) -> Option<&IndexState> {
@@ -232,6 +235,16 @@ impl SchemaState {
                     }
                 }
             }
+            NodeEnum::CreateSeqStmt(c) => {
+                if let Some(rv) = &c.sequence {
+                    self.other_created.insert(RelName::from_range_var(rv).key());
+                }
+            }
+            NodeEnum::ViewStmt(v) if !v.replace => {
+                if let Some(rv) = &v.view {
+                    self.other_created.insert(RelName::from_range_var(rv).key());
+                }
+            }
             NodeEnum::IndexStmt(i) => {
                 let table = i.relation.as_ref().map(RelName::from_range_var);
                 let created_in_run = table.as_ref().is_some_and(|t| self.is_new_table(t));
@@ -269,6 +282,9 @@ impl SchemaState {
                     match kind {
                         ObjectType::ObjectTable | ObjectType::ObjectMatview => {
                             self.tables.remove(&name.key());
+                        }
+                        ObjectType::ObjectSequence | ObjectType::ObjectView => {
+                            self.other_created.remove(&name.key());
                         }
                         ObjectType::ObjectIndex => {
                             self.indexes.remove(&name.key());

@@ -29,6 +29,7 @@ mod set_not_null_scans_table;
 mod slow_work_while_holding_lock;
 mod statement_timeout_before_concurrently;
 mod unique_constraint_builds_index;
+mod unmodelled_statement;
 mod unsupported_on_version;
 mod validate_in_same_transaction;
 mod whole_table_update;
@@ -155,6 +156,7 @@ pub fn all_rules() -> &'static [&'static dyn Rule] {
         &breaking_drop::BreakingDrop,
         &whole_table_update::WholeTableUpdate,
         &unsupported_on_version::UnsupportedOnVersion,
+        &unmodelled_statement::UnmodelledStatement,
     ]
 }
 

@@ -83,16 +83,7 @@ impl From<pgdiplomat_pg::postgres::Error> for ApplyError {
     }
 }
 
-/// The server's message with its SQLSTATE and detail.
-pub fn error_text(e: &pgdiplomat_pg::postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => match db.detail() {
-            Some(d) => format!("{} ({}; {d})", db.message(), db.code().code()),
-            None => format!("{} ({})", db.message(), db.code().code()),
-        },
-        None => e.to_string(),
-    }
-}
+pub use crate::connect::error_text;
 
 fn sqlstate(e: &pgdiplomat_pg::postgres::Error) -> Option<&str> {
     e.code().map(|c| c.code())

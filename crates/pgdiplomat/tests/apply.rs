@@ -578,3 +578,91 @@ fn a_marked_backfill_runs_in_batches_and_a_killed_run_resumes_without_repeating_
         Some(("applied".into(), 1))
     );
 }
+
+/// A server on TCP that asks for a password (scram) on TCP connections, with a role `app`
+/// whose password is `right-password`.
+fn password_server() -> Cluster {
+    let cluster = Cluster::start(ClusterOptions::default().tcp(true)).expect("start PostgreSQL");
+    let mut c = cluster.connect().unwrap();
+    c.batch_execute("CREATE ROLE app LOGIN PASSWORD 'right-password'")
+        .unwrap();
+    c.batch_execute("CREATE DATABASE appdb OWNER app").unwrap();
+    let hba = cluster.data_dir().join("pg_hba.conf");
+    let mut text = std::fs::read_to_string(&hba).unwrap();
+    // Password authentication for TCP, ahead of whatever initdb wrote.
+    text = format!("host all all 127.0.0.1/32 scram-sha-256\n{text}");
+    std::fs::write(&hba, text).unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+    sleep(Duration::from_millis(300));
+    cluster
+}
+
+fn pgdiplomat(dir: &Path, args: &[&str]) -> Out {
+    let out = std::process::Command::cargo_bin("pgdiplomat")
+        .unwrap()
+        .current_dir(dir)
+        .env_remove("PGPASSWORD")
+        .args(args)
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn connection_errors_say_why_in_every_command_without_the_password() {
+    let cluster = password_server();
+    let port = cluster.port();
+    let dir = dir_with(&[("0007.sql", "SELECT 1;\n")]);
+    // A port nobody listens on: bind one, note it, close it.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cases = [
+        (
+            format!("postgres://app:wrong-hunter2@127.0.0.1:{port}/appdb"),
+            "password authentication failed for user \"app\"".to_string(),
+            "wrong-hunter2",
+        ),
+        (
+            format!("postgres://app:right-password@127.0.0.1:{port}/no_such_db"),
+            "database \"no_such_db\" does not exist".to_string(),
+            "right-password",
+        ),
+        (
+            format!("postgres://app:right-password@127.0.0.1:{free}/appdb"),
+            format!("connection refused at 127.0.0.1:{free}"),
+            "right-password",
+        ),
+    ];
+    // The sanity check: the right password works.
+    let ok = apply(
+        dir.path(),
+        &format!("postgres://app:right-password@127.0.0.1:{port}/appdb"),
+        &["0007.sql"],
+    );
+    assert_eq!(ok.code, 0, "{ok:?}");
+    for (url, reason, password) in &cases {
+        let runs = [
+            pgdiplomat(dir.path(), &["apply", "--database-url", url, "0007.sql"]),
+            pgdiplomat(dir.path(), &["inspect", "--database-url", url]),
+            pgdiplomat(dir.path(), &["lint", "--database-url", url, "0007.sql"]),
+            pgdiplomat(dir.path(), &["trace", "--database-url", url, "0007.sql"]),
+        ];
+        for r in &runs {
+            assert_eq!(r.code, 2, "{url}: {r:?}");
+            assert!(
+                r.stderr.contains(reason.as_str()),
+                "{url}: want {reason:?}: {r:?}"
+            );
+            assert!(!r.stderr.contains("db error"), "{url}: {r:?}");
+            assert!(!r.stderr.contains(password), "{url}: {r:?}");
+            assert!(!r.stdout.contains(password), "{url}: {r:?}");
+        }
+    }
+}

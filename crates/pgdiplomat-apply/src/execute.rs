@@ -58,7 +58,8 @@ impl Default for ApplyOptions {
 pub enum ApplyError {
     #[error(transparent)]
     Connect(#[from] ConnectError),
-    #[error("another pgdiplomat apply is running on this database ({0}); wait for it to finish, or pass --wait")]
+    /// Who holds the runner lock, in words.
+    #[error("{0}; wait for it to finish, or pass --wait to wait for it")]
     Busy(String),
     #[error("{name} was changed after it was applied (checksum {old}… in the history, {new}… now); migrations must not change once applied")]
     Changed {
@@ -177,6 +178,77 @@ fn client_panic() -> Result<(), pgdiplomat_pg::postgres::Error> {
     panic!("the statement thread panicked")
 }
 
+/// How often `--wait` polls for the runner lock.
+const RUNNER_LOCK_POLL: Duration = Duration::from_millis(200);
+
+/// Takes the session-level runner lock if it is free (one short statement, no waiting).
+fn try_runner_lock(client: &mut Client, key: i64) -> Result<bool, ApplyError> {
+    Ok(client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&key])?
+        .get(0))
+}
+
+/// The `application_name` of the monitor connection of the runner whose main backend is `pid`:
+/// while it exists, the runner is alive (the monitor's backend is idle between samples, so it
+/// ends as soon as its client goes away).
+fn monitor_name(pid: i32) -> String {
+    format!("{MONITOR_NAME_PREFIX}{pid}")
+}
+
+const MONITOR_NAME_PREFIX: &str = "pgdiplomat monitor of pid ";
+
+/// Who holds the runner lock, in words. A runner killed during a long statement (typically
+/// `CREATE INDEX CONCURRENTLY`) leaves its backend finishing that statement with the lock still
+/// held; the server releases it only when the statement ends. That case is told apart from a
+/// live runner by the runner's monitor connection, which is gone.
+fn runner_lock_holder(client: &mut Client, key: i64) -> Result<String, ApplyError> {
+    let row = client.query_opt(
+        "SELECT a.pid, coalesce(a.application_name, ''), extract(epoch FROM now() - a.backend_start)::float8,
+                coalesce(a.state, ''), left(coalesce(a.query, ''), 200),
+                coalesce(extract(epoch FROM now() - a.query_start), 0)::float8,
+                EXISTS (SELECT FROM pg_stat_activity m WHERE m.application_name = $2 || a.pid)
+           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
+            AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) AND l.objid::bigint = ($1::bigint & 4294967295)
+          LIMIT 1",
+        &[&key, &MONITOR_NAME_PREFIX],
+    )?;
+    let Some(r) = row else {
+        return Ok(
+            "another pgdiplomat apply is running on this database (its session holds the runner lock)"
+                .into(),
+        );
+    };
+    let (pid, app, connected): (i32, String, f64) = (r.get(0), r.get(1), r.get(2));
+    let (state, query, running, alive): (String, String, f64, bool) =
+        (r.get(3), r.get(4), r.get(5), r.get(6));
+    let query = query.split_whitespace().collect::<Vec<_>>().join(" ");
+    let active = state == "active" && !query.is_empty();
+    if active && !alive {
+        let upper = query.to_ascii_uppercase();
+        let what = if upper.contains("CONCURRENTLY") && upper.contains("INDEX") {
+            "the build"
+        } else {
+            "the statement"
+        };
+        return Ok(format!(
+            "the runner lock is held by pid {pid}, the backend of an earlier apply whose runner is gone (killed): it is still running `{query}`, started {running:.0}s ago, {what} of that run; the server releases the lock when that statement ends"
+        ));
+    }
+    let doing = if active {
+        format!("; running `{query}` for {running:.0}s")
+    } else {
+        String::new()
+    };
+    Ok(format!(
+        "another pgdiplomat apply is running on this database (pid {pid}, {app}, connected {connected:.0}s ago{doing})"
+    ))
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 /// Applies migrations in order.
 pub struct Runner<'a> {
     client: Client,
@@ -197,30 +269,35 @@ impl<'a> Runner<'a> {
         let mut client = target.connect()?;
         let monitor = target.connect()?;
         let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[])?.get(0);
+        // Names the monitor after the main backend, so that a later runner can tell a live
+        // runner from the backend of a killed one (see `runner_lock_holder`).
+        let mut monitor = monitor;
+        monitor.batch_execute(&format!(
+            "SET application_name = {}",
+            quote_literal(&monitor_name(pid))
+        ))?;
         let history = History::new(&opts.history_schema);
         let key = history.lock_key();
-        let got: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])?
-            .get(0);
-        if !got {
-            let holder = client
-                .query_opt(
-                    "SELECT a.pid, coalesce(a.application_name, ''), extract(epoch FROM now() - a.backend_start)::float8
-                       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                      WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
-                        AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) AND l.objid::bigint = ($1::bigint & 4294967295)
-                      LIMIT 1",
-                    &[&key],
-                )?
-                .map(|r| format!("pid {}, {}, connected {:.0}s ago", r.get::<_, i32>(0), r.get::<_, String>(1), r.get::<_, f64>(2)))
-                .unwrap_or_else(|| "its session holds the runner lock".into());
+        if !try_runner_lock(&mut client, key)? {
+            let holder = runner_lock_holder(&mut client, key)?;
             if !opts.wait_for_runner {
                 return Err(ApplyError::Busy(holder));
             }
-            events(Event::Info(format!(
-                "waiting for the other runner ({holder})"
-            )));
-            client.execute("SELECT pg_advisory_lock($1)", &[&key])?;
+            events(Event::Info(format!("waiting: {holder}")));
+            // Poll instead of a blocking pg_advisory_lock(): a statement waiting for the lock
+            // holds a snapshot all the while, and a CREATE INDEX CONCURRENTLY of the runner we
+            // wait for would wait for that snapshot in turn (a deadlock that aborts the build).
+            // Between polls this connection has no transaction and no snapshot open.
+            let mut last_report = Instant::now();
+            while !try_runner_lock(&mut client, key)? {
+                std::thread::sleep(RUNNER_LOCK_POLL);
+                if last_report.elapsed() >= Duration::from_secs(30) {
+                    let holder = runner_lock_holder(&mut client, key)?;
+                    events(Event::Info(format!("still waiting: {holder}")));
+                    last_report = Instant::now();
+                }
+            }
+            events(Event::Info("got the runner lock".into()));
         }
         history.ensure(&mut client)?;
         Ok(Runner {

@@ -666,3 +666,142 @@ fn connection_errors_say_why_in_every_command_without_the_password() {
         }
     }
 }
+
+/// The phase of the running concurrent index build, if any.
+fn build_phase(c: &mut Client) -> Option<String> {
+    c.query_opt(
+        "SELECT phase FROM pg_stat_progress_create_index LIMIT 1",
+        &[],
+    )
+    .unwrap()
+    .map(|r| r.get(0))
+}
+
+fn pgdiplomat_backends(c: &mut Client) -> i64 {
+    one(
+        c,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgdiplomat%'",
+    )
+}
+
+fn finish(child: Child) -> Out {
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_waiting_runner_holds_no_snapshot_that_the_running_concurrent_build_would_wait_for() {
+    let cluster = server(2000);
+    let dir = dir_with(&[(
+        "0010_idx.sql",
+        "CREATE UNIQUE INDEX CONCURRENTLY users_email_uniq ON users_user (email);\n",
+    )]);
+    let url = cluster.url("postgres");
+    let mut c = cluster.connect().unwrap();
+    // An old snapshot holds the first runner's build in its last phase while the second
+    // runner starts waiting.
+    let mut snapshot = cluster.connect().unwrap();
+    snapshot
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1;")
+        .unwrap();
+    let first = spawn_apply(dir.path(), &url, &["0010_idx.sql"]);
+    wait_until("the first build to wait for old snapshots", || {
+        build_phase(&mut c).is_some_and(|p| p.contains("old snapshots"))
+    });
+    let second = spawn_apply(dir.path(), &url, &["--wait", "0010_idx.sql"]);
+    wait_until("the second runner to connect", || {
+        pgdiplomat_backends(&mut c) >= 4
+    });
+    // Long enough for the deadlock detector (deadlock_timeout 1s) to act if there were one.
+    sleep(Duration::from_millis(500));
+    snapshot.batch_execute("COMMIT").unwrap();
+    sleep(Duration::from_millis(1500));
+    let (first, second) = (finish(first), finish(second));
+    assert_eq!(
+        first.code, 0,
+        "the running deploy's build must not be aborted: {first:?}"
+    );
+    assert_eq!(second.code, 0, "{second:?}");
+    assert!(
+        second
+            .stderr
+            .contains("waiting: another pgdiplomat apply is running on this database (pid"),
+        "{second:?}"
+    );
+    assert!(second.stderr.contains("got the runner lock"), "{second:?}");
+    assert!(
+        second
+            .stderr
+            .contains("0 applied (0 resumed), 1 already applied"),
+        "{second:?}"
+    );
+    assert_eq!(index_valid(&mut c, "users_email_uniq"), Some(true));
+    assert_eq!(
+        history_state(&mut c, "0010_idx.sql"),
+        Some(("applied".into(), 1))
+    );
+}
+
+#[test]
+fn after_a_killed_runner_the_rerun_names_the_build_still_running_and_waits_for_it() {
+    let cluster = server(2000);
+    let migration = "ALTER TABLE users_user ADD COLUMN nickname text;\n\
+                     CREATE UNIQUE INDEX CONCURRENTLY users_email_uniq ON users_user (email);\n";
+    let dir = dir_with(&[("0011_killed.sql", migration)]);
+    let url = cluster.url("postgres");
+    let mut c = cluster.connect().unwrap();
+    let mut snapshot = cluster.connect().unwrap();
+    snapshot
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1;")
+        .unwrap();
+    let mut killed = spawn_apply(dir.path(), &url, &["0011_killed.sql"]);
+    wait_until("the build to wait for old snapshots", || {
+        build_phase(&mut c).is_some_and(|p| p.contains("old snapshots"))
+    });
+    killed.kill().unwrap(); // SIGKILL; its backend goes on with the build
+    killed.wait().unwrap();
+    let build =
+        backend_running(&mut c, "CREATE UNIQUE INDEX CONCURRENTLY%").expect("the build goes on");
+
+    let r = apply(dir.path(), &url, &["0011_killed.sql"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "the runner lock is held by pid {build}, the backend of an earlier apply whose runner is gone (killed): it is still running `CREATE UNIQUE INDEX CONCURRENTLY users_email_uniq ON users_user (email)`, started "
+        )),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("s ago, the build of that run; "), "{r:?}");
+    assert!(
+        r.stderr.contains("the server releases the lock when that statement ends; wait for it to finish, or pass --wait"),
+        "{r:?}"
+    );
+
+    let waiting = spawn_apply(dir.path(), &url, &["--wait", "0011_killed.sql"]);
+    wait_until("the waiting runner to connect", || {
+        pgdiplomat_backends(&mut c) >= 3
+    });
+    sleep(Duration::from_millis(500));
+    snapshot.batch_execute("COMMIT").unwrap();
+    let r = finish(waiting);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("waiting: the runner lock is held by pid"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("resuming at step 2 of 2"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("index users_email_uniq already exists and is valid"),
+        "the killed run's build finished; it is not built twice: {r:?}"
+    );
+    assert_eq!(index_valid(&mut c, "users_email_uniq"), Some(true));
+    assert_eq!(
+        history_state(&mut c, "0011_killed.sql"),
+        Some(("applied".into(), 2))
+    );
+}

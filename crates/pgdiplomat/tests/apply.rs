@@ -702,24 +702,24 @@ fn a_waiting_runner_holds_no_snapshot_that_the_running_concurrent_build_would_wa
     )]);
     let url = cluster.url("postgres");
     let mut c = cluster.connect().unwrap();
-    // An old snapshot holds the first runner's build in its last phase while the second
-    // runner starts waiting.
-    let mut snapshot = cluster.connect().unwrap();
-    snapshot
-        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1;")
+    // A writer holds the first runner's build before it starts (phase "waiting for writers
+    // before build"); the second runner starts waiting then, before the build takes the
+    // reference snapshot of its validation phase. A waiting statement's snapshot would be older
+    // than that, and the build would wait for it at the end while it waits for the build.
+    let mut writer = cluster.connect().unwrap();
+    writer
+        .batch_execute("BEGIN; UPDATE users_user SET username = username WHERE id = 1;")
         .unwrap();
     let first = spawn_apply(dir.path(), &url, &["0010_idx.sql"]);
-    wait_until("the first build to wait for old snapshots", || {
-        build_phase(&mut c).is_some_and(|p| p.contains("old snapshots"))
+    wait_until("the first build to wait for the writer", || {
+        build_phase(&mut c).is_some_and(|p| p.contains("writers before build"))
     });
     let second = spawn_apply(dir.path(), &url, &["--wait", "0010_idx.sql"]);
     wait_until("the second runner to connect", || {
         pgdiplomat_backends(&mut c) >= 4
     });
-    // Long enough for the deadlock detector (deadlock_timeout 1s) to act if there were one.
     sleep(Duration::from_millis(500));
-    snapshot.batch_execute("COMMIT").unwrap();
-    sleep(Duration::from_millis(1500));
+    writer.batch_execute("COMMIT").unwrap();
     let (first, second) = (finish(first), finish(second));
     assert_eq!(
         first.code, 0,

@@ -766,6 +766,159 @@ impl<'a> Runner<'a> {
             .map(|r| r.get(0)))
     }
 
+    /// The existing index `index`: its definition, uniqueness, validity and table.
+    fn existing_index(&mut self, index: &RelName) -> Result<Option<IndexDefinition>, ApplyError> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT pg_get_indexdef(i.indexrelid), i.indisunique, i.indisvalid,
+                        quote_ident(tn.nspname) || '.' || quote_ident(t.relname)
+                   FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                   JOIN pg_namespace n ON n.oid = c.relnamespace
+                   JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                  WHERE c.relname = $1 AND n.nspname = coalesce($2, current_schema())",
+                &[&index.name, &index.schema],
+            )?
+            .map(|r| IndexDefinition::new(r.get(0), r.get(1), r.get(2), r.get(3))))
+    }
+
+    /// The definition `stmt` (a CREATE INDEX) would give its index, without building anything
+    /// on its table: the same statement (not CONCURRENTLY, no IF NOT EXISTS) on an empty
+    /// temporary copy of the table's columns (`LIKE` takes ACCESS SHARE only), read with
+    /// `pg_get_indexdef` and rolled back.
+    fn probe_index(
+        &mut self,
+        stmt: &crate::plan::PlannedStatement,
+        table: &RelName,
+    ) -> Result<Result<IndexDefinition, String>, ApplyError> {
+        use pg_query::NodeEnum;
+        const PROBE_TABLE: &str = "pgdiplomat_index_probe";
+        const PROBE_INDEX: &str = "pgdiplomat_index_probe_idx";
+        let parsed = pgdiplomat_analysis::parse::parse_sql(&stmt.sql)
+            .ok()
+            .and_then(|p| p.statements.into_iter().next())
+            .and_then(|s| s.node);
+        let Some(NodeEnum::IndexStmt(mut i)) = parsed else {
+            return Ok(Err("cannot read the CREATE INDEX statement again".into()));
+        };
+        i.concurrent = false;
+        i.if_not_exists = false;
+        i.idxname = PROBE_INDEX.into();
+        let Some(rel) = i.relation.as_mut() else {
+            return Ok(Err("the CREATE INDEX statement names no table".into()));
+        };
+        rel.catalogname.clear();
+        rel.schemaname = "pg_temp".into();
+        rel.relname = PROBE_TABLE.into();
+        let Some(probe_sql) = pgdiplomat_analysis::parse::deparse_statement(NodeEnum::IndexStmt(i))
+        else {
+            return Ok(Err(
+                "cannot rewrite the CREATE INDEX statement for the probe".into(),
+            ));
+        };
+        let policy = self.opts.retry;
+        for attempt in 1..=policy.max_attempts.max(1) {
+            self.client.batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = '60s'",
+                policy.lock_timeout.as_millis().max(1)
+            ))?;
+            let result = (|| {
+                let t: Option<String> = self
+                    .client
+                    .query_one(
+                        "SELECT (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+                                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                  WHERE c.oid = to_regclass($1))",
+                        &[&table.quoted()],
+                    )?
+                    .get(0);
+                self.client.batch_execute(&format!(
+                    "CREATE TEMP TABLE {PROBE_TABLE} (LIKE {}); {probe_sql}",
+                    table.quoted()
+                ))?;
+                let r = self.client.query_one(
+                    "SELECT pg_get_indexdef(i.indexrelid), i.indisunique, i.indisvalid
+                       FROM pg_index i WHERE i.indexrelid = $1::text::regclass",
+                    &[&format!("pg_temp.{PROBE_INDEX}")],
+                )?;
+                Ok::<_, pgdiplomat_pg::postgres::Error>((t, r))
+            })();
+            self.client.batch_execute("ROLLBACK")?;
+            match result {
+                Ok((t, r)) => {
+                    let Some(t) = t else {
+                        return Ok(Err(format!("table {table} does not exist")));
+                    };
+                    let mut probe =
+                        IndexDefinition::new(r.get(0), r.get(1), r.get(2), String::new());
+                    probe.table = t;
+                    return Ok(Ok(probe));
+                }
+                Err(e) if sqlstate(&e) == Some("55P03") && attempt < policy.max_attempts => {
+                    std::thread::sleep(policy.backoff(attempt));
+                }
+                Err(e) => return Ok(Err(error_text(&e))),
+            }
+        }
+        unreachable!("the loop returns on its last attempt")
+    }
+
+    /// Why the valid index `index` that exists is not the one `stmt` builds (`None`: it is).
+    fn index_difference(
+        &mut self,
+        stmt: &crate::plan::PlannedStatement,
+        index: &RelName,
+        table: &RelName,
+    ) -> Result<Option<String>, ApplyError> {
+        let Some(existing) = self.existing_index(index)? else {
+            return Ok(Some(format!(
+                "index {index} disappeared while it was being checked"
+            )));
+        };
+        let refuse = |why: String| {
+            Some(format!(
+                "an index named {index} already exists but {why}; not skipping this step and not recording the migration as applied: drop or rename the existing index, or give the new one another name"
+            ))
+        };
+        let probe = match self.probe_index(stmt, table)? {
+            Ok(p) => p,
+            Err(e) => {
+                return Ok(refuse(format!(
+                    "it cannot be compared with this statement's index ({e}); existing: `{}`",
+                    existing.definition
+                )))
+            }
+        };
+        let would = probe.renamed(&index.name, &probe.table);
+        let both = format!(
+            "existing: `{}`; this statement builds: `{would}`",
+            existing.definition
+        );
+        if !existing.valid {
+            return Ok(refuse(format!("it is INVALID; {both}")));
+        }
+        if existing.table != probe.table {
+            return Ok(refuse(format!(
+                "it is on {}, not {}; {both}",
+                existing.table, probe.table
+            )));
+        }
+        if existing.unique != probe.unique {
+            let (a, b) = if existing.unique {
+                ("unique", "not unique")
+            } else {
+                ("not unique", "unique")
+            };
+            return Ok(refuse(format!(
+                "it is {a} and this statement's index is {b}; {both}"
+            )));
+        }
+        if existing.tail != probe.tail {
+            return Ok(refuse(format!("its definition differs; {both}")));
+        }
+        Ok(None)
+    }
+
     fn drop_invalid(&mut self, index: &RelName) -> Result<(), ApplyError> {
         self.client.batch_execute(&format!(
             "DROP INDEX CONCURRENTLY IF EXISTS {}",
@@ -827,7 +980,12 @@ impl<'a> Runner<'a> {
             }) => {
                 match self.index_state(index)? {
                     Some(true) => {
-                        (self.events)(Event::Info(format!("{label}: index {index} already exists and is valid (an earlier run built it); skipping")));
+                        // Skip only a build this statement did: the same definition on the
+                        // same table. An index that merely has the name is somebody else's.
+                        if let Some(difference) = self.index_difference(stmt, index, table)? {
+                            return Err(fail(difference));
+                        }
+                        (self.events)(Event::Info(format!("{label}: index {index} already exists and is valid, with the definition this statement builds (an earlier run built it); skipping")));
                         self.history
                             .step_done(&mut self.client, &m.name, i as i32 + 1, 1)?;
                         return Ok(());
@@ -914,6 +1072,61 @@ impl<'a> Runner<'a> {
         self.history
             .step_done(&mut self.client, &m.name, i as i32 + 1, 1)?;
         Ok(())
+    }
+}
+
+/// An index as `pg_get_indexdef` shows it, split into what names it and what it is.
+#[derive(Debug, Clone, PartialEq)]
+struct IndexDefinition {
+    /// `CREATE [UNIQUE] INDEX name ON schema.table USING ...`.
+    definition: String,
+    unique: bool,
+    valid: bool,
+    /// The table, schema-qualified and quoted.
+    table: String,
+    /// From `USING` on: method, keys, INCLUDE, NULLS NOT DISTINCT, WITH, WHERE.
+    tail: String,
+}
+
+impl IndexDefinition {
+    fn new(definition: String, unique: bool, valid: bool, table: String) -> Self {
+        let tail = index_tail(&definition, &table);
+        IndexDefinition {
+            definition,
+            unique,
+            valid,
+            table,
+            tail,
+        }
+    }
+
+    /// The definition with another index name and table.
+    fn renamed(&self, index: &str, table: &str) -> String {
+        let unique = if self.unique { "UNIQUE " } else { "" };
+        let tail = index_tail(&self.definition, "");
+        format!(
+            "CREATE {unique}INDEX {} ON {table} {tail}",
+            pgdiplomat_analysis::model::quote_ident(index)
+        )
+    }
+}
+
+/// The part of `pg_get_indexdef` output from ` USING ` on (after ` ON [ONLY] <table>` when
+/// `table` is known, so that a name containing ` USING ` cannot confuse it).
+fn index_tail(definition: &str, table: &str) -> String {
+    if !table.is_empty() {
+        for marker in [
+            format!(" ON {table} USING "),
+            format!(" ON ONLY {table} USING "),
+        ] {
+            if let Some(at) = definition.find(&marker) {
+                return definition[at + marker.len() - "USING ".len()..].to_string();
+            }
+        }
+    }
+    match definition.find(" USING ") {
+        Some(at) => definition[at + 1..].to_string(),
+        None => definition.to_string(),
     }
 }
 

@@ -805,3 +805,90 @@ fn after_a_killed_runner_the_rerun_names_the_build_still_running_and_waits_for_i
         Some(("applied".into(), 2))
     );
 }
+
+#[test]
+fn an_existing_index_of_the_same_name_is_skipped_only_when_it_is_the_same_index() {
+    let migration = "CREATE UNIQUE INDEX CONCURRENTLY users_email_uniq ON users_user (email);\n";
+    let wants = "CREATE UNIQUE INDEX users_email_uniq ON public.users_user USING btree (email)";
+    let cases: [(&str, &str, Option<&str>); 5] = [
+        (
+            "another column, not unique",
+            "CREATE INDEX users_email_uniq ON users_user (username)",
+            Some("it is not unique and this statement's index is unique; existing: `CREATE INDEX users_email_uniq ON public.users_user USING btree (username)`"),
+        ),
+        (
+            "another column, unique",
+            "CREATE UNIQUE INDEX users_email_uniq ON users_user (username)",
+            Some("its definition differs; existing: `CREATE UNIQUE INDEX users_email_uniq ON public.users_user USING btree (username)`"),
+        ),
+        (
+            "partial",
+            "CREATE UNIQUE INDEX users_email_uniq ON users_user (email) WHERE id > 10",
+            Some("its definition differs; existing: `CREATE UNIQUE INDEX users_email_uniq ON public.users_user USING btree (email) WHERE (id > 10)`"),
+        ),
+        (
+            "another table",
+            "CREATE TABLE other (email varchar(255)); CREATE UNIQUE INDEX users_email_uniq ON other (email)",
+            Some("it is on public.other, not public.users_user; existing: `CREATE UNIQUE INDEX users_email_uniq ON public.other USING btree (email)`"),
+        ),
+        (
+            "the same index",
+            "CREATE UNIQUE INDEX users_email_uniq ON users_user (email)",
+            None,
+        ),
+    ];
+    for (what, existing, refusal) in cases {
+        let cluster = server(100);
+        let mut c = cluster.connect().unwrap();
+        c.batch_execute(existing).unwrap();
+        let dir = dir_with(&[("0012_idx.sql", migration)]);
+        let r = apply(dir.path(), &cluster.url("postgres"), &["0012_idx.sql"]);
+        match refusal {
+            Some(reason) => {
+                assert_eq!(r.code, 1, "{what}: {r:?}");
+                assert!(
+                    r.stderr.contains("0012_idx.sql, step 1 (line 1): an index named users_email_uniq already exists but "),
+                    "{what}: {r:?}"
+                );
+                assert!(r.stderr.contains(reason), "{what}: {r:?}");
+                assert!(
+                    r.stderr
+                        .contains(&format!("this statement builds: `{wants}`")),
+                    "{what}: {r:?}"
+                );
+                assert!(!r.stderr.contains("); skipping"), "{what}: {r:?}");
+                assert_eq!(
+                    history_state(&mut c, "0012_idx.sql"),
+                    Some(("failed".into(), 0)),
+                    "{what}"
+                );
+            }
+            None => {
+                assert_eq!(r.code, 0, "{what}: {r:?}");
+                assert!(
+                    r.stderr.contains("index users_email_uniq already exists and is valid, with the definition this statement builds (an earlier run built it); skipping"),
+                    "{what}: {r:?}"
+                );
+                assert_eq!(
+                    history_state(&mut c, "0012_idx.sql"),
+                    Some(("applied".into(), 1)),
+                    "{what}"
+                );
+            }
+        }
+        // Nothing was built or dropped: the index is the one that was there.
+        assert_eq!(
+            index_valid(&mut c, "users_email_uniq"),
+            Some(true),
+            "{what}"
+        );
+        assert_eq!(
+            one::<i64>(
+                &mut c,
+                "SELECT count(*) FROM pg_class WHERE relname LIKE 'pgdiplomat_index_probe%'"
+            ),
+            0,
+            "{what}: the probe is rolled back"
+        );
+    }
+}

@@ -58,6 +58,8 @@ impl Default for ApplyOptions {
 pub enum ApplyError {
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    #[error("pgdiplomat apply needs a session-pooled or direct connection; {target} is pooled per transaction (PgBouncer pool_mode=transaction or statement): {evidence}. Session settings such as lock_timeout and the session advisory lock that keeps two runners apart would not hold from one transaction to the next; use a direct URL (the server's own host and port) or pool_mode=session")]
+    TransactionPooling { target: String, evidence: String },
     /// Who holds the runner lock, in words.
     #[error("{0}; wait for it to finish, or pass --wait to wait for it")]
     Busy(String),
@@ -178,6 +180,59 @@ fn client_panic() -> Result<(), pgdiplomat_pg::postgres::Error> {
     panic!("the statement thread panicked")
 }
 
+/// The backend pid of `client`, after making sure each connection keeps its own server backend
+/// (a direct connection, or a pooler in session mode). A pooler in transaction or statement
+/// mode (PgBouncer) hands a connection's next transaction to whichever server connection is
+/// free: our two connections then share a backend (the pooler reuses the last one) or one of
+/// them moves between backends (round robin or a busy pool). Simple queries, so that the check
+/// itself does not depend on prepared statements surviving.
+fn session_backend(
+    client: &mut Client,
+    monitor: &mut Client,
+    target: &str,
+) -> Result<i32, ApplyError> {
+    fn backend(c: &mut Client) -> Result<i32, ApplyError> {
+        use pgdiplomat_pg::postgres::SimpleQueryMessage;
+        for m in c.simple_query("SELECT pg_backend_pid()")? {
+            if let SimpleQueryMessage::Row(r) = m {
+                if let Some(pid) = r.get(0).and_then(|v| v.parse().ok()) {
+                    return Ok(pid);
+                }
+            }
+        }
+        Err(ApplyError::Postgres(
+            "SELECT pg_backend_pid() returned no row".into(),
+        ))
+    }
+    let c1 = backend(client)?;
+    let c2 = backend(client)?;
+    let m1 = backend(monitor)?;
+    let c3 = backend(client)?;
+    let m2 = backend(monitor)?;
+    let evidence = if c1 == m1 || c3 == m1 || c3 == m2 {
+        Some(format!(
+            "two of its connections were served by the same server backend (pid {m1})"
+        ))
+    } else if c1 != c2 || c2 != c3 {
+        Some(format!(
+            "one connection moved between server backends (pid {c1}, then {c2}, then {c3})"
+        ))
+    } else if m1 != m2 {
+        Some(format!(
+            "one connection moved between server backends (pid {m1}, then {m2})"
+        ))
+    } else {
+        None
+    };
+    match evidence {
+        Some(evidence) => Err(ApplyError::TransactionPooling {
+            target: target.to_string(),
+            evidence,
+        }),
+        None => Ok(c1),
+    }
+}
+
 /// How often `--wait` polls for the runner lock.
 const RUNNER_LOCK_POLL: Duration = Duration::from_millis(200);
 
@@ -267,11 +322,10 @@ impl<'a> Runner<'a> {
         events: &'a mut dyn FnMut(Event),
     ) -> Result<Self, ApplyError> {
         let mut client = target.connect()?;
-        let monitor = target.connect()?;
-        let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[])?.get(0);
+        let mut monitor = target.connect()?;
+        let pid = session_backend(&mut client, &mut monitor, &target.description)?;
         // Names the monitor after the main backend, so that a later runner can tell a live
         // runner from the backend of a killed one (see `runner_lock_holder`).
-        let mut monitor = monitor;
         monitor.batch_execute(&format!(
             "SET application_name = {}",
             quote_literal(&monitor_name(pid))

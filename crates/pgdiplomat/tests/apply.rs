@@ -892,3 +892,182 @@ fn an_existing_index_of_the_same_name_is_skipped_only_when_it_is_the_same_index(
         );
     }
 }
+
+/// A real PgBouncer (Debian's `pgbouncer`) on a free loopback port in front of `cluster`,
+/// stopped on drop.
+struct PgBouncer {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// The pgbouncer binary, installed with scripts/ensure-deps when missing. Fails (never skips)
+/// when it cannot be had: these tests are the only proof that apply copes with a pooler.
+fn pgbouncer_bin() -> PathBuf {
+    let find = || {
+        ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+    };
+    if let Some(p) = find() {
+        return p;
+    }
+    let out = std::process::Command::new("bash")
+        .arg(repo().join("scripts/ensure-deps"))
+        .output()
+        .expect("run scripts/ensure-deps");
+    find().unwrap_or_else(|| {
+        panic!(
+            "pgbouncer is not installed and scripts/ensure-deps could not install it \
+             (apt-get install pgbouncer as root), so the PgBouncer tests cannot run:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn pgbouncer(cluster: &Cluster, pool_mode: &str) -> PgBouncer {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = pgbouncer_bin();
+    let dir = tempfile::tempdir().unwrap();
+    // pgbouncer refuses to run as root: it runs as nobody (-u), which must reach its files.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = dir.path().display();
+    let config = format!(
+        "[databases]\n\
+         postgres = host={sock} port={pgport} dbname=postgres user=postgres\n\
+         [pgbouncer]\n\
+         listen_addr = 127.0.0.1\n\
+         listen_port = {port}\n\
+         unix_socket_dir =\n\
+         auth_type = trust\n\
+         auth_file = {d}/users.txt\n\
+         pool_mode = {pool_mode}\n\
+         default_pool_size = 10\n\
+         logfile = {d}/pgbouncer.log\n\
+         ignore_startup_parameters = extra_float_digits\n",
+        sock = cluster.socket_dir().display(),
+        pgport = cluster.port(),
+    );
+    std::fs::write(dir.path().join("pgbouncer.ini"), config).unwrap();
+    std::fs::write(dir.path().join("users.txt"), "\"postgres\" \"\"\n").unwrap();
+    let mut cmd = std::process::Command::new(&bin);
+    if is_root() {
+        cmd.args(["-u", "nobody"]);
+    }
+    let child = cmd
+        .arg(dir.path().join("pgbouncer.ini"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let bouncer = PgBouncer { child, port, dir };
+    let url = bouncer.url();
+    let start = Instant::now();
+    loop {
+        let attempt =
+            pgdiplomat_pg::postgres::Client::connect(&url, pgdiplomat_pg::postgres::NoTls)
+                .and_then(|mut c| c.simple_query("SELECT 1").map(|_| ()));
+        match attempt {
+            Ok(()) => break,
+            Err(e) if start.elapsed() > Duration::from_secs(30) => panic!(
+                "pgbouncer did not accept connections on port {port}: {e}\n{}",
+                std::fs::read_to_string(bouncer.dir.path().join("pgbouncer.log"))
+                    .unwrap_or_default()
+            ),
+            Err(_) => sleep(Duration::from_millis(100)),
+        }
+    }
+    bouncer
+}
+
+impl PgBouncer {
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+#[test]
+fn apply_refuses_a_transaction_pooling_pgbouncer_and_changes_nothing() {
+    let cluster = server(100);
+    let bouncer = pgbouncer(&cluster, "transaction");
+    let dir = dir_with(&[(
+        "0013_nick.sql",
+        "ALTER TABLE users_user ADD COLUMN nickname text;\n",
+    )]);
+    let r = apply(dir.path(), &bouncer.url(), &["0013_nick.sql"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "pgdiplomat apply needs a session-pooled or direct connection; 127.0.0.1:{}/postgres as postgres is pooled per transaction (PgBouncer pool_mode=transaction or statement): ",
+            bouncer.port
+        )),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("use a direct URL (the server's own host and port) or pool_mode=session"),
+        "{r:?}"
+    );
+    let mut c = cluster.connect().unwrap();
+    assert!(!has_column(&mut c, "users_user", "nickname"));
+    assert_eq!(
+        one::<i64>(
+            &mut c,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+        ),
+        0,
+        "no runner lock left behind on a pooled server connection"
+    );
+    assert_eq!(
+        one::<i64>(
+            &mut c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgdiplomat'"
+        ),
+        0
+    );
+}
+
+#[test]
+fn apply_works_through_a_session_pooling_pgbouncer() {
+    let cluster = server(500);
+    let bouncer = pgbouncer(&cluster, "session");
+    let dir = dir_with(&[("0001_email_unique.sql", &safe_seed())]);
+    let url = bouncer.url();
+    let r = apply(dir.path(), &url, &["0001_email_unique.sql"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut c = cluster.connect().unwrap();
+    assert_eq!(index_valid(&mut c, "unq_email"), Some(true));
+    assert_eq!(
+        history_state(&mut c, "0001_email_unique.sql"),
+        Some(("applied".into(), 2))
+    );
+    let again = apply(dir.path(), &url, &["0001_email_unique.sql"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(
+        again
+            .stderr
+            .contains("0 applied (0 resumed), 1 already applied"),
+        "{again:?}"
+    );
+}

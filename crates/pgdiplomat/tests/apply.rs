@@ -1071,3 +1071,32 @@ fn apply_works_through_a_session_pooling_pgbouncer() {
         "{again:?}"
     );
 }
+
+#[test]
+fn a_server_that_requires_tls_says_so() {
+    let cluster = Cluster::start(ClusterOptions::default().tcp(true)).expect("start PostgreSQL");
+    let mut c = cluster.connect().unwrap();
+    let hba = cluster.data_dir().join("pg_hba.conf");
+    let text = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!("hostnossl all all 127.0.0.1/32 reject\n{text}"),
+    )
+    .unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+    sleep(Duration::from_millis(300));
+    let dir = dir_with(&[("0007.sql", "SELECT 1;\n")]);
+    let url = format!(
+        "postgres://postgres:tls-hunter2@127.0.0.1:{}/postgres?sslmode=disable",
+        cluster.port()
+    );
+    let r = apply(dir.path(), &url, &["0007.sql"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("no encryption"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("the server requires TLS for this connection: add sslmode=require"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("tls-hunter2"), "{r:?}");
+}

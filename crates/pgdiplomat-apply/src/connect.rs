@@ -101,18 +101,9 @@ pub fn target(url: Option<&str>) -> Result<Target, ConnectError> {
 
 /// `host:port/db as user`, never the password.
 pub fn describe(config: &Config) -> String {
-    let host = config
-        .get_hosts()
-        .first()
-        .map(|h| match h {
-            Host::Tcp(s) => s.clone(),
-            Host::Unix(p) => p.display().to_string(),
-        })
-        .unwrap_or_else(|| "localhost".into());
-    let port = config.get_ports().first().copied().unwrap_or(5432);
     let user = config.get_user().unwrap_or("?");
     let db = config.get_dbname().unwrap_or(user);
-    format!("{host}:{port}/{db} as {user}")
+    format!("{}/{db} as {user}", describe_host(config))
 }
 
 /// Removes anything that looks like the password from an error message.
@@ -135,7 +126,9 @@ impl Target {
         let result = if self.config.get_ssl_mode() == SslMode::Require {
             connect_tls(&self.config)
         } else {
-            self.config.connect(NoTls).map_err(|e| e.to_string())
+            self.config
+                .connect(NoTls)
+                .map_err(|e| connect_error_text(&e, &self.config))
         };
         result.map_err(|message| ConnectError::Connect {
             target: self.description.clone(),
@@ -154,7 +147,102 @@ fn connect_tls(config: &Config) -> Result<Client, String> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     let connector = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
-    config.connect(connector).map_err(|e| e.to_string())
+    config
+        .connect(connector)
+        .map_err(|e| connect_error_text(&e, config))
+}
+
+/// An error from the server or the driver in words: the server's message with its SQLSTATE,
+/// detail and hint, or the driver's description followed by each of its causes
+/// (`error connecting to server: Connection refused (os error 111)`).
+pub fn error_text(e: &pgdiplomat_pg::postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut out = match db.detail() {
+            Some(d) => format!("{} ({}; {d})", db.message(), db.code().code()),
+            None => format!("{} ({})", db.message(), db.code().code()),
+        };
+        if let Some(h) = db.hint() {
+            out.push_str(&format!("; hint: {h}"));
+        }
+        return out;
+    }
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+/// Why a connection to `config` failed, for every command that connects (apply, inspect,
+/// trace, lint --database-url): the server's reason (authentication failed for user X,
+/// database Y does not exist, no pg_hba.conf entry, ...) or the network's (connection refused
+/// at host:port, no socket, TLS not supported), with a hint where one helps. Never contains
+/// the password.
+pub fn connect_error_text(e: &pgdiplomat_pg::postgres::Error, config: &Config) -> String {
+    let mut text = error_text(e);
+    let at = describe_host(config);
+    let io = std::iter::successors(std::error::Error::source(e), |c| c.source())
+        .find_map(|c| c.downcast_ref::<std::io::Error>());
+    if let Some(io) = io {
+        use std::io::ErrorKind;
+        let reason = match io.kind() {
+            ErrorKind::ConnectionRefused => {
+                Some(format!("connection refused at {at} (is a server listening there?)"))
+            }
+            ErrorKind::NotFound => Some(format!(
+                "no server socket at {at} (is a server running with that socket directory and port?)"
+            )),
+            ErrorKind::TimedOut => Some(format!("timed out connecting to {at}")),
+            ErrorKind::PermissionDenied => Some(format!("permission denied connecting to {at}")),
+            _ => None,
+        };
+        if let Some(r) = reason {
+            text = format!("{r}: {text}");
+        }
+    }
+    if let Some(db) = e.as_db_error() {
+        let message = db.message();
+        if db.code().code() == "28000" && message.contains("no encryption") {
+            text.push_str("; the server requires TLS for this connection: add sslmode=require");
+        } else if message.contains("does not support TLS") || message.contains("SSL off") {
+            text.push_str("; the server has TLS off: use sslmode=disable or prefer");
+        }
+    } else if text.contains("server does not support TLS") {
+        text.push_str(" (sslmode=require asks for TLS; the server has it turned off)");
+    }
+    redact_password(&text, config)
+}
+
+/// `host:port` of the first host (a socket directory for Unix sockets).
+fn describe_host(config: &Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            Host::Tcp(s) => s.clone(),
+            Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}")
+}
+
+/// `text` with the configured password replaced by `********`.
+fn redact_password(text: &str, config: &Config) -> String {
+    match config
+        .get_password()
+        .map(String::from_utf8_lossy)
+        .filter(|p| !p.is_empty())
+    {
+        Some(pw) => text.replace(pw.as_ref(), "********"),
+        None => text.to_string(),
+    }
 }
 
 #[cfg(test)]

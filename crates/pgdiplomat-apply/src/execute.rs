@@ -58,7 +58,10 @@ impl Default for ApplyOptions {
 pub enum ApplyError {
     #[error(transparent)]
     Connect(#[from] ConnectError),
-    #[error("another pgdiplomat apply is running on this database ({0}); wait for it to finish, or pass --wait")]
+    #[error("pgdiplomat apply needs a session-pooled or direct connection; {target} is pooled per transaction (PgBouncer pool_mode=transaction or statement): {evidence}. Session settings such as lock_timeout and the session advisory lock that keeps two runners apart would not hold from one transaction to the next; use a direct URL (the server's own host and port) or pool_mode=session")]
+    TransactionPooling { target: String, evidence: String },
+    /// Who holds the runner lock, in words.
+    #[error("{0}; wait for it to finish, or pass --wait to wait for it")]
     Busy(String),
     #[error("{name} was changed after it was applied (checksum {old}… in the history, {new}… now); migrations must not change once applied")]
     Changed {
@@ -83,16 +86,7 @@ impl From<pgdiplomat_pg::postgres::Error> for ApplyError {
     }
 }
 
-/// The server's message with its SQLSTATE and detail.
-pub fn error_text(e: &pgdiplomat_pg::postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => match db.detail() {
-            Some(d) => format!("{} ({}; {d})", db.message(), db.code().code()),
-            None => format!("{} ({})", db.message(), db.code().code()),
-        },
-        None => e.to_string(),
-    }
-}
+pub use crate::connect::error_text;
 
 fn sqlstate(e: &pgdiplomat_pg::postgres::Error) -> Option<&str> {
     e.code().map(|c| c.code())
@@ -186,6 +180,130 @@ fn client_panic() -> Result<(), pgdiplomat_pg::postgres::Error> {
     panic!("the statement thread panicked")
 }
 
+/// The backend pid of `client`, after making sure each connection keeps its own server backend
+/// (a direct connection, or a pooler in session mode). A pooler in transaction or statement
+/// mode (PgBouncer) hands a connection's next transaction to whichever server connection is
+/// free: our two connections then share a backend (the pooler reuses the last one) or one of
+/// them moves between backends (round robin or a busy pool). Simple queries, so that the check
+/// itself does not depend on prepared statements surviving.
+fn session_backend(
+    client: &mut Client,
+    monitor: &mut Client,
+    target: &str,
+) -> Result<i32, ApplyError> {
+    fn backend(c: &mut Client) -> Result<i32, ApplyError> {
+        use pgdiplomat_pg::postgres::SimpleQueryMessage;
+        for m in c.simple_query("SELECT pg_backend_pid()")? {
+            if let SimpleQueryMessage::Row(r) = m {
+                if let Some(pid) = r.get(0).and_then(|v| v.parse().ok()) {
+                    return Ok(pid);
+                }
+            }
+        }
+        Err(ApplyError::Postgres(
+            "SELECT pg_backend_pid() returned no row".into(),
+        ))
+    }
+    let c1 = backend(client)?;
+    let c2 = backend(client)?;
+    let m1 = backend(monitor)?;
+    let c3 = backend(client)?;
+    let m2 = backend(monitor)?;
+    let evidence = if c1 == m1 || c3 == m1 || c3 == m2 {
+        Some(format!(
+            "two of its connections were served by the same server backend (pid {m1})"
+        ))
+    } else if c1 != c2 || c2 != c3 {
+        Some(format!(
+            "one connection moved between server backends (pid {c1}, then {c2}, then {c3})"
+        ))
+    } else if m1 != m2 {
+        Some(format!(
+            "one connection moved between server backends (pid {m1}, then {m2})"
+        ))
+    } else {
+        None
+    };
+    match evidence {
+        Some(evidence) => Err(ApplyError::TransactionPooling {
+            target: target.to_string(),
+            evidence,
+        }),
+        None => Ok(c1),
+    }
+}
+
+/// How often `--wait` polls for the runner lock.
+const RUNNER_LOCK_POLL: Duration = Duration::from_millis(200);
+
+/// Takes the session-level runner lock if it is free (one short statement, no waiting).
+fn try_runner_lock(client: &mut Client, key: i64) -> Result<bool, ApplyError> {
+    Ok(client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&key])?
+        .get(0))
+}
+
+/// The `application_name` of the monitor connection of the runner whose main backend is `pid`:
+/// while it exists, the runner is alive (the monitor's backend is idle between samples, so it
+/// ends as soon as its client goes away).
+fn monitor_name(pid: i32) -> String {
+    format!("{MONITOR_NAME_PREFIX}{pid}")
+}
+
+const MONITOR_NAME_PREFIX: &str = "pgdiplomat monitor of pid ";
+
+/// Who holds the runner lock, in words. A runner killed during a long statement (typically
+/// `CREATE INDEX CONCURRENTLY`) leaves its backend finishing that statement with the lock still
+/// held; the server releases it only when the statement ends. That case is told apart from a
+/// live runner by the runner's monitor connection, which is gone.
+fn runner_lock_holder(client: &mut Client, key: i64) -> Result<String, ApplyError> {
+    let row = client.query_opt(
+        "SELECT a.pid, coalesce(a.application_name, ''), extract(epoch FROM now() - a.backend_start)::float8,
+                coalesce(a.state, ''), left(coalesce(a.query, ''), 200),
+                coalesce(extract(epoch FROM now() - a.query_start), 0)::float8,
+                EXISTS (SELECT FROM pg_stat_activity m WHERE m.application_name = $2 || a.pid)
+           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
+            AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) AND l.objid::bigint = ($1::bigint & 4294967295)
+          LIMIT 1",
+        &[&key, &MONITOR_NAME_PREFIX],
+    )?;
+    let Some(r) = row else {
+        return Ok(
+            "another pgdiplomat apply is running on this database (its session holds the runner lock)"
+                .into(),
+        );
+    };
+    let (pid, app, connected): (i32, String, f64) = (r.get(0), r.get(1), r.get(2));
+    let (state, query, running, alive): (String, String, f64, bool) =
+        (r.get(3), r.get(4), r.get(5), r.get(6));
+    let query = query.split_whitespace().collect::<Vec<_>>().join(" ");
+    let active = state == "active" && !query.is_empty();
+    if active && !alive {
+        let upper = query.to_ascii_uppercase();
+        let what = if upper.contains("CONCURRENTLY") && upper.contains("INDEX") {
+            "the build"
+        } else {
+            "the statement"
+        };
+        return Ok(format!(
+            "the runner lock is held by pid {pid}, the backend of an earlier apply whose runner is gone (killed): it is still running `{query}`, started {running:.0}s ago, {what} of that run; the server releases the lock when that statement ends"
+        ));
+    }
+    let doing = if active {
+        format!("; running `{query}` for {running:.0}s")
+    } else {
+        String::new()
+    };
+    Ok(format!(
+        "another pgdiplomat apply is running on this database (pid {pid}, {app}, connected {connected:.0}s ago{doing})"
+    ))
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 /// Applies migrations in order.
 pub struct Runner<'a> {
     client: Client,
@@ -204,32 +322,36 @@ impl<'a> Runner<'a> {
         events: &'a mut dyn FnMut(Event),
     ) -> Result<Self, ApplyError> {
         let mut client = target.connect()?;
-        let monitor = target.connect()?;
-        let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[])?.get(0);
+        let mut monitor = target.connect()?;
+        let pid = session_backend(&mut client, &mut monitor, &target.description)?;
+        // Names the monitor after the main backend, so that a later runner can tell a live
+        // runner from the backend of a killed one (see `runner_lock_holder`).
+        monitor.batch_execute(&format!(
+            "SET application_name = {}",
+            quote_literal(&monitor_name(pid))
+        ))?;
         let history = History::new(&opts.history_schema);
         let key = history.lock_key();
-        let got: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])?
-            .get(0);
-        if !got {
-            let holder = client
-                .query_opt(
-                    "SELECT a.pid, coalesce(a.application_name, ''), extract(epoch FROM now() - a.backend_start)::float8
-                       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                      WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
-                        AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) AND l.objid::bigint = ($1::bigint & 4294967295)
-                      LIMIT 1",
-                    &[&key],
-                )?
-                .map(|r| format!("pid {}, {}, connected {:.0}s ago", r.get::<_, i32>(0), r.get::<_, String>(1), r.get::<_, f64>(2)))
-                .unwrap_or_else(|| "its session holds the runner lock".into());
+        if !try_runner_lock(&mut client, key)? {
+            let holder = runner_lock_holder(&mut client, key)?;
             if !opts.wait_for_runner {
                 return Err(ApplyError::Busy(holder));
             }
-            events(Event::Info(format!(
-                "waiting for the other runner ({holder})"
-            )));
-            client.execute("SELECT pg_advisory_lock($1)", &[&key])?;
+            events(Event::Info(format!("waiting: {holder}")));
+            // Poll instead of a blocking pg_advisory_lock(): a statement waiting for the lock
+            // holds a snapshot all the while, and a CREATE INDEX CONCURRENTLY of the runner we
+            // wait for would wait for that snapshot in turn (a deadlock that aborts the build).
+            // Between polls this connection has no transaction and no snapshot open.
+            let mut last_report = Instant::now();
+            while !try_runner_lock(&mut client, key)? {
+                std::thread::sleep(RUNNER_LOCK_POLL);
+                if last_report.elapsed() >= Duration::from_secs(30) {
+                    let holder = runner_lock_holder(&mut client, key)?;
+                    events(Event::Info(format!("still waiting: {holder}")));
+                    last_report = Instant::now();
+                }
+            }
+            events(Event::Info("got the runner lock".into()));
         }
         history.ensure(&mut client)?;
         Ok(Runner {
@@ -698,6 +820,159 @@ impl<'a> Runner<'a> {
             .map(|r| r.get(0)))
     }
 
+    /// The existing index `index`: its definition, uniqueness, validity and table.
+    fn existing_index(&mut self, index: &RelName) -> Result<Option<IndexDefinition>, ApplyError> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT pg_get_indexdef(i.indexrelid), i.indisunique, i.indisvalid,
+                        quote_ident(tn.nspname) || '.' || quote_ident(t.relname)
+                   FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                   JOIN pg_namespace n ON n.oid = c.relnamespace
+                   JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                  WHERE c.relname = $1 AND n.nspname = coalesce($2, current_schema())",
+                &[&index.name, &index.schema],
+            )?
+            .map(|r| IndexDefinition::new(r.get(0), r.get(1), r.get(2), r.get(3))))
+    }
+
+    /// The definition `stmt` (a CREATE INDEX) would give its index, without building anything
+    /// on its table: the same statement (not CONCURRENTLY, no IF NOT EXISTS) on an empty
+    /// temporary copy of the table's columns (`LIKE` takes ACCESS SHARE only), read with
+    /// `pg_get_indexdef` and rolled back.
+    fn probe_index(
+        &mut self,
+        stmt: &crate::plan::PlannedStatement,
+        table: &RelName,
+    ) -> Result<Result<IndexDefinition, String>, ApplyError> {
+        use pg_query::NodeEnum;
+        const PROBE_TABLE: &str = "pgdiplomat_index_probe";
+        const PROBE_INDEX: &str = "pgdiplomat_index_probe_idx";
+        let parsed = pgdiplomat_analysis::parse::parse_sql(&stmt.sql)
+            .ok()
+            .and_then(|p| p.statements.into_iter().next())
+            .and_then(|s| s.node);
+        let Some(NodeEnum::IndexStmt(mut i)) = parsed else {
+            return Ok(Err("cannot read the CREATE INDEX statement again".into()));
+        };
+        i.concurrent = false;
+        i.if_not_exists = false;
+        i.idxname = PROBE_INDEX.into();
+        let Some(rel) = i.relation.as_mut() else {
+            return Ok(Err("the CREATE INDEX statement names no table".into()));
+        };
+        rel.catalogname.clear();
+        rel.schemaname = "pg_temp".into();
+        rel.relname = PROBE_TABLE.into();
+        let Some(probe_sql) = pgdiplomat_analysis::parse::deparse_statement(NodeEnum::IndexStmt(i))
+        else {
+            return Ok(Err(
+                "cannot rewrite the CREATE INDEX statement for the probe".into(),
+            ));
+        };
+        let policy = self.opts.retry;
+        for attempt in 1..=policy.max_attempts.max(1) {
+            self.client.batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = '60s'",
+                policy.lock_timeout.as_millis().max(1)
+            ))?;
+            let result = (|| {
+                let t: Option<String> = self
+                    .client
+                    .query_one(
+                        "SELECT (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+                                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                  WHERE c.oid = to_regclass($1))",
+                        &[&table.quoted()],
+                    )?
+                    .get(0);
+                self.client.batch_execute(&format!(
+                    "CREATE TEMP TABLE {PROBE_TABLE} (LIKE {}); {probe_sql}",
+                    table.quoted()
+                ))?;
+                let r = self.client.query_one(
+                    "SELECT pg_get_indexdef(i.indexrelid), i.indisunique, i.indisvalid
+                       FROM pg_index i WHERE i.indexrelid = $1::text::regclass",
+                    &[&format!("pg_temp.{PROBE_INDEX}")],
+                )?;
+                Ok::<_, pgdiplomat_pg::postgres::Error>((t, r))
+            })();
+            self.client.batch_execute("ROLLBACK")?;
+            match result {
+                Ok((t, r)) => {
+                    let Some(t) = t else {
+                        return Ok(Err(format!("table {table} does not exist")));
+                    };
+                    let mut probe =
+                        IndexDefinition::new(r.get(0), r.get(1), r.get(2), String::new());
+                    probe.table = t;
+                    return Ok(Ok(probe));
+                }
+                Err(e) if sqlstate(&e) == Some("55P03") && attempt < policy.max_attempts => {
+                    std::thread::sleep(policy.backoff(attempt));
+                }
+                Err(e) => return Ok(Err(error_text(&e))),
+            }
+        }
+        unreachable!("the loop returns on its last attempt")
+    }
+
+    /// Why the valid index `index` that exists is not the one `stmt` builds (`None`: it is).
+    fn index_difference(
+        &mut self,
+        stmt: &crate::plan::PlannedStatement,
+        index: &RelName,
+        table: &RelName,
+    ) -> Result<Option<String>, ApplyError> {
+        let Some(existing) = self.existing_index(index)? else {
+            return Ok(Some(format!(
+                "index {index} disappeared while it was being checked"
+            )));
+        };
+        let refuse = |why: String| {
+            Some(format!(
+                "an index named {index} already exists but {why}; not skipping this step and not recording the migration as applied: drop or rename the existing index, or give the new one another name"
+            ))
+        };
+        let probe = match self.probe_index(stmt, table)? {
+            Ok(p) => p,
+            Err(e) => {
+                return Ok(refuse(format!(
+                    "it cannot be compared with this statement's index ({e}); existing: `{}`",
+                    existing.definition
+                )))
+            }
+        };
+        let would = probe.renamed(&index.name, &probe.table);
+        let both = format!(
+            "existing: `{}`; this statement builds: `{would}`",
+            existing.definition
+        );
+        if !existing.valid {
+            return Ok(refuse(format!("it is INVALID; {both}")));
+        }
+        if existing.table != probe.table {
+            return Ok(refuse(format!(
+                "it is on {}, not {}; {both}",
+                existing.table, probe.table
+            )));
+        }
+        if existing.unique != probe.unique {
+            let (a, b) = if existing.unique {
+                ("unique", "not unique")
+            } else {
+                ("not unique", "unique")
+            };
+            return Ok(refuse(format!(
+                "it is {a} and this statement's index is {b}; {both}"
+            )));
+        }
+        if existing.tail != probe.tail {
+            return Ok(refuse(format!("its definition differs; {both}")));
+        }
+        Ok(None)
+    }
+
     fn drop_invalid(&mut self, index: &RelName) -> Result<(), ApplyError> {
         self.client.batch_execute(&format!(
             "DROP INDEX CONCURRENTLY IF EXISTS {}",
@@ -759,7 +1034,12 @@ impl<'a> Runner<'a> {
             }) => {
                 match self.index_state(index)? {
                     Some(true) => {
-                        (self.events)(Event::Info(format!("{label}: index {index} already exists and is valid (an earlier run built it); skipping")));
+                        // Skip only a build this statement did: the same definition on the
+                        // same table. An index that merely has the name is somebody else's.
+                        if let Some(difference) = self.index_difference(stmt, index, table)? {
+                            return Err(fail(difference));
+                        }
+                        (self.events)(Event::Info(format!("{label}: index {index} already exists and is valid, with the definition this statement builds (an earlier run built it); skipping")));
                         self.history
                             .step_done(&mut self.client, &m.name, i as i32 + 1, 1)?;
                         return Ok(());
@@ -846,6 +1126,61 @@ impl<'a> Runner<'a> {
         self.history
             .step_done(&mut self.client, &m.name, i as i32 + 1, 1)?;
         Ok(())
+    }
+}
+
+/// An index as `pg_get_indexdef` shows it, split into what names it and what it is.
+#[derive(Debug, Clone, PartialEq)]
+struct IndexDefinition {
+    /// `CREATE [UNIQUE] INDEX name ON schema.table USING ...`.
+    definition: String,
+    unique: bool,
+    valid: bool,
+    /// The table, schema-qualified and quoted.
+    table: String,
+    /// From `USING` on: method, keys, INCLUDE, NULLS NOT DISTINCT, WITH, WHERE.
+    tail: String,
+}
+
+impl IndexDefinition {
+    fn new(definition: String, unique: bool, valid: bool, table: String) -> Self {
+        let tail = index_tail(&definition, &table);
+        IndexDefinition {
+            definition,
+            unique,
+            valid,
+            table,
+            tail,
+        }
+    }
+
+    /// The definition with another index name and table.
+    fn renamed(&self, index: &str, table: &str) -> String {
+        let unique = if self.unique { "UNIQUE " } else { "" };
+        let tail = index_tail(&self.definition, "");
+        format!(
+            "CREATE {unique}INDEX {} ON {table} {tail}",
+            pgdiplomat_analysis::model::quote_ident(index)
+        )
+    }
+}
+
+/// The part of `pg_get_indexdef` output from ` USING ` on (after ` ON [ONLY] <table>` when
+/// `table` is known, so that a name containing ` USING ` cannot confuse it).
+fn index_tail(definition: &str, table: &str) -> String {
+    if !table.is_empty() {
+        for marker in [
+            format!(" ON {table} USING "),
+            format!(" ON ONLY {table} USING "),
+        ] {
+            if let Some(at) = definition.find(&marker) {
+                return definition[at + marker.len() - "USING ".len()..].to_string();
+            }
+        }
+    }
+    match definition.find(" USING ") {
+        Some(at) => definition[at + 1..].to_string(),
+        None => definition.to_string(),
     }
 }
 

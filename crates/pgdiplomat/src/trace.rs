@@ -45,9 +45,12 @@ fn connect_target(args: &TraceArgs) -> Result<Target, String> {
             postgres::Config::from_str(url).map_err(|e| format!("invalid --database-url: {e}"))?;
         let description = describe(&config);
         let connect = || {
-            config
-                .connect(NoTls)
-                .map_err(|e| format!("cannot connect to {description}: {e}"))
+            config.connect(NoTls).map_err(|e| {
+                format!(
+                    "cannot connect to {description}: {}",
+                    pgdiplomat_apply::connect::connect_error_text(&e, &config)
+                )
+            })
         };
         let mut client = connect()?;
         let monitor = connect()?;

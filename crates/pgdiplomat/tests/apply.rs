@@ -578,3 +578,525 @@ fn a_marked_backfill_runs_in_batches_and_a_killed_run_resumes_without_repeating_
         Some(("applied".into(), 1))
     );
 }
+
+/// A server on TCP that asks for a password (scram) on TCP connections, with a role `app`
+/// whose password is `right-password`.
+fn password_server() -> Cluster {
+    let cluster = Cluster::start(ClusterOptions::default().tcp(true)).expect("start PostgreSQL");
+    let mut c = cluster.connect().unwrap();
+    c.batch_execute("CREATE ROLE app LOGIN PASSWORD 'right-password'")
+        .unwrap();
+    c.batch_execute("CREATE DATABASE appdb OWNER app").unwrap();
+    let hba = cluster.data_dir().join("pg_hba.conf");
+    let mut text = std::fs::read_to_string(&hba).unwrap();
+    // Password authentication for TCP, ahead of whatever initdb wrote.
+    text = format!("host all all 127.0.0.1/32 scram-sha-256\n{text}");
+    std::fs::write(&hba, text).unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+    sleep(Duration::from_millis(300));
+    cluster
+}
+
+fn pgdiplomat(dir: &Path, args: &[&str]) -> Out {
+    let out = std::process::Command::cargo_bin("pgdiplomat")
+        .unwrap()
+        .current_dir(dir)
+        .env_remove("PGPASSWORD")
+        .args(args)
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn connection_errors_say_why_in_every_command_without_the_password() {
+    let cluster = password_server();
+    let port = cluster.port();
+    let dir = dir_with(&[("0007.sql", "SELECT 1;\n")]);
+    // A port nobody listens on: bind one, note it, close it.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cases = [
+        (
+            format!("postgres://app:wrong-hunter2@127.0.0.1:{port}/appdb"),
+            "password authentication failed for user \"app\"".to_string(),
+            "wrong-hunter2",
+        ),
+        (
+            format!("postgres://app:right-password@127.0.0.1:{port}/no_such_db"),
+            "database \"no_such_db\" does not exist".to_string(),
+            "right-password",
+        ),
+        (
+            format!("postgres://app:right-password@127.0.0.1:{free}/appdb"),
+            format!("connection refused at 127.0.0.1:{free}"),
+            "right-password",
+        ),
+    ];
+    // The sanity check: the right password works.
+    let ok = apply(
+        dir.path(),
+        &format!("postgres://app:right-password@127.0.0.1:{port}/appdb"),
+        &["0007.sql"],
+    );
+    assert_eq!(ok.code, 0, "{ok:?}");
+    for (url, reason, password) in &cases {
+        let runs = [
+            pgdiplomat(dir.path(), &["apply", "--database-url", url, "0007.sql"]),
+            pgdiplomat(dir.path(), &["inspect", "--database-url", url]),
+            pgdiplomat(dir.path(), &["lint", "--database-url", url, "0007.sql"]),
+            pgdiplomat(dir.path(), &["trace", "--database-url", url, "0007.sql"]),
+        ];
+        for r in &runs {
+            assert_eq!(r.code, 2, "{url}: {r:?}");
+            assert!(
+                r.stderr.contains(reason.as_str()),
+                "{url}: want {reason:?}: {r:?}"
+            );
+            assert!(!r.stderr.contains("db error"), "{url}: {r:?}");
+            assert!(!r.stderr.contains(password), "{url}: {r:?}");
+            assert!(!r.stdout.contains(password), "{url}: {r:?}");
+        }
+    }
+}
+
+/// The phase of the running concurrent index build, if any.
+fn build_phase(c: &mut Client) -> Option<String> {
+    c.query_opt(
+        "SELECT phase FROM pg_stat_progress_create_index LIMIT 1",
+        &[],
+    )
+    .unwrap()
+    .map(|r| r.get(0))
+}
+
+fn pgdiplomat_backends(c: &mut Client) -> i64 {
+    one(
+        c,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgdiplomat%'",
+    )
+}
+
+fn finish(child: Child) -> Out {
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_waiting_runner_holds_no_snapshot_that_the_running_concurrent_build_would_wait_for() {
+    let cluster = server(2000);
+    let dir = dir_with(&[(
+        "0010_idx.sql",
+        "CREATE UNIQUE INDEX CONCURRENTLY users_email_uniq ON users_user (email);\n",
+    )]);
+    let url = cluster.url("postgres");
+    let mut c = cluster.connect().unwrap();
+    // A writer holds the first runner's build before it starts (phase "waiting for writers
+    // before build"); the second runner starts waiting then, before the build takes the
+    // reference snapshot of its validation phase. A waiting statement's snapshot would be older
+    // than that, and the build would wait for it at the end while it waits for the build.
+    let mut writer = cluster.connect().unwrap();
+    writer
+        .batch_execute("BEGIN; UPDATE users_user SET username = username WHERE id = 1;")
+        .unwrap();
+    let first = spawn_apply(dir.path(), &url, &["0010_idx.sql"]);
+    wait_until("the first build to wait for the writer", || {
+        build_phase(&mut c).is_some_and(|p| p.contains("writers before build"))
+    });
+    let second = spawn_apply(dir.path(), &url, &["--wait", "0010_idx.sql"]);
+    wait_until("the second runner to connect", || {
+        pgdiplomat_backends(&mut c) >= 4
+    });
+    sleep(Duration::from_millis(500));
+    writer.batch_execute("COMMIT").unwrap();
+    let (first, second) = (finish(first), finish(second));
+    assert_eq!(
+        first.code, 0,
+        "the running deploy's build must not be aborted: {first:?}"
+    );
+    assert_eq!(second.code, 0, "{second:?}");
+    assert!(
+        second
+            .stderr
+            .contains("waiting: another pgdiplomat apply is running on this database (pid"),
+        "{second:?}"
+    );
+    assert!(second.stderr.contains("got the runner lock"), "{second:?}");
+    assert!(
+        second
+            .stderr
+            .contains("0 applied (0 resumed), 1 already applied"),
+        "{second:?}"
+    );
+    assert_eq!(index_valid(&mut c, "users_email_uniq"), Some(true));
+    assert_eq!(
+        history_state(&mut c, "0010_idx.sql"),
+        Some(("applied".into(), 1))
+    );
+}
+
+#[test]
+fn after_a_killed_runner_the_rerun_names_the_build_still_running_and_waits_for_it() {
+    let cluster = server(2000);
+    let migration = "ALTER TABLE users_user ADD COLUMN nickname text;\n\
+                     CREATE UNIQUE INDEX CONCURRENTLY users_email_uniq ON users_user (email);\n";
+    let dir = dir_with(&[("0011_killed.sql", migration)]);
+    let url = cluster.url("postgres");
+    let mut c = cluster.connect().unwrap();
+    let mut snapshot = cluster.connect().unwrap();
+    snapshot
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1;")
+        .unwrap();
+    let mut killed = spawn_apply(dir.path(), &url, &["0011_killed.sql"]);
+    wait_until("the build to wait for old snapshots", || {
+        build_phase(&mut c).is_some_and(|p| p.contains("old snapshots"))
+    });
+    killed.kill().unwrap(); // SIGKILL; its backend goes on with the build
+    killed.wait().unwrap();
+    let build =
+        backend_running(&mut c, "CREATE UNIQUE INDEX CONCURRENTLY%").expect("the build goes on");
+
+    let r = apply(dir.path(), &url, &["0011_killed.sql"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "the runner lock is held by pid {build}, the backend of an earlier apply whose runner is gone (killed): it is still running `CREATE UNIQUE INDEX CONCURRENTLY users_email_uniq ON users_user (email)`, started "
+        )),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("s ago, the build of that run; "), "{r:?}");
+    assert!(
+        r.stderr.contains("the server releases the lock when that statement ends; wait for it to finish, or pass --wait"),
+        "{r:?}"
+    );
+
+    let waiting = spawn_apply(dir.path(), &url, &["--wait", "0011_killed.sql"]);
+    wait_until("the waiting runner to connect", || {
+        pgdiplomat_backends(&mut c) >= 3
+    });
+    sleep(Duration::from_millis(500));
+    snapshot.batch_execute("COMMIT").unwrap();
+    let r = finish(waiting);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("waiting: the runner lock is held by pid"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("resuming at step 2 of 2"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("index users_email_uniq already exists and is valid"),
+        "the killed run's build finished; it is not built twice: {r:?}"
+    );
+    assert_eq!(index_valid(&mut c, "users_email_uniq"), Some(true));
+    assert_eq!(
+        history_state(&mut c, "0011_killed.sql"),
+        Some(("applied".into(), 2))
+    );
+}
+
+#[test]
+fn an_existing_index_of_the_same_name_is_skipped_only_when_it_is_the_same_index() {
+    let migration = "CREATE UNIQUE INDEX CONCURRENTLY users_email_uniq ON users_user (email);\n";
+    let wants = "CREATE UNIQUE INDEX users_email_uniq ON public.users_user USING btree (email)";
+    let cases: [(&str, &str, Option<&str>); 5] = [
+        (
+            "another column, not unique",
+            "CREATE INDEX users_email_uniq ON users_user (username)",
+            Some("it is not unique and this statement's index is unique; existing: `CREATE INDEX users_email_uniq ON public.users_user USING btree (username)`"),
+        ),
+        (
+            "another column, unique",
+            "CREATE UNIQUE INDEX users_email_uniq ON users_user (username)",
+            Some("its definition differs; existing: `CREATE UNIQUE INDEX users_email_uniq ON public.users_user USING btree (username)`"),
+        ),
+        (
+            "partial",
+            "CREATE UNIQUE INDEX users_email_uniq ON users_user (email) WHERE id > 10",
+            Some("its definition differs; existing: `CREATE UNIQUE INDEX users_email_uniq ON public.users_user USING btree (email) WHERE (id > 10)`"),
+        ),
+        (
+            "another table",
+            "CREATE TABLE other (email varchar(255)); CREATE UNIQUE INDEX users_email_uniq ON other (email)",
+            Some("it is on public.other, not public.users_user; existing: `CREATE UNIQUE INDEX users_email_uniq ON public.other USING btree (email)`"),
+        ),
+        (
+            "the same index",
+            "CREATE UNIQUE INDEX users_email_uniq ON users_user (email)",
+            None,
+        ),
+    ];
+    for (what, existing, refusal) in cases {
+        let cluster = server(100);
+        let mut c = cluster.connect().unwrap();
+        c.batch_execute(existing).unwrap();
+        let dir = dir_with(&[("0012_idx.sql", migration)]);
+        let r = apply(dir.path(), &cluster.url("postgres"), &["0012_idx.sql"]);
+        match refusal {
+            Some(reason) => {
+                assert_eq!(r.code, 1, "{what}: {r:?}");
+                assert!(
+                    r.stderr.contains("0012_idx.sql, step 1 (line 1): an index named users_email_uniq already exists but "),
+                    "{what}: {r:?}"
+                );
+                assert!(r.stderr.contains(reason), "{what}: {r:?}");
+                assert!(
+                    r.stderr
+                        .contains(&format!("this statement builds: `{wants}`")),
+                    "{what}: {r:?}"
+                );
+                assert!(!r.stderr.contains("); skipping"), "{what}: {r:?}");
+                assert_eq!(
+                    history_state(&mut c, "0012_idx.sql"),
+                    Some(("failed".into(), 0)),
+                    "{what}"
+                );
+            }
+            None => {
+                assert_eq!(r.code, 0, "{what}: {r:?}");
+                assert!(
+                    r.stderr.contains("index users_email_uniq already exists and is valid, with the definition this statement builds (an earlier run built it); skipping"),
+                    "{what}: {r:?}"
+                );
+                assert_eq!(
+                    history_state(&mut c, "0012_idx.sql"),
+                    Some(("applied".into(), 1)),
+                    "{what}"
+                );
+            }
+        }
+        // Nothing was built or dropped: the index is the one that was there.
+        assert_eq!(
+            index_valid(&mut c, "users_email_uniq"),
+            Some(true),
+            "{what}"
+        );
+        assert_eq!(
+            one::<i64>(
+                &mut c,
+                "SELECT count(*) FROM pg_class WHERE relname LIKE 'pgdiplomat_index_probe%'"
+            ),
+            0,
+            "{what}: the probe is rolled back"
+        );
+    }
+}
+
+/// A real PgBouncer (Debian's `pgbouncer`) on a free loopback port in front of `cluster`,
+/// stopped on drop.
+struct PgBouncer {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// The pgbouncer binary, installed with scripts/ensure-deps when missing. Fails (never skips)
+/// when it cannot be had: these tests are the only proof that apply copes with a pooler.
+fn pgbouncer_bin() -> PathBuf {
+    let find = || {
+        ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+    };
+    if let Some(p) = find() {
+        return p;
+    }
+    let out = std::process::Command::new("bash")
+        .arg(repo().join("scripts/ensure-deps"))
+        .output()
+        .expect("run scripts/ensure-deps");
+    find().unwrap_or_else(|| {
+        panic!(
+            "pgbouncer is not installed and scripts/ensure-deps could not install it \
+             (apt-get install pgbouncer as root), so the PgBouncer tests cannot run:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn pgbouncer(cluster: &Cluster, pool_mode: &str) -> PgBouncer {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = pgbouncer_bin();
+    let dir = tempfile::tempdir().unwrap();
+    // pgbouncer refuses to run as root: it runs as nobody (-u), which must reach its files.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = dir.path().display();
+    let config = format!(
+        "[databases]\n\
+         postgres = host={sock} port={pgport} dbname=postgres user=postgres\n\
+         [pgbouncer]\n\
+         listen_addr = 127.0.0.1\n\
+         listen_port = {port}\n\
+         unix_socket_dir =\n\
+         auth_type = trust\n\
+         auth_file = {d}/users.txt\n\
+         pool_mode = {pool_mode}\n\
+         default_pool_size = 10\n\
+         logfile = {d}/pgbouncer.log\n\
+         ignore_startup_parameters = extra_float_digits\n",
+        sock = cluster.socket_dir().display(),
+        pgport = cluster.port(),
+    );
+    std::fs::write(dir.path().join("pgbouncer.ini"), config).unwrap();
+    std::fs::write(dir.path().join("users.txt"), "\"postgres\" \"\"\n").unwrap();
+    let mut cmd = std::process::Command::new(&bin);
+    if is_root() {
+        cmd.args(["-u", "nobody"]);
+    }
+    let child = cmd
+        .arg(dir.path().join("pgbouncer.ini"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let bouncer = PgBouncer { child, port, dir };
+    let url = bouncer.url();
+    let start = Instant::now();
+    loop {
+        let attempt =
+            pgdiplomat_pg::postgres::Client::connect(&url, pgdiplomat_pg::postgres::NoTls)
+                .and_then(|mut c| c.simple_query("SELECT 1").map(|_| ()));
+        match attempt {
+            Ok(()) => break,
+            Err(e) if start.elapsed() > Duration::from_secs(30) => panic!(
+                "pgbouncer did not accept connections on port {port}: {e}\n{}",
+                std::fs::read_to_string(bouncer.dir.path().join("pgbouncer.log"))
+                    .unwrap_or_default()
+            ),
+            Err(_) => sleep(Duration::from_millis(100)),
+        }
+    }
+    bouncer
+}
+
+impl PgBouncer {
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+#[test]
+fn apply_refuses_a_transaction_pooling_pgbouncer_and_changes_nothing() {
+    let cluster = server(100);
+    let bouncer = pgbouncer(&cluster, "transaction");
+    let dir = dir_with(&[(
+        "0013_nick.sql",
+        "ALTER TABLE users_user ADD COLUMN nickname text;\n",
+    )]);
+    let r = apply(dir.path(), &bouncer.url(), &["0013_nick.sql"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "pgdiplomat apply needs a session-pooled or direct connection; 127.0.0.1:{}/postgres as postgres is pooled per transaction (PgBouncer pool_mode=transaction or statement): ",
+            bouncer.port
+        )),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("use a direct URL (the server's own host and port) or pool_mode=session"),
+        "{r:?}"
+    );
+    let mut c = cluster.connect().unwrap();
+    assert!(!has_column(&mut c, "users_user", "nickname"));
+    assert_eq!(
+        one::<i64>(
+            &mut c,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+        ),
+        0,
+        "no runner lock left behind on a pooled server connection"
+    );
+    assert_eq!(
+        one::<i64>(
+            &mut c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgdiplomat'"
+        ),
+        0
+    );
+}
+
+#[test]
+fn apply_works_through_a_session_pooling_pgbouncer() {
+    let cluster = server(500);
+    let bouncer = pgbouncer(&cluster, "session");
+    let dir = dir_with(&[("0001_email_unique.sql", &safe_seed())]);
+    let url = bouncer.url();
+    let r = apply(dir.path(), &url, &["0001_email_unique.sql"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut c = cluster.connect().unwrap();
+    assert_eq!(index_valid(&mut c, "unq_email"), Some(true));
+    assert_eq!(
+        history_state(&mut c, "0001_email_unique.sql"),
+        Some(("applied".into(), 2))
+    );
+    let again = apply(dir.path(), &url, &["0001_email_unique.sql"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(
+        again
+            .stderr
+            .contains("0 applied (0 resumed), 1 already applied"),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn a_server_that_requires_tls_says_so() {
+    let cluster = Cluster::start(ClusterOptions::default().tcp(true)).expect("start PostgreSQL");
+    let mut c = cluster.connect().unwrap();
+    let hba = cluster.data_dir().join("pg_hba.conf");
+    let text = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!("hostnossl all all 127.0.0.1/32 reject\n{text}"),
+    )
+    .unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+    sleep(Duration::from_millis(300));
+    let dir = dir_with(&[("0007.sql", "SELECT 1;\n")]);
+    let url = format!(
+        "postgres://postgres:tls-hunter2@127.0.0.1:{}/postgres?sslmode=disable",
+        cluster.port()
+    );
+    let r = apply(dir.path(), &url, &["0007.sql"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("no encryption"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("the server requires TLS for this connection: add sslmode=require"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("tls-hunter2"), "{r:?}");
+}

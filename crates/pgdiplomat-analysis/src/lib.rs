@@ -11,6 +11,7 @@ pub mod directives;
 pub mod discover;
 pub mod explain;
 pub mod fix;
+pub mod fix_files;
 pub mod layout;
 pub mod lint;
 pub mod model;

@@ -107,7 +107,7 @@ The result has parts: a part is either one transaction or one statement that mus
 any transaction. Printed as one script with the parts marked; --write writes part 1 over FILE \
 (the original is kept as FILE.orig) and the other parts to FILE_2.sql, FILE_3.sql, ... so that \
 migration tools that wrap each file in a transaction run them correctly.",
-        after_help = "Examples:\n  pgdiplomat fix migrations/0002_email_unique.sql\n  pgdiplomat fix --write migrations/0002_email_unique.sql\n  pgdiplomat fix --format json migrations/0002_email_unique.sql"
+        after_help = "Examples:\n  pgdiplomat fix migrations/0002_email_unique.sql\n  pgdiplomat fix --write migrations/0002_email_unique.sql\n  pgdiplomat fix --write migrations/\n  pgdiplomat fix --format json migrations/0002_email_unique.sql"
     )]
     Fix(FixArgs),
     Inspect(crate::inspect::InspectArgs),
@@ -307,13 +307,20 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Args, Debug)]
 pub struct FixArgs {
-    /// The migration to fix, or `-` for standard input.
-    #[arg(value_name = "FILE")]
+    /// The migration to fix, a directory (every migration in it, in its tool's order), or `-`
+    /// for standard input.
+    #[arg(value_name = "PATH")]
     pub file: PathBuf,
+    /// Migration tool of the directory (default: detected as for `lint`). Decides which files
+    /// are migrations, which part of a file runs, and where `--write` puts the parts.
+    #[arg(long, value_name = "LAYOUT", value_parser = layout_parser())]
+    pub layout: Option<pgdiplomat_analysis::layout::Layout>,
     /// PostgreSQL major version the migration will run on (13-18; default 17).
     #[arg(long, value_name = "MAJOR", value_parser = clap::value_parser!(u32).range(13..=18))]
     pub pg_version: Option<u32>,
-    /// Write the parts to files instead of printing them.
+    /// Write the parts as the migrations the tool runs (new versions or folders with the
+    /// tool's no-transaction marker) instead of printing them. Never replaces a file other
+    /// than the migration itself, whose original is kept as `<file>.orig`.
     #[arg(long)]
     pub write: bool,
     /// Output format.

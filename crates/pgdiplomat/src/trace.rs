@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::str::FromStr;
 
+use pgdiplomat_apply::retry::RetryPolicy;
 use pgdiplomat_pg::postgres::{self, Client, NoTls};
 use pgdiplomat_pg::{Cluster, ClusterOptions, PgBinaries};
 use pgdiplomat_trace::session::{trace_files, FileTrace, TraceOptions};
@@ -117,6 +118,14 @@ pub fn run(args: TraceArgs) -> u8 {
         rollback: target.rollback,
         seed_rows: args.seed_rows,
         server_major: target.major,
+        // A user's database: never wait unbounded for a lock (the throwaway server has no
+        // application to block).
+        negotiate: args.database_url.is_some().then(|| RetryPolicy {
+            lock_timeout: args.lock_timeout,
+            max_attempts: args.max_attempts,
+            max_total: args.max_retry_time,
+            ..RetryPolicy::default()
+        }),
     };
     let traces = match trace_files(&mut target.client, &mut target.monitor, &sources, opts) {
         Ok(t) => t,
@@ -145,7 +154,7 @@ pub fn run(args: TraceArgs) -> u8 {
     }
     let bad = traces
         .iter()
-        .map(|f| f.disagreements() + f.errors())
+        .map(|f| f.disagreements() + f.errors() + f.lock_not_free())
         .sum::<usize>();
     if bad > 0 {
         EXIT_FINDINGS
@@ -177,7 +186,7 @@ fn locks_text(s: &pgdiplomat_trace::session::StatementTrace) -> String {
 
 fn human(traces: &[FileTrace], major: u32) -> String {
     let mut out = String::new();
-    let (mut ran, mut disagree, mut errors) = (0, 0, 0);
+    let (mut ran, mut disagree, mut errors, mut blocked) = (0, 0, 0, 0);
     for f in traces {
         let _ = writeln!(out, "== {}", f.file);
         if let Some(e) = &f.error {
@@ -208,6 +217,7 @@ fn human(traces: &[FileTrace], major: u32) -> String {
                     let _ = writeln!(out, "    transaction control");
                 }
                 "skipped" => {
+                    blocked += usize::from(s.lock_not_free);
                     let _ = writeln!(out, "    skipped: {}", s.message.as_deref().unwrap_or(""));
                 }
                 "error" => {
@@ -261,8 +271,13 @@ fn human(traces: &[FileTrace], major: u32) -> String {
     }
     let _ = writeln!(
         out,
-        "{} statements ran on PostgreSQL {major}: {disagree} disagree with the model, {errors} failed",
-        ran
+        "{} statements ran on PostgreSQL {major}: {disagree} disagree with the model, {errors} failed{}",
+        ran,
+        if blocked > 0 {
+            format!(", {blocked} not traced (lock not free in time)")
+        } else {
+            String::new()
+        }
     );
     out
 }
@@ -348,6 +363,15 @@ fn problems(traces: &[FileTrace], github: bool) -> String {
                     s.line,
                     s.column,
                     "statement-failed",
+                    s.message.as_deref().unwrap_or(""),
+                );
+            }
+            if s.lock_not_free {
+                line(
+                    &f.file,
+                    s.line,
+                    s.column,
+                    "lock-not-free",
                     s.message.as_deref().unwrap_or(""),
                 );
             }

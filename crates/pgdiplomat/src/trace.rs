@@ -96,7 +96,14 @@ pub fn run(args: TraceArgs) -> u8 {
     if failed {
         return EXIT_USAGE;
     }
-    let mut target = match connect_target(&args) {
+    // A Ctrl-C or a SIGTERM must not leave the throwaway server running.
+    if let Err(e) = pgdiplomat_pg::stop_clusters_on_signals() {
+        error(format!("cannot install the signal handlers: {e}"));
+        return EXIT_USAGE;
+    }
+    let connected = connect_target(&args);
+    pgdiplomat_pg::wait_for_signal_exit();
+    let mut target = match connected {
         Ok(t) => t,
         Err(e) => {
             error(e);
@@ -105,7 +112,9 @@ pub fn run(args: TraceArgs) -> u8 {
     };
     eprintln!("pgdiplomat: tracing on {}", target.description);
     for s in &setup {
-        if let Err(e) = target.client.batch_execute(&s.text) {
+        let done = target.client.batch_execute(&s.text);
+        pgdiplomat_pg::wait_for_signal_exit();
+        if let Err(e) = done {
             error(format!(
                 "{}: setup failed: {}",
                 s.name,
@@ -127,7 +136,10 @@ pub fn run(args: TraceArgs) -> u8 {
             ..RetryPolicy::default()
         }),
     };
-    let traces = match trace_files(&mut target.client, &mut target.monitor, &sources, opts) {
+    let traced = trace_files(&mut target.client, &mut target.monitor, &sources, opts);
+    // Interrupted: the handler stops the server and exits; its failures are not the answer.
+    pgdiplomat_pg::wait_for_signal_exit();
+    let traces = match traced {
         Ok(t) => t,
         Err(e) => {
             error(format!(

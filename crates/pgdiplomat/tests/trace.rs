@@ -492,3 +492,94 @@ fn with_a_database_url_statements_that_escape_the_rollback_are_skipped_and_seque
     ran(6);
     ran(8);
 }
+
+/// Issue #9: a trace interrupted by SIGINT or SIGTERM stops its throwaway PostgreSQL and
+/// removes its directory, then exits with 128 + the signal.
+#[cfg(unix)]
+fn an_interrupted_trace_leaves_no_server_behind(signal: i32, expected_code: i32) {
+    use std::time::{Duration, Instant};
+
+    let dir = project(&[("slow.sql", "SELECT pg_sleep(60);\n")]);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgdiplomat"))
+        .current_dir(dir.path())
+        .args(["trace", "slow.sql"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let owner = child.id().to_string();
+    // Find the cluster the child started (its owner.pid names the child) and its postmaster.
+    let base = pgdiplomat_pg::cluster_base_dir();
+    let started = Instant::now();
+    let (cluster_dir, postmaster) = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the trace's server never came up"
+        );
+        let found = std::fs::read_dir(&base).unwrap().flatten().find_map(|e| {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(pgdiplomat_pg::CLUSTER_DIR_PREFIX) {
+                return None;
+            }
+            let pid = std::fs::read_to_string(path.join(pgdiplomat_pg::OWNER_PID_FILE)).ok()?;
+            if pid.trim() != owner {
+                return None;
+            }
+            // The postmaster's pid file once it accepts connections (initdb's single-user
+            // backend writes a negative pid, and no "ready" status line).
+            let pm = std::fs::read_to_string(path.join("data/postmaster.pid")).ok()?;
+            let pid: i32 = pm.lines().next()?.trim().parse().ok()?;
+            (pid > 0 && pm.lines().nth(7).map(str::trim) == Some("ready")).then_some((path, pid))
+        });
+        if let Some(f) = found {
+            break f;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Let the trace get into its statement.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(pgdiplomat_pg::pid_alive(postmaster));
+    // SAFETY: sending a signal to our own child has no memory-safety preconditions.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let sent = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if sent.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the trace did not exit within 20 s of the signal");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let exited_after = sent.elapsed();
+    eprintln!("signal {signal}: exited after {exited_after:?} with {status:?}");
+    let alive_until = Instant::now() + Duration::from_secs(5);
+    while pgdiplomat_pg::pid_alive(postmaster) && Instant::now() < alive_until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let postmaster_left = pgdiplomat_pg::pid_alive(postmaster);
+    let dir_left = cluster_dir.exists();
+    if postmaster_left {
+        // SAFETY: as above; do not leak a server from a failing test.
+        unsafe { libc::kill(postmaster, libc::SIGKILL) };
+    }
+    let _ = std::fs::remove_dir_all(&cluster_dir);
+    assert!(!postmaster_left, "postmaster {postmaster} still running");
+    assert!(!dir_left, "{} still exists", cluster_dir.display());
+    assert_eq!(status.code(), Some(expected_code), "{status:?}");
+    assert!(exited_after < Duration::from_secs(10), "{exited_after:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_stops_the_throwaway_server_and_removes_its_directory() {
+    an_interrupted_trace_leaves_no_server_behind(libc::SIGINT, 130);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_throwaway_server_and_removes_its_directory() {
+    an_interrupted_trace_leaves_no_server_behind(libc::SIGTERM, 143);
+}

@@ -24,7 +24,9 @@ pub struct TraceOptions {
     /// Run each file inside one transaction that is rolled back at its end (for a real
     /// database). CONCURRENTLY statements are then skipped: they cannot run in a transaction.
     pub rollback: bool,
-    /// Fill tables that exist before each file (and have no rows) with this many rows.
+    /// Fill tables that exist before each file (and have no rows) with this many rows. The rows
+    /// are committed (seeding runs before a file's rolled-back transaction): not for a user's
+    /// database unless its changes are to be kept (the CLI refuses it there without --commit).
     pub seed_rows: Option<u64>,
     /// The server's major version (selects the lock-table rows compared against).
     pub server_major: u32,

@@ -231,6 +231,7 @@ pub struct TraceArgs {
     #[arg(long, value_name = "FILE")]
     pub setup: Vec<PathBuf>,
     /// Fill every table that exists before each file (and is empty) with N generated rows.
+    /// With --database-url only together with --commit (the rows are kept).
     #[arg(long, value_name = "N")]
     pub seed_rows: Option<u64>,
     /// Directory with initdb, pg_ctl and postgres for the throwaway server.

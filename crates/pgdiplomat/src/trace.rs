@@ -96,6 +96,11 @@ pub fn run(args: TraceArgs) -> u8 {
     if failed {
         return EXIT_USAGE;
     }
+    if args.database_url.is_some() && !args.commit && args.seed_rows.is_some() {
+        // Seeded rows (and the sequences they move) would stay in the user's database.
+        error("--seed-rows with --database-url needs --commit: the generated rows would not be rolled back");
+        return EXIT_USAGE;
+    }
     // A Ctrl-C or a SIGTERM must not leave the throwaway server running.
     if let Err(e) = pgdiplomat_pg::stop_clusters_on_signals() {
         error(format!("cannot install the signal handlers: {e}"));

@@ -583,3 +583,35 @@ fn sigint_stops_the_throwaway_server_and_removes_its_directory() {
 fn sigterm_stops_the_throwaway_server_and_removes_its_directory() {
     an_interrupted_trace_leaves_no_server_behind(libc::SIGTERM, 143);
 }
+
+/// Issue #9, item 7: `--seed-rows` on a user's database would write rows (and move sequences)
+/// outside the rolled-back transaction; without --commit it is refused before anything runs.
+#[test]
+fn with_a_database_url_seeding_is_refused_unless_commit() {
+    let cluster = server_with_schema();
+    let mut c = cluster.connect().unwrap();
+    c.batch_execute("CREATE TABLE empty_one (id serial PRIMARY KEY, note text)")
+        .unwrap();
+    let dir = project(&[("m.sql", "ALTER TABLE empty_one ADD COLUMN n int;\n")]);
+    let url = cluster.url("postgres");
+    let r = trace(
+        dir.path(),
+        &["--database-url", &url, "--seed-rows", "10", "m.sql"],
+    );
+    let rows: i64 = c
+        .query_one("SELECT count(*) FROM empty_one", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        rows, 0,
+        "seeding wrote to the database\n{}{}",
+        r.stdout, r.stderr
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("--seed-rows with --database-url needs --commit"),
+        "{}",
+        r.stderr
+    );
+}

@@ -120,6 +120,38 @@ impl std::fmt::Display for Blocker {
     }
 }
 
+/// The sessions that block backend `pid` right now (`pg_blocking_pids`), as seen from `monitor`.
+pub fn blockers_of(
+    monitor: &mut Client,
+    pid: i32,
+) -> Result<Vec<Blocker>, pgdiplomat_pg::postgres::Error> {
+    Ok(monitor
+        .query(
+            "SELECT a.pid, coalesce(a.state, ''), coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8,
+                    left(coalesce(a.query, ''), 200)
+               FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1))",
+            &[&pid],
+        )?
+        .into_iter()
+        .map(|r| Blocker {
+            pid: r.get(0),
+            state: r.get(1),
+            xact_age_secs: r.get(2),
+            query: r.get::<_, String>(3).replace('\n', " "),
+        })
+        .collect())
+}
+
+/// Adds newly seen blockers to `into`, updating the ones already known (same pid).
+pub fn merge_blockers(into: &mut Vec<Blocker>, seen: Vec<Blocker>) {
+    for b in seen {
+        match into.iter_mut().find(|x| x.pid == b.pid) {
+            Some(x) => *x = b,
+            None => into.push(b),
+        }
+    }
+}
+
 struct Watched {
     result: Result<(), pgdiplomat_pg::postgres::Error>,
     blockers: Vec<Blocker>,
@@ -140,19 +172,8 @@ fn execute_watched(
         let worker = scope.spawn(move || client.batch_execute(sql));
         let mut reported_progress = false;
         while !worker.is_finished() {
-            if let Ok(rows) = monitor.query(
-                "SELECT a.pid, coalesce(a.state, ''), coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8,
-                        left(coalesce(a.query, ''), 200)
-                   FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1))",
-                &[&pid],
-            ) {
-                for r in rows {
-                    let b = Blocker { pid: r.get(0), state: r.get(1), xact_age_secs: r.get(2), query: r.get::<_, String>(3).replace('\n', " ") };
-                    match blockers.iter_mut().find(|x| x.pid == b.pid) {
-                        Some(x) => *x = b,
-                        None => blockers.push(b),
-                    }
-                }
+            if let Ok(seen) = blockers_of(monitor, pid) {
+                merge_blockers(&mut blockers, seen);
             }
             if let Ok(rows) = monitor.query(
                 "SELECT phase, coalesce(blocks_done, 0), coalesce(blocks_total, 0), coalesce(tuples_done, 0), coalesce(tuples_total, 0)

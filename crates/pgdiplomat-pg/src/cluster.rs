@@ -136,6 +136,7 @@ impl Cluster {
             root: dir.path().to_path_buf(),
             dir: Some(dir),
         };
+        crate::signals::register(cluster.root.clone());
         cluster.prepare_dir()?;
         cluster.initdb()?;
 
@@ -316,6 +317,7 @@ impl Cluster {
     /// ignores errors.
     pub fn stop(mut self) -> Result<(), ClusterError> {
         self.stop_server();
+        crate::signals::unregister(&self.root);
         match self.dir.take() {
             Some(dir) => dir
                 .close()
@@ -437,6 +439,7 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop_server();
+        crate::signals::unregister(&self.root);
         // The TempDir field is dropped next and removes the directory.
     }
 }

@@ -15,6 +15,8 @@
 //! # Ok::<(), pgdiplomat_pg::ClusterError>(())
 //! ```
 //!
+//! [`stop_clusters_on_signals`] makes SIGINT/SIGTERM stop them too.
+//!
 //! Unix only. When run as root, the PostgreSQL programs are run as `nobody`.
 
 mod binaries;
@@ -23,6 +25,7 @@ mod error;
 mod ident;
 mod privilege;
 mod reaper;
+mod signals;
 
 pub use binaries::{find_pg_bin, PgBinaries, PgVersion, PG_BIN_ENV};
 pub use cluster::{cluster_base_dir, Cluster, ClusterOptions, SUPERUSER};
@@ -34,3 +37,4 @@ pub use reaper::{
 
 /// Re-export of the `postgres` crate, so callers use the same version.
 pub use postgres;
+pub use signals::{received_signal, stop_clusters_on_signals, wait_for_signal_exit};

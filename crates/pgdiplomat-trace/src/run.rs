@@ -6,9 +6,12 @@
 //! second connection samples `pg_locks`, `pg_stat_activity` and
 //! `pg_stat_progress_create_index` for that backend until the statement ends.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
+use pgdiplomat_apply::execute::{blockers_of, merge_blockers, Blocker as BlockingSession};
+use pgdiplomat_apply::retry::RetryPolicy;
+use pgdiplomat_locks::LockMode;
 use pgdiplomat_pg::postgres::Client;
 
 use crate::compare::Observation;
@@ -24,6 +27,10 @@ pub struct Run {
     pub error: Option<String>,
     /// Phases seen in `pg_stat_progress_create_index` and wait events in `pg_stat_activity`.
     pub phases: Vec<String>,
+    /// The SQLSTATE of a failed statement.
+    pub sqlstate: Option<String>,
+    /// Sessions seen blocking the statement (only when it ran watched).
+    pub blockers: Vec<BlockingSession>,
 }
 
 pub fn backend_pid(client: &mut Client) -> Result<i32, PgError> {
@@ -43,17 +50,52 @@ pub fn error_text(e: &PgError) -> String {
 
 /// Runs `sql` inside the transaction `client` is in, observing it from the same backend.
 pub fn run_in_transaction(client: &mut Client, pid: i32, sql: &str) -> Result<Run, PgError> {
+    observe_in_transaction(client, pid, sql, None)
+}
+
+/// Like [`run_in_transaction`], while `monitor` (a second connection) records the sessions
+/// that block the statement (`Run::blockers`, `Run::sqlstate`): for negotiating locks.
+pub fn run_in_transaction_watched(
+    client: &mut Client,
+    monitor: &mut Client,
+    pid: i32,
+    sql: &str,
+) -> Result<Run, PgError> {
+    observe_in_transaction(client, pid, sql, Some(monitor))
+}
+
+fn observe_in_transaction(
+    client: &mut Client,
+    pid: i32,
+    sql: &str,
+    monitor: Option<&mut Client>,
+) -> Result<Run, PgError> {
     let before = snapshot_relations(client)?;
     let locks_before: BTreeSet<ObservedLock> =
         locks_of(client, pid, &before.by_oid)?.into_iter().collect();
     let scans_before = scan_counters(client, true)?;
     let start = Instant::now();
-    let result = client.batch_execute(sql);
+    let mut blockers: Vec<BlockingSession> = Vec::new();
+    let (result, client) = match monitor {
+        None => (client.batch_execute(sql), client),
+        Some(monitor) => std::thread::scope(|scope| {
+            let worker = scope.spawn(move || (client.batch_execute(sql), client));
+            while !worker.is_finished() {
+                if let Ok(seen) = blockers_of(monitor, pid) {
+                    merge_blockers(&mut blockers, seen);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            worker.join().expect("statement thread")
+        }),
+    };
     let duration = start.elapsed();
     if let Err(e) = result {
         return Ok(Run {
             duration,
             error: Some(error_text(&e)),
+            sqlstate: e.code().map(|c| c.code().to_string()),
+            blockers,
             ..Default::default()
         });
     }
@@ -83,6 +125,8 @@ pub fn run_in_transaction(client: &mut Client, pid: i32, sql: &str) -> Result<Ru
         duration,
         error: None,
         phases: Vec::new(),
+        sqlstate: None,
+        blockers,
     })
 }
 
@@ -186,6 +230,8 @@ pub fn run_concurrently(
         duration,
         error: None,
         phases,
+        sqlstate: None,
+        blockers: Vec::new(),
     })
 }
 
@@ -202,4 +248,103 @@ fn flush_stats(client: &mut Client, server_major: u32) {
         let _ = client.batch_execute("SELECT 1");
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// Locks that block the application's writes (or reads) held by this backend on relations
+/// that existed before the traced transaction: `relation mode` pairs, for messages.
+fn locks_blocking_the_application(
+    client: &mut Client,
+    created: &HashSet<u32>,
+) -> Result<Vec<String>, PgError> {
+    Ok(client
+        .query(
+            "SELECT l.relation, c.relname::text, l.mode
+               FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+              WHERE l.pid = pg_backend_pid() AND l.granted AND l.locktype = 'relation'
+              ORDER BY 2",
+            &[],
+        )?
+        .into_iter()
+        .filter(|r| !created.contains(&r.get::<_, u32>(0)))
+        .filter_map(|r| {
+            let mode = LockMode::parse(&r.get::<_, String>(2))?;
+            mode.blocks_writes()
+                .then(|| format!("{} on {}", mode.sql_name(), r.get::<_, String>(1)))
+        })
+        .collect())
+}
+
+/// Runs `sql` inside the transaction `client` is in, negotiating for its locks as `apply`
+/// does: in a savepoint under `SET LOCAL lock_timeout`, and when the lock is not free in time
+/// (55P03) rolled back to the savepoint — so nothing queues behind it for longer than the
+/// timeout — and retried after a jittered, growing pause, within the policy's attempts and time
+/// budget. It is not retried while the transaction already holds a lock that blocks the
+/// application (from an earlier statement of the file): waiting would keep that lock longer.
+///
+/// Returns the run and, when it gave up, why (the run's error is then the lock timeout).
+/// `created`: relations created earlier in this transaction (nobody else can wait for them).
+pub fn run_negotiated(
+    client: &mut Client,
+    monitor: &mut Client,
+    pid: i32,
+    sql: &str,
+    policy: &RetryPolicy,
+    created: &HashSet<u32>,
+) -> Result<(Run, Option<String>), PgError> {
+    let started = Instant::now();
+    let previous: String = client
+        .query_one("SELECT current_setting('lock_timeout')", &[])?
+        .get(0);
+    let timeout_ms = policy.lock_timeout.as_millis().max(1);
+    let mut blockers: Vec<BlockingSession> = Vec::new();
+    for attempt in 1..=policy.max_attempts.max(1) {
+        client.batch_execute(&format!(
+            "SAVEPOINT pgdiplomat_stmt; SET LOCAL lock_timeout = {timeout_ms}"
+        ))?;
+        let mut run = run_in_transaction_watched(client, monitor, pid, sql)?;
+        if run.error.is_none() {
+            client.batch_execute("RELEASE SAVEPOINT pgdiplomat_stmt")?;
+            client.execute("SELECT set_config('lock_timeout', $1, true)", &[&previous])?;
+            return Ok((run, None));
+        }
+        client.batch_execute(
+            "ROLLBACK TO SAVEPOINT pgdiplomat_stmt; RELEASE SAVEPOINT pgdiplomat_stmt",
+        )?;
+        if run.sqlstate.as_deref() != Some("55P03") {
+            return Ok((run, None));
+        }
+        merge_blockers(&mut blockers, std::mem::take(&mut run.blockers));
+        let wait = policy.backoff(attempt);
+        let held = locks_blocking_the_application(client, created)?;
+        let give_up = if !held.is_empty() {
+            Some(format!(
+                "; not retried: this transaction already holds {} (from an earlier statement), and waiting would block the application",
+                held.join(", ")
+            ))
+        } else if attempt >= policy.max_attempts || started.elapsed() + wait > policy.max_total {
+            Some(String::new())
+        } else {
+            None
+        };
+        if let Some(tail) = give_up {
+            let who = if blockers.is_empty() {
+                "a session that ended before it could be seen".to_string()
+            } else {
+                blockers
+                    .iter()
+                    .map(|b| b.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let message = format!(
+                "could not get the lock within {timeout_ms} ms ({attempt} attempt{} in {:.1}s), blocked by {who}{tail}",
+                if attempt == 1 { "" } else { "s" },
+                started.elapsed().as_secs_f64(),
+            );
+            run.blockers = blockers;
+            return Ok((run, Some(message)));
+        }
+        std::thread::sleep(wait);
+    }
+    unreachable!("the loop returns on its last attempt")
 }

@@ -1,6 +1,8 @@
 //! Tracing migration files: each statement runs on the server as the migration tool would run
 //! it, and is observed and compared with the model.
 
+use std::collections::HashSet;
+
 use pgdiplomat_analysis::analyze::{AnalysisOptions, Analyzer};
 use pgdiplomat_analysis::model::StatementKind;
 use pgdiplomat_analysis::parse::parse_sql;
@@ -10,9 +12,11 @@ use pgdiplomat_pg::postgres::Client;
 use serde::Serialize;
 
 use crate::compare::{check, Prediction};
+use crate::escape::escapes_rollback;
 use crate::observe::{created, dropped, strongest, PgError};
-use crate::run::{backend_pid, run_concurrently, run_in_transaction, Run};
+use crate::run::{backend_pid, run_concurrently, run_in_transaction, run_negotiated, Run};
 use crate::seed::{seed_empty_tables, SeededTable};
+use pgdiplomat_apply::retry::RetryPolicy;
 
 /// How files are run.
 #[derive(Debug, Clone, Copy)]
@@ -20,10 +24,16 @@ pub struct TraceOptions {
     /// Run each file inside one transaction that is rolled back at its end (for a real
     /// database). CONCURRENTLY statements are then skipped: they cannot run in a transaction.
     pub rollback: bool,
-    /// Fill tables that exist before each file (and have no rows) with this many rows.
+    /// Fill tables that exist before each file (and have no rows) with this many rows. The rows
+    /// are committed (seeding runs before a file's rolled-back transaction): not for a user's
+    /// database unless its changes are to be kept (the CLI refuses it there without --commit).
     pub seed_rows: Option<u64>,
     /// The server's major version (selects the lock-table rows compared against).
     pub server_major: u32,
+    /// On a user's database: negotiate for locks as `apply` does (statements in a transaction
+    /// run under this policy's `lock_timeout`, are retried after a lock timeout and finally
+    /// skipped, never waiting unbounded). `None` on the throwaway server.
+    pub negotiate: Option<RetryPolicy>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +52,9 @@ pub struct StatementTrace {
     /// `ran`, `error`, `skipped`, or `control` (BEGIN/COMMIT/ROLLBACK, run but not observed).
     pub status: &'static str,
     pub message: Option<String>,
+    /// Skipped because its lock was not free within the lock timeout (after the retries):
+    /// the statement was not traced, which counts as a failure.
+    pub lock_not_free: bool,
     /// Ran outside a transaction while a second connection sampled its locks.
     pub sampled: bool,
     pub duration_ms: f64,
@@ -77,6 +90,10 @@ impl FileTrace {
             .filter(|s| s.status == "error")
             .count()
             + usize::from(self.error.is_some())
+    }
+    /// Statements skipped because their lock was not free in time (not traced).
+    pub fn lock_not_free(&self) -> usize {
+        self.statements.iter().filter(|s| s.lock_not_free).count()
     }
 }
 
@@ -123,6 +140,8 @@ pub fn trace_files(
         if opts.rollback {
             client.batch_execute("BEGIN")?;
         }
+        // Relations created in this file's rolled-back transaction (they vanish with it).
+        let mut created_here: HashSet<u32> = HashSet::new();
         let mut in_txn = false;
         let mut aborted = false;
         for (stmt, analyzed) in parsed.statements.iter().zip(&analysis.statements) {
@@ -134,6 +153,7 @@ pub fn trace_files(
                 sql: sql.clone(),
                 status: "ran",
                 message: None,
+                lock_not_free: false,
                 sampled: false,
                 duration_ms: 0.0,
                 locks: Vec::new(),
@@ -159,6 +179,15 @@ pub fn trace_files(
                 analyzed.kind,
                 StatementKind::Begin | StatementKind::Commit | StatementKind::Rollback
             );
+            // `SET lock_timeout` and the like take no lock: no need to negotiate.
+            let policy = opts
+                .negotiate
+                .filter(|_| !matches!(analyzed.kind, StatementKind::SetTimeout { .. }));
+            let escapes = if opts.rollback && !txn_control && !forbidden_in_txn {
+                escapes_rollback(client, stmt.node.as_ref(), &sql, &created_here)?
+            } else {
+                None
+            };
             let run: Option<Run> = if opts.rollback && txn_control {
                 trace.status = "skipped";
                 trace.message = Some(
@@ -168,6 +197,12 @@ pub fn trace_files(
             } else if opts.rollback && forbidden_in_txn {
                 trace.status = "skipped";
                 trace.message = Some("cannot run inside the rolled-back transaction; use --commit or the embedded server".into());
+                None
+            } else if let Some(why) = escapes {
+                trace.status = "skipped";
+                trace.message = Some(format!(
+                    "{why}; not run, since this trace must leave the database as it was (use --commit or the embedded server)"
+                ));
                 None
             } else if txn_control {
                 trace.status = "control";
@@ -203,6 +238,34 @@ pub fn trace_files(
                     opts.server_major,
                     Vec::new(),
                 )?)
+            } else if let Some(policy) = &policy {
+                let own_txn = !(in_txn || opts.rollback);
+                if own_txn {
+                    client.batch_execute("BEGIN")?;
+                }
+                let (run, gave_up) =
+                    run_negotiated(client, monitor, pid, &sql, policy, &created_here)?;
+                if own_txn {
+                    client.batch_execute(if run.error.is_some() {
+                        "ROLLBACK"
+                    } else {
+                        "COMMIT"
+                    })?;
+                }
+                match gave_up {
+                    Some(why) => {
+                        trace.status = "skipped";
+                        trace.lock_not_free = true;
+                        trace.duration_ms = run.duration.as_secs_f64() * 1000.0;
+                        trace.message = Some(format!("{why}; not traced"));
+                        if in_txn {
+                            // The rest of the file's transaction would run without it.
+                            aborted = true;
+                        }
+                        None
+                    }
+                    None => Some(run),
+                }
             } else if in_txn || opts.rollback {
                 if opts.rollback {
                     client.batch_execute("SAVEPOINT pgdiplomat_stmt")?;
@@ -237,6 +300,14 @@ pub fn trace_files(
                     }
                 } else {
                     let obs = &run.observation;
+                    if opts.rollback {
+                        created_here.extend(
+                            obs.after
+                                .by_oid
+                                .keys()
+                                .filter(|oid| !obs.before.by_oid.contains_key(oid)),
+                        );
+                    }
                     trace.locks = strongest(&obs.locks)
                         .into_iter()
                         .map(|(relation, mode)| LockEntry {

@@ -62,10 +62,15 @@ binaries are found through PGDIPLOMAT_PG_BIN, PATH, pg_config or /usr/lib/postgr
 BEGIN/COMMIT. Give the schema the migrations expect with --setup (a schema dump, or earlier \
 migrations) and realistic data with --seed-rows.\n\n\
 With --database-url, each file runs inside one transaction that is rolled back at its end, unless \
---commit is given; CONCURRENTLY statements are then skipped (they cannot run in a transaction). \
+--commit is given; CONCURRENTLY statements are then skipped (they cannot run in a transaction), and \
+so are statements whose effects a rollback cannot undo (nextval/setval, INSERTs that fill serial or \
+identity columns, CREATE DATABASE, VACUUM, ALTER SYSTEM, ...), each saying why. On a real database \
+every statement runs under a short lock_timeout (--lock-timeout) and is retried with backoff when its \
+lock is not free (--max-attempts, --max-retry-time), then skipped, naming the blocking sessions: the \
+application never queues behind the trace. \
 CONCURRENTLY statements that do run are observed from a second connection that samples pg_locks, \
 pg_stat_activity and pg_stat_progress_create_index while they run.",
-        after_help = "Exit status:\n  0  every statement ran and matched the model\n  1  a statement failed or disagreed with the model\n  2  usage error, unreadable file, or PostgreSQL could not be started or reached\n\nExamples:\n  pgdiplomat trace --setup schema.sql --seed-rows 100000 migrations/\n  pgdiplomat trace --database-url postgres://app@localhost/staging migrations/0042_email.sql\n  pgdiplomat trace --format markdown migrations/ > trace.md"
+        after_help = "Exit status:\n  0  every statement ran (or was skipped on purpose) and matched the model\n  1  a statement failed, could not get its lock in time, or disagreed with the model\n  2  usage error, unreadable file, or PostgreSQL could not be started or reached\n\nExamples:\n  pgdiplomat trace --setup schema.sql --seed-rows 100000 migrations/\n  pgdiplomat trace --database-url postgres://app@localhost/staging migrations/0042_email.sql\n  pgdiplomat trace --format markdown migrations/ > trace.md"
     )]
     Trace(TraceArgs),
     /// Apply migrations without blocking the application: short lock_timeout with retries,
@@ -226,11 +231,23 @@ pub struct TraceArgs {
     #[arg(long, value_name = "FILE")]
     pub setup: Vec<PathBuf>,
     /// Fill every table that exists before each file (and is empty) with N generated rows.
+    /// With --database-url only together with --commit (the rows are kept).
     #[arg(long, value_name = "N")]
     pub seed_rows: Option<u64>,
     /// Directory with initdb, pg_ctl and postgres for the throwaway server.
     #[arg(long, value_name = "DIR", conflicts_with = "database_url")]
     pub pg_bin: Option<PathBuf>,
+    /// With --database-url: how long a statement may wait for a lock before it is rolled back
+    /// (to its savepoint) and retried, so the application never queues behind the trace.
+    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration, requires = "database_url")]
+    pub lock_timeout: std::time::Duration,
+    /// With --database-url: attempts per statement before it is skipped as blocked.
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "database_url")]
+    pub max_attempts: u32,
+    /// With --database-url: time per statement, waits and pauses included, before it is
+    /// skipped as blocked.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, requires = "database_url")]
+    pub max_retry_time: std::time::Duration,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TraceFormat::Human)]
     pub format: TraceFormat,

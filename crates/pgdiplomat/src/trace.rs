@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::str::FromStr;
 
+use pgdiplomat_apply::retry::RetryPolicy;
 use pgdiplomat_pg::postgres::{self, Client, NoTls};
 use pgdiplomat_pg::{Cluster, ClusterOptions, PgBinaries};
 use pgdiplomat_trace::session::{trace_files, FileTrace, TraceOptions};
@@ -98,7 +99,19 @@ pub fn run(args: TraceArgs) -> u8 {
     if failed {
         return EXIT_USAGE;
     }
-    let mut target = match connect_target(&args) {
+    if args.database_url.is_some() && !args.commit && args.seed_rows.is_some() {
+        // Seeded rows (and the sequences they move) would stay in the user's database.
+        error("--seed-rows with --database-url needs --commit: the generated rows would not be rolled back");
+        return EXIT_USAGE;
+    }
+    // A Ctrl-C or a SIGTERM must not leave the throwaway server running.
+    if let Err(e) = pgdiplomat_pg::stop_clusters_on_signals() {
+        error(format!("cannot install the signal handlers: {e}"));
+        return EXIT_USAGE;
+    }
+    let connected = connect_target(&args);
+    pgdiplomat_pg::wait_for_signal_exit();
+    let mut target = match connected {
         Ok(t) => t,
         Err(e) => {
             error(e);
@@ -107,7 +120,9 @@ pub fn run(args: TraceArgs) -> u8 {
     };
     eprintln!("pgdiplomat: tracing on {}", target.description);
     for s in &setup {
-        if let Err(e) = target.client.batch_execute(&s.text) {
+        let done = target.client.batch_execute(&s.text);
+        pgdiplomat_pg::wait_for_signal_exit();
+        if let Err(e) = done {
             error(format!(
                 "{}: setup failed: {}",
                 s.name,
@@ -120,8 +135,19 @@ pub fn run(args: TraceArgs) -> u8 {
         rollback: target.rollback,
         seed_rows: args.seed_rows,
         server_major: target.major,
+        // A user's database: never wait unbounded for a lock (the throwaway server has no
+        // application to block).
+        negotiate: args.database_url.is_some().then(|| RetryPolicy {
+            lock_timeout: args.lock_timeout,
+            max_attempts: args.max_attempts,
+            max_total: args.max_retry_time,
+            ..RetryPolicy::default()
+        }),
     };
-    let traces = match trace_files(&mut target.client, &mut target.monitor, &sources, opts) {
+    let traced = trace_files(&mut target.client, &mut target.monitor, &sources, opts);
+    // Interrupted: the handler stops the server and exits; its failures are not the answer.
+    pgdiplomat_pg::wait_for_signal_exit();
+    let traces = match traced {
         Ok(t) => t,
         Err(e) => {
             error(format!(
@@ -148,7 +174,7 @@ pub fn run(args: TraceArgs) -> u8 {
     }
     let bad = traces
         .iter()
-        .map(|f| f.disagreements() + f.errors())
+        .map(|f| f.disagreements() + f.errors() + f.lock_not_free())
         .sum::<usize>();
     if bad > 0 {
         EXIT_FINDINGS
@@ -180,7 +206,7 @@ fn locks_text(s: &pgdiplomat_trace::session::StatementTrace) -> String {
 
 fn human(traces: &[FileTrace], major: u32) -> String {
     let mut out = String::new();
-    let (mut ran, mut disagree, mut errors) = (0, 0, 0);
+    let (mut ran, mut disagree, mut errors, mut blocked) = (0, 0, 0, 0);
     for f in traces {
         let _ = writeln!(out, "== {}", f.file);
         if let Some(e) = &f.error {
@@ -211,6 +237,7 @@ fn human(traces: &[FileTrace], major: u32) -> String {
                     let _ = writeln!(out, "    transaction control");
                 }
                 "skipped" => {
+                    blocked += usize::from(s.lock_not_free);
                     let _ = writeln!(out, "    skipped: {}", s.message.as_deref().unwrap_or(""));
                 }
                 "error" => {
@@ -264,8 +291,13 @@ fn human(traces: &[FileTrace], major: u32) -> String {
     }
     let _ = writeln!(
         out,
-        "{} statements ran on PostgreSQL {major}: {disagree} disagree with the model, {errors} failed",
-        ran
+        "{} statements ran on PostgreSQL {major}: {disagree} disagree with the model, {errors} failed{}",
+        ran,
+        if blocked > 0 {
+            format!(", {blocked} not traced (lock not free in time)")
+        } else {
+            String::new()
+        }
     );
     out
 }
@@ -351,6 +383,15 @@ fn problems(traces: &[FileTrace], github: bool) -> String {
                     s.line,
                     s.column,
                     "statement-failed",
+                    s.message.as_deref().unwrap_or(""),
+                );
+            }
+            if s.lock_not_free {
+                line(
+                    &f.file,
+                    s.line,
+                    s.column,
+                    "lock-not-free",
                     s.message.as_deref().unwrap_or(""),
                 );
             }

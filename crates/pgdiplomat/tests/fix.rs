@@ -132,6 +132,7 @@ fn every_fixed_migration_leaves_the_same_schema_and_no_blocking_lock_outlasts_a_
                 rollback: false,
                 seed_rows: None,
                 server_major: major,
+                negotiate: None,
             },
         )
         .unwrap();
@@ -202,6 +203,7 @@ fn the_original_naive_migration_does_hold_access_exclusive_while_it_scans() {
             rollback: false,
             seed_rows: None,
             server_major: cluster.version().major,
+            negotiate: None,
         },
     )
     .unwrap();

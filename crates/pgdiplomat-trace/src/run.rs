@@ -145,7 +145,20 @@ pub fn run_concurrently(
     server_major: u32,
     blockers: Vec<Blocker>,
 ) -> Result<Run, PgError> {
+    sample_concurrently(client, monitor, sql, server_major, blockers, false)
+}
+
+/// [`run_concurrently`]; with `watch_blockers`, also records who blocks the statement.
+fn sample_concurrently(
+    client: &mut Client,
+    monitor: &mut Client,
+    sql: &str,
+    server_major: u32,
+    blockers: Vec<Blocker>,
+    watch_blockers: bool,
+) -> Result<Run, PgError> {
     let pid = backend_pid(client)?;
+    let mut blocked_by: Vec<BlockingSession> = Vec::new();
     let held_in_place = !blockers.is_empty();
     flush_stats(client, server_major);
     let before = snapshot_relations(monitor)?;
@@ -164,6 +177,11 @@ pub fn run_concurrently(
         while !worker.is_finished() {
             for l in locks_of(monitor, pid, &names)? {
                 seen.insert(l);
+            }
+            if watch_blockers {
+                if let Ok(now) = blockers_of(monitor, pid) {
+                    merge_blockers(&mut blocked_by, now);
+                }
             }
             let progress = monitor
                 .query(
@@ -205,7 +223,9 @@ pub fn run_concurrently(
         return Ok(Run {
             duration,
             error: Some(error_text(&e)),
+            sqlstate: e.code().map(|c| c.code().to_string()),
             phases,
+            blockers: blocked_by,
             ..Default::default()
         });
     }
@@ -327,20 +347,80 @@ pub fn run_negotiated(
             None
         };
         if let Some(tail) = give_up {
-            let who = if blockers.is_empty() {
-                "a session that ended before it could be seen".to_string()
-            } else {
-                blockers
-                    .iter()
-                    .map(|b| b.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            };
-            let message = format!(
-                "could not get the lock within {timeout_ms} ms ({attempt} attempt{} in {:.1}s), blocked by {who}{tail}",
-                if attempt == 1 { "" } else { "s" },
-                started.elapsed().as_secs_f64(),
+            let message = gave_up(timeout_ms, attempt, started, &blockers, &tail);
+            run.blockers = blockers;
+            return Ok((run, Some(message)));
+        }
+        std::thread::sleep(wait);
+    }
+    unreachable!("the loop returns on its last attempt")
+}
+
+/// "could not get the lock within 100 ms (5 attempts in 3.1s), blocked by pid N (...)".
+fn gave_up(
+    timeout_ms: u128,
+    attempt: u32,
+    started: Instant,
+    blockers: &[BlockingSession],
+    tail: &str,
+) -> String {
+    let who = if blockers.is_empty() {
+        "a session that ended before it could be seen".to_string()
+    } else {
+        blockers
+            .iter()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    format!(
+        "could not get the lock within {timeout_ms} ms ({attempt} attempt{} in {:.1}s), blocked by {who}{tail}",
+        if attempt == 1 { "" } else { "s" },
+        started.elapsed().as_secs_f64(),
+    )
+}
+
+/// A statement that must run outside a transaction (VACUUM FULL, a DO block, ...) on a user's
+/// database: under a session `lock_timeout`, so it never queues the application behind it,
+/// sampled like [`run_concurrently`]. With `retry` (the statement did nothing when its lock
+/// timed out), it is retried like [`run_negotiated`]; a DO block is not (it may have
+/// committed part of its work). The previous `lock_timeout` is restored after each attempt.
+pub fn run_concurrently_negotiated(
+    client: &mut Client,
+    monitor: &mut Client,
+    sql: &str,
+    server_major: u32,
+    policy: &RetryPolicy,
+    retry: bool,
+) -> Result<(Run, Option<String>), PgError> {
+    let started = Instant::now();
+    let previous: String = client
+        .query_one("SELECT current_setting('lock_timeout')", &[])?
+        .get(0);
+    let timeout_ms = policy.lock_timeout.as_millis().max(1);
+    let mut blockers: Vec<BlockingSession> = Vec::new();
+    for attempt in 1..=policy.max_attempts.max(1) {
+        client.batch_execute(&format!("SET lock_timeout = {timeout_ms}"))?;
+        let result = sample_concurrently(client, monitor, sql, server_major, Vec::new(), true);
+        client.execute("SELECT set_config('lock_timeout', $1, false)", &[&previous])?;
+        let mut run = result?;
+        if run.sqlstate.as_deref() != Some("55P03") {
+            return Ok((run, None));
+        }
+        merge_blockers(&mut blockers, std::mem::take(&mut run.blockers));
+        let wait = policy.backoff(attempt);
+        if !retry {
+            let message = gave_up(
+                timeout_ms,
+                attempt,
+                started,
+                &blockers,
+                "; not retried: a DO block may have committed part of its work",
             );
+            return Ok((run, Some(message)));
+        }
+        if attempt >= policy.max_attempts || started.elapsed() + wait > policy.max_total {
+            let message = gave_up(timeout_ms, attempt, started, &blockers, "");
             run.blockers = blockers;
             return Ok((run, Some(message)));
         }

@@ -14,7 +14,10 @@ use serde::Serialize;
 use crate::compare::{check, Prediction};
 use crate::escape::escapes_rollback;
 use crate::observe::{created, dropped, strongest, PgError};
-use crate::run::{backend_pid, run_concurrently, run_in_transaction, run_negotiated, Run};
+use crate::run::{
+    backend_pid, run_concurrently, run_concurrently_negotiated, run_in_transaction, run_negotiated,
+    Run,
+};
 use crate::seed::{seed_empty_tables, SeededTable};
 use pgdiplomat_apply::retry::RetryPolicy;
 
@@ -231,13 +234,43 @@ pub fn trace_files(
                 None
             } else if forbidden_in_txn && !in_txn {
                 trace.sampled = true;
-                Some(run_concurrently(
-                    client,
-                    monitor,
-                    &sql,
-                    opts.server_major,
-                    Vec::new(),
-                )?)
+                // On a user's database: a DO block may take any lock, VACUUM FULL and the like
+                // take one that blocks the application; neither may wait unbounded. (The
+                // CONCURRENTLY forms wait without blocking reads or writes, as in apply.)
+                let is_do = matches!(stmt.node, Some(pg_query::NodeEnum::DoStmt(_)));
+                let blocks_app = analyzed
+                    .effects
+                    .iter()
+                    .any(|e| e.locks_on_existing().any(|l| l.mode.blocks_writes()));
+                match &policy {
+                    Some(policy) if is_do || blocks_app => {
+                        let (run, gave_up) = run_concurrently_negotiated(
+                            client,
+                            monitor,
+                            &sql,
+                            opts.server_major,
+                            policy,
+                            !is_do,
+                        )?;
+                        match gave_up {
+                            Some(why) => {
+                                trace.status = "skipped";
+                                trace.lock_not_free = true;
+                                trace.duration_ms = run.duration.as_secs_f64() * 1000.0;
+                                trace.message = Some(format!("{why}; not traced"));
+                                None
+                            }
+                            None => Some(run),
+                        }
+                    }
+                    _ => Some(run_concurrently(
+                        client,
+                        monitor,
+                        &sql,
+                        opts.server_major,
+                        Vec::new(),
+                    )?),
+                }
             } else if let Some(policy) = &policy {
                 let own_txn = !(in_txn || opts.rollback);
                 if own_txn {

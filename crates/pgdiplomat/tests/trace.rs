@@ -615,3 +615,49 @@ fn with_a_database_url_seeding_is_refused_unless_commit() {
         r.stderr
     );
 }
+
+/// Issue #9, item 7: with --commit, a statement that runs outside a transaction and takes a
+/// lock that blocks the application (VACUUM FULL) must not wait unbounded either.
+#[test]
+fn with_a_database_url_and_commit_vacuum_full_does_not_wait_unbounded() {
+    use std::time::{Duration, Instant};
+
+    let cluster = server_with_schema();
+    let dir = project(&[("vac.sql", "VACUUM FULL users_user;\n")]);
+    let mut idle = cluster.connect().unwrap();
+    idle.batch_execute("BEGIN; SELECT count(*) FROM users_user")
+        .unwrap();
+    let url = cluster.url("postgres");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgdiplomat"))
+        .current_dir(dir.path())
+        .args([
+            "trace",
+            "--database-url",
+            &url,
+            "--commit",
+            "--max-attempts",
+            "2",
+            "vac.sql",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elapsed = started.elapsed();
+    idle.batch_execute("ROLLBACK").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        elapsed < Duration::from_secs(15),
+        "VACUUM FULL waited {elapsed:?}\n{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("skipped: could not get the lock within 100 ms (2 attempts in"),
+        "{stdout}"
+    );
+}

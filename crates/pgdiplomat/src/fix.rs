@@ -102,7 +102,14 @@ pub fn run(args: FixArgs) -> u8 {
             .into_iter()
             .filter_map(Result::ok)
             .collect();
-        let layout = args.layout.unwrap_or_else(|| detect(path, &all));
+        let layout = args.layout.unwrap_or_else(|| {
+            let texts: Vec<String> = all
+                .iter()
+                .map(|f| fs::read_to_string(&f.path).unwrap_or_default())
+                .collect();
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            detect(path, &all, &texts)
+        });
         let found = all.len();
         let selected = select(layout, all);
         if selected.is_empty() {
@@ -121,9 +128,10 @@ pub fn run(args: FixArgs) -> u8 {
             display: path.display().to_string(),
         };
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let layout = args
-            .layout
-            .unwrap_or_else(|| detect(&dir, std::slice::from_ref(&file)));
+        let layout = args.layout.unwrap_or_else(|| {
+            let text = fs::read_to_string(&file.path).unwrap_or_default();
+            detect(&dir, std::slice::from_ref(&file), &[text.as_str()])
+        });
         (migrations_root(path, layout), layout, vec![file])
     };
 

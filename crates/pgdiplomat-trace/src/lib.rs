@@ -8,6 +8,7 @@
 
 pub mod catalogue;
 pub mod compare;
+pub mod facts;
 pub mod introspect;
 pub mod observe;
 pub mod run;

@@ -9,6 +9,7 @@
 pub mod catalogue;
 pub mod compare;
 pub mod escape;
+pub mod facts;
 pub mod introspect;
 pub mod observe;
 pub mod run;

@@ -14,67 +14,32 @@ pub enum DefaultKind {
     Volatile(String),
 }
 
-/// Functions PostgreSQL marks VOLATILE that commonly appear in defaults.
-const VOLATILE_FUNCTIONS: &[&str] = &[
-    "random",
-    "gen_random_uuid",
-    "uuid_generate_v1",
-    "uuid_generate_v1mc",
-    "uuid_generate_v4",
-    "uuidv4",
-    "uuidv7",
-    "clock_timestamp",
-    "timeofday",
-    "nextval",
-    "setseed",
-    "txid_current",
-    "pg_current_xact_id",
-    "random_normal",
-    "gen_random_bytes",
-    "uuid_generate_v7",
-];
+/// `pg_proc.provolatile` per function name and major version (13–18), generated from real
+/// servers by `scripts/gen-pg-facts` (built-ins plus uuid-ossp and pgcrypto).
+const FUNCTION_VOLATILITY: &str = include_str!("../../data/function-volatility.tsv");
 
-/// Built-in functions that are IMMUTABLE or STABLE (safe as a fast default).
-const NON_VOLATILE_FUNCTIONS: &[&str] = &[
-    "now",
-    "statement_timestamp",
-    "transaction_timestamp",
-    "current_date",
-    "current_timestamp",
-    "localtimestamp",
-    "lower",
-    "upper",
-    "coalesce",
-    "concat",
-    "length",
-    "to_jsonb",
-    "jsonb_build_object",
-    "json_build_object",
-    "jsonb_build_array",
-    "array",
-    "make_interval",
-    "to_timestamp",
-    "date_trunc",
-    "abs",
-    "round",
-    "greatest",
-    "least",
-    "md5",
-    "format",
-    "replace",
-    "trim",
-    "btrim",
-    "interval",
-    "timezone",
-    "current_setting",
-    "inet_client_addr",
-    "current_user",
-    "session_user",
-    "make_date",
-];
+/// Whether a function called by this name can be volatile on some supported version: `None`
+/// when PostgreSQL has no built-in function of that name (a user's function: unknown).
+pub fn builtin_may_be_volatile(name: &str) -> Option<bool> {
+    static TABLE: std::sync::OnceLock<std::collections::HashMap<&'static str, bool>> =
+        std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        FUNCTION_VOLATILITY
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("function\t"))
+            .filter_map(|l| {
+                let mut cells = l.split('\t');
+                let name = cells.next()?;
+                Some((name, cells.any(|c| c == "v" || c == "m")))
+            })
+            .collect()
+    });
+    table.get(name).copied()
+}
 
-/// Classifies a default expression. Functions we do not know are assumed volatile, since
-/// that is PostgreSQL's default for user-defined functions.
+/// Classifies a default expression from PostgreSQL's own volatility of the functions it calls.
+/// Functions we do not know (a user's, or schema-qualified outside pg_catalog) are assumed
+/// volatile, since that is PostgreSQL's default for user-defined functions.
 pub fn default_kind(expr: &protobuf::Node) -> DefaultKind {
     let mut found = None;
     visit(expr, &mut |n| {
@@ -89,9 +54,9 @@ pub fn default_kind(expr: &protobuf::Node) -> DefaultKind {
                 .next_back()
                 .unwrap_or("")
                 .to_string();
-            if VOLATILE_FUNCTIONS.contains(&name.as_str())
-                || !NON_VOLATILE_FUNCTIONS.contains(&name.as_str())
-            {
+            let qualified_elsewhere = f.funcname.len() > 1
+                && f.funcname.first().and_then(string_value) != Some("pg_catalog");
+            if qualified_elsewhere || builtin_may_be_volatile(&name).unwrap_or(true) {
                 found = Some(name);
             }
         }
@@ -173,6 +138,34 @@ mod tests {
             _ => None,
         });
         default_kind(&expr.unwrap())
+    }
+
+    /// Volatility comes from PostgreSQL's catalog (data/function-volatility.tsv), not a hand
+    /// list: the stable functions a hand list called volatile are not, and functions the hand
+    /// list never named are classified.
+    #[test]
+    fn volatility_follows_pg_proc() {
+        for d in [
+            "txid_current()",
+            "pg_current_xact_id()",
+            "to_char(now(), 'YYYY')",
+            "pg_catalog.now()",
+            "date_part('year', now())",
+        ] {
+            assert_eq!(default_of(d), DefaultKind::NonVolatile, "{d}");
+        }
+        for (d, f) in [
+            ("random()", "random"),
+            ("gen_random_uuid()", "gen_random_uuid"),
+            ("uuid_generate_v4()", "uuid_generate_v4"),
+            ("encode(gen_random_bytes(16), 'hex')", "gen_random_bytes"),
+            ("clock_timestamp()", "clock_timestamp"),
+            ("uuidv7()", "uuidv7"),
+            ("my_own_function()", "my_own_function"),
+            ("app.now()", "now"),
+        ] {
+            assert_eq!(default_of(d), DefaultKind::Volatile(f.into()), "{d}");
+        }
     }
 
     #[test]

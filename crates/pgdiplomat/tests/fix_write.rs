@@ -99,8 +99,13 @@ fn read_back(dir: &Path, layout: Layout) -> Vec<Unit> {
         .into_iter()
         .map(Result::unwrap)
         .collect();
+    let texts: Vec<String> = files
+        .iter()
+        .map(|f| fs::read_to_string(&f.path).unwrap())
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     assert_eq!(
-        detect(dir, &files),
+        detect(dir, &files, &texts),
         layout,
         "the layout of the written directory"
     );

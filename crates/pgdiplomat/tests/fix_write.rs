@@ -650,3 +650,137 @@ fn fix_write_of_a_file_named_relative_to_the_current_directory() {
         ["V1__init.sql", "V2__unique.sql", "V2_1__unique_part2.sql"]
     );
 }
+
+/// The directory with the `dbmate` and `sqlx` binaries (from PyPI, by scripts/migration-tools).
+fn tools() -> &'static Path {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/migration-tools");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "scripts/migration-tools failed, so dbmate and sqlx cannot run (they need python3 \
+             with venv and PyPI, or PIP_INDEX_URL pointing at a mirror):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
+
+fn tool(name: &str, args: &[&str]) -> Out {
+    let out = std::process::Command::new(tools().join(name))
+        .args(args)
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// (index users_email_idx valid, CHECK users_user_id_check validated), `None` when absent.
+fn fixed_objects(c: &mut pgdiplomat_pg::postgres::Client) -> (Option<bool>, Option<bool>) {
+    let index = c
+        .query_opt(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+              WHERE c.relname = 'users_email_idx'",
+            &[],
+        )
+        .unwrap()
+        .map(|r| r.get(0));
+    let check = c
+        .query_opt(
+            "SELECT convalidated FROM pg_constraint WHERE conname = 'users_user_id_check'",
+            &[],
+        )
+        .unwrap()
+        .map(|r| r.get(0));
+    (index, check)
+}
+
+#[test]
+fn fix_write_dbmate_output_runs_and_rolls_back_with_real_dbmate() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("db/migrations");
+    put(
+        &m,
+        "20240101000000_init.sql",
+        &format!("-- migrate:up\n{INIT}\n-- migrate:down\nDROP TABLE users_user;\n"),
+    );
+    let file = put(
+        &m,
+        "20240102000000_index.sql",
+        &format!("-- migrate:up\n{INDEX_AND_CHECK}\n-- migrate:down\nDROP INDEX users_email_idx;\nALTER TABLE users_user DROP CONSTRAINT users_user_id_check;\n"),
+    );
+    let out = pgdiplomat(&["fix", "--write"], &[&file]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let cluster = Cluster::start(ClusterOptions::default().tcp(true)).expect("start PostgreSQL");
+    let url = format!("{}?sslmode=disable", cluster.url("postgres"));
+    let dbmate = |cmd: &str| {
+        tool(
+            "dbmate",
+            &[
+                "--url",
+                &url,
+                "--migrations-dir",
+                m.to_str().unwrap(),
+                "--no-dump-schema",
+                cmd,
+            ],
+        )
+    };
+    let up = dbmate("up");
+    assert_eq!(up.code, 0, "{up:?}");
+    let mut c = cluster.connect().unwrap();
+    assert_eq!(fixed_objects(&mut c), (Some(true), Some(true)));
+    let versions: i64 = c
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(versions, 4);
+    // Rolling back the two new parts and then the original undoes the whole migration.
+    for _ in 0..3 {
+        let r = dbmate("rollback");
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    assert_eq!(fixed_objects(&mut c), (None, None));
+    let up = dbmate("up");
+    assert_eq!(up.code, 0, "{up:?}");
+    assert_eq!(fixed_objects(&mut c), (Some(true), Some(true)));
+}
+
+#[test]
+fn fix_write_sqlx_output_runs_with_real_sqlx() {
+    let dir = tempfile::tempdir().unwrap();
+    put(dir.path(), "Cargo.toml", "[package]\nname = \"app\"\n");
+    let m = dir.path().join("migrations");
+    put(&m, "20240101000000_init.sql", INIT);
+    let file = put(&m, "20240102000000_index.sql", INDEX_AND_CHECK);
+    let out = pgdiplomat(&["fix", "--write"], &[&file]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let cluster = Cluster::start(ClusterOptions::default().tcp(true)).expect("start PostgreSQL");
+    let url = format!("{}?sslmode=disable", cluster.url("postgres"));
+    let run = tool(
+        "sqlx",
+        &[
+            "migrate",
+            "run",
+            "--database-url",
+            &url,
+            "--source",
+            m.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut c = cluster.connect().unwrap();
+    assert_eq!(fixed_objects(&mut c), (Some(true), Some(true)));
+    let versions: i64 = c
+        .query_one("SELECT count(*) FROM _sqlx_migrations WHERE success", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(versions, 4);
+}

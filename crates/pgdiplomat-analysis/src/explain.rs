@@ -9,7 +9,7 @@ use pgdiplomat_locks::{Rewrite, Scan, TransactionUse};
 use serde::Serialize;
 
 use crate::analyze::{AnalyzedStatement, Analyzer};
-use crate::lint::{analyze_source, lint_with, LintOptions};
+use crate::lint::{parse_pipelined, LintOptions, StatementChecker, CHUNK_STATEMENTS};
 use crate::model::{StatementKind, Timeout};
 use crate::parse::SyntaxError;
 use crate::rules::Finding;
@@ -67,20 +67,44 @@ pub struct ExplainedFinding {
     pub message: String,
 }
 
-/// Explains every statement of one file.
+/// Explains every statement of one file (collected; `explain_each` streams).
 pub fn explain_source(
     source: &SourceFile,
     opts: &LintOptions,
 ) -> Result<Vec<ExplainedStatement>, SyntaxError> {
+    let mut all = Vec::new();
+    explain_each(source, opts, |s| all.push(s))?;
+    Ok(all)
+}
+
+/// Explains one file statement by statement, handing each explanation to `emit` as soon as
+/// its chunk is analysed: memory is bounded by the chunk size, not the file. On a syntax
+/// error nothing is emitted.
+pub fn explain_each(
+    source: &SourceFile,
+    opts: &LintOptions,
+    emit: impl FnMut(ExplainedStatement),
+) -> Result<(), SyntaxError> {
+    explain_chunked(source, opts, CHUNK_STATEMENTS, emit)
+}
+
+/// `explain_each` with chunks of `chunk_statements` statements (chunks never change the result).
+pub fn explain_chunked(
+    source: &SourceFile,
+    opts: &LintOptions,
+    chunk_statements: usize,
+    mut emit: impl FnMut(ExplainedStatement),
+) -> Result<(), SyntaxError> {
     let mut analyzer = Analyzer::new(opts.analysis);
-    let (_, analysis) = analyze_source(&mut analyzer, source)?;
-    let mut lint_analyzer = Analyzer::new(opts.analysis);
-    let findings = lint_with(&mut lint_analyzer, source, opts).findings;
-    Ok(analysis
-        .statements
-        .iter()
-        .map(|s| explain_statement(source, s, &findings))
-        .collect())
+    let mut session = analyzer.start_file();
+    let mut checker = StatementChecker::new(source, opts);
+    parse_pipelined(&source.text, chunk_statements, |chunk| {
+        let analyzed = analyzer.analyze_chunk(&chunk, &mut session);
+        for (stmt, a) in chunk.statements.iter().zip(&analyzed) {
+            let findings = checker.findings(stmt, a);
+            emit(explain_statement(source, a, &findings));
+        }
+    })
 }
 
 fn explain_statement(
@@ -151,6 +175,10 @@ fn explain_statement(
         .collect();
     let mine = findings
         .iter()
+        .inspect(|_| {
+            #[cfg(test)]
+            tests::EXAMINED.with(|c| c.set(c.get() + 1));
+        })
         .filter(|f| f.span.start >= s.span.start && f.span.start < s.span.end.max(s.span.start + 1))
         .map(|f| ExplainedFinding {
             rule: f.rule,
@@ -180,6 +208,14 @@ fn explain_statement(
 pub fn render_text(file_name: &str, statements: &[ExplainedStatement]) -> String {
     let mut out = String::new();
     for s in statements {
+        render_statement_text(&mut out, file_name, s);
+    }
+    out
+}
+
+/// Appends one statement's explanation as plain text (what `render_text` writes for it).
+pub fn render_statement_text(out: &mut String, file_name: &str, s: &ExplainedStatement) {
+    {
         let first_line = s.sql.lines().next().unwrap_or("");
         let more = if s.sql.lines().nth(1).is_some() {
             " ..."
@@ -277,5 +313,143 @@ pub fn render_text(file_name: &str, statements: &[ExplainedStatement]) -> String
         }
         out.push('\n');
     }
-    out
+}
+
+/// Writes the JSON document of an explanation statement by statement, byte for byte what
+/// `serde_json::to_string_pretty` gives for `{version, file, pg_version, statements}` plus
+/// a final newline, without holding the statements.
+pub struct JsonStream<W: std::io::Write> {
+    out: W,
+    written: usize,
+}
+
+impl<W: std::io::Write> JsonStream<W> {
+    pub fn start(mut out: W, file_name: &str, pg_version: u32) -> std::io::Result<Self> {
+        let head = serde_json::json!({
+            "version": 1,
+            "file": file_name,
+            "pg_version": pg_version,
+        });
+        let head = serde_json::to_string_pretty(&head).map_err(std::io::Error::other)?;
+        // `{ ... \n}`: reopen the object after its last member.
+        let head = head.strip_suffix("\n}").unwrap_or(&head);
+        write!(out, "{head},\n  \"statements\": [")?;
+        Ok(JsonStream { out, written: 0 })
+    }
+
+    pub fn statement(&mut self, s: &ExplainedStatement) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;
+        // Strings in JSON never hold a raw newline, so every newline starts a line to indent.
+        let sep = if self.written == 0 { "" } else { "," };
+        write!(self.out, "{sep}\n    {}", text.replace('\n', "\n    "))?;
+        self.written += 1;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if self.written == 0 {
+            self.out.write_all(b"]\n}\n")?;
+        } else {
+            self.out.write_all(b"\n  ]\n}\n")?;
+        }
+        Ok(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        /// Findings looked at while attributing findings to statements, on this thread.
+        pub(super) static EXAMINED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// `n` statements, most of them with a finding, on several lines and chunks.
+    fn many(n: usize) -> String {
+        (0..n)
+            .map(|i| match i % 4 {
+                0 => format!("CREATE INDEX i{i} ON t{i} (c);\n"),
+                1 => format!("ALTER TABLE t{i} ADD COLUMN c int NOT NULL;\n"),
+                2 => "SET lock_timeout = '2s';\n".to_string(),
+                _ => format!("ALTER TABLE t{i} ALTER COLUMN c TYPE bigint; -- pgdiplomat:ignore rewrites-table x\n"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn attributing_findings_looks_at_each_finding_a_bounded_number_of_times() {
+        let source = SourceFile::new("many.sql", many(6_000));
+        EXAMINED.with(|c| c.set(0));
+        let explained = explain_source(&source, &LintOptions::default()).unwrap();
+        let findings: usize = explained.iter().map(|s| s.findings.len()).sum();
+        assert!(findings > 3_000, "{findings}");
+        let examined = EXAMINED.with(|c| c.get());
+        // Each finding is looked at about once, not once per statement.
+        assert!(
+            examined <= 2 * findings + explained.len(),
+            "{examined} findings examined for {} statements",
+            explained.len()
+        );
+    }
+
+    fn json_of(name: &str, pg: u32, all: &[ExplainedStatement]) -> String {
+        let doc = serde_json::json!({
+            "version": 1,
+            "file": name,
+            "pg_version": pg,
+            "statements": all,
+        });
+        serde_json::to_string_pretty(&doc).unwrap() + "\n"
+    }
+
+    fn streamed_json(name: &str, pg: u32, all: &[ExplainedStatement]) -> String {
+        let mut stream = JsonStream::start(Vec::new(), name, pg).unwrap();
+        for s in all {
+            stream.statement(s).unwrap();
+        }
+        String::from_utf8(stream.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn chunk_boundaries_do_not_change_the_explanation_text_or_json() {
+        // Transactions, timeouts, ignore comments and an ignore-file at the end all cross
+        // chunk boundaries.
+        let mut sql = String::from("SET lock_timeout = '1s';\nBEGIN;\n");
+        sql.push_str(&many(300));
+        sql.push_str("ALTER TABLE big ADD CONSTRAINT c CHECK (x > 0) NOT VALID;\n");
+        sql.push_str(&many(17));
+        sql.push_str("ALTER TABLE big VALIDATE CONSTRAINT c;\nCOMMIT;\n;;\n");
+        sql.push_str(&many(50));
+        sql.push_str("-- pgdiplomat:ignore-file missing-lock-timeout legacy\n");
+        let source = SourceFile::new("chunks.sql", sql);
+        let opts = LintOptions::default();
+        let mut whole = Vec::new();
+        explain_chunked(&source, &opts, usize::MAX, |s| whole.push(s)).unwrap();
+        assert!(whole.len() > 360);
+        assert!(whole.iter().any(|s| !s.findings.is_empty()));
+        assert!(whole
+            .iter()
+            .all(|s| s.findings.iter().all(|f| f.rule != "missing-lock-timeout")));
+        let whole_text = render_text("chunks.sql", &whole);
+        let whole_json = json_of("chunks.sql", 16, &whole);
+        for chunk in [1, 7, 64, 299] {
+            let mut chunked = Vec::new();
+            explain_chunked(&source, &opts, chunk, |s| chunked.push(s)).unwrap();
+            let mut text = String::new();
+            for s in &chunked {
+                render_statement_text(&mut text, "chunks.sql", s);
+            }
+            assert_eq!(text, whole_text, "chunks of {chunk}");
+            assert_eq!(streamed_json("chunks.sql", 16, &chunked), whole_json);
+        }
+    }
+
+    #[test]
+    fn streamed_json_of_no_statements_is_the_same_document() {
+        assert_eq!(streamed_json("e.sql", 15, &[]), json_of("e.sql", 15, &[]));
+        let source = SourceFile::new("e.sql", "-- only a comment\n");
+        let all = explain_source(&source, &LintOptions::default()).unwrap();
+        assert!(all.is_empty());
+    }
 }

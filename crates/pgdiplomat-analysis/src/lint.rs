@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use crate::analyze::{AnalysisOptions, AnalyzedStatement, Analyzer, FileAnalysis};
 use crate::directives::{is_backfill_attempt, parse_directive, Directive};
-use crate::parse::{parse_sql, parse_sql_chunked, Comment, ParsedFile};
+use crate::parse::{parse_sql, parse_sql_chunked, Comment, ParsedFile, Statement};
 use crate::rules::{
     all_rules, rule_by_id, Finding, Rule, RuleContext, Severity, INVALID_DIRECTIVE, SYNTAX_ERROR,
 };
@@ -74,7 +74,7 @@ pub fn analyze_source(
 /// Files larger than this are parsed on a second thread while the first analyses.
 const PIPELINE_THRESHOLD: usize = 256 * 1024;
 /// Statements per parse chunk: bounds the memory held in parse trees.
-const CHUNK_STATEMENTS: usize = 2_000;
+pub(crate) const CHUNK_STATEMENTS: usize = 2_000;
 
 /// Lints one file against an analyzer carrying the state of earlier files.
 ///
@@ -83,39 +83,67 @@ const CHUNK_STATEMENTS: usize = 2_000;
 pub fn lint_with(analyzer: &mut Analyzer, source: &SourceFile, opts: &LintOptions) -> FileReport {
     let mut session = analyzer.start_file();
     let mut checker = Checker::new(source, opts);
-    let mut on_chunk = |chunk: ParsedFile| {
+    let parsed = parse_pipelined(&source.text, CHUNK_STATEMENTS, |chunk: ParsedFile| {
         let analyzed = analyzer.analyze_chunk(&chunk, &mut session);
         checker.check_chunk(&chunk, &analyzed);
-    };
-    let parsed = if source.text.len() < PIPELINE_THRESHOLD {
-        parse_sql_chunked(&source.text, CHUNK_STATEMENTS, &mut on_chunk)
-    } else {
-        std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<ParsedFile>(2);
-            let text = source.text.as_str();
-            let parser = scope.spawn(move || {
-                crate::parse::with_parse_stack(|| {
-                    parse_sql_chunked(text, CHUNK_STATEMENTS, |chunk| {
-                        // The receiver only goes away if this thread's results no longer matter.
-                        let _ = tx.send(chunk);
-                    })
-                })
-            });
-            for chunk in rx {
-                on_chunk(chunk);
-            }
-            parser.join().unwrap_or_else(|_| {
-                Err(crate::parse::SyntaxError {
-                    offset: 0,
-                    message: "internal error: the parser thread panicked".into(),
-                })
-            })
-        })
-    };
+    });
     match parsed {
         Ok(()) => checker.finish(),
         Err(e) => syntax_error_report(source, e),
     }
+}
+
+/// Parses `text` in chunks of `chunk_statements` and hands them to `on_chunk` in order; files
+/// larger than `PIPELINE_THRESHOLD` are parsed on a helper thread while this one consumes the
+/// previous chunk (at most two chunks wait in between, so memory stays bounded).
+pub(crate) fn parse_pipelined(
+    text: &str,
+    chunk_statements: usize,
+    mut on_chunk: impl FnMut(ParsedFile),
+) -> Result<(), crate::parse::SyntaxError> {
+    if text.len() < PIPELINE_THRESHOLD {
+        return parse_sql_chunked(text, chunk_statements, &mut on_chunk);
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ParsedFile>(2);
+        let parser = scope.spawn(move || {
+            crate::parse::with_parse_stack(|| {
+                parse_sql_chunked(text, chunk_statements, |chunk| {
+                    // The receiver only goes away if this thread's results no longer matter.
+                    let _ = tx.send(chunk);
+                })
+            })
+        });
+        for chunk in rx {
+            on_chunk(chunk);
+        }
+        parser.join().unwrap_or_else(|_| {
+            Err(crate::parse::SyntaxError {
+                offset: 0,
+                message: "internal error: the parser thread panicked".into(),
+            })
+        })
+    })
+}
+
+/// The rules ignored for the whole file by `pgdiplomat:ignore-file` comments anywhere in it.
+/// Only files that contain the directive are parsed for it (in chunks, trees dropped at once).
+pub(crate) fn file_ignores(source: &SourceFile) -> HashSet<String> {
+    let mut file = HashSet::new();
+    if !source.text.contains("pgdiplomat:ignore-file") {
+        return file;
+    }
+    let _ = parse_pipelined(&source.text, CHUNK_STATEMENTS, |chunk| {
+        let comments = chunk
+            .statements
+            .iter()
+            .flat_map(|s| &s.leading_comments)
+            .chain(&chunk.trailing_comments);
+        for c in comments {
+            read_directive(source, c, &mut HashSet::new(), &mut file, &mut Vec::new());
+        }
+    });
+    file
 }
 
 fn syntax_error_report(source: &SourceFile, e: crate::parse::SyntaxError) -> FileReport {
@@ -174,41 +202,14 @@ impl<'a> Checker<'a> {
     }
 
     fn check_chunk(&mut self, parsed: &ParsedFile, analysis: &[AnalyzedStatement]) {
-        let source = self.source;
         for (stmt, analyzed) in parsed.statements.iter().zip(analysis) {
-            let mut ignores = HashSet::new();
-            for c in &stmt.leading_comments {
-                read_directive(
-                    source,
-                    c,
-                    &mut ignores,
-                    &mut self.file_ignores,
-                    &mut self.findings,
-                );
-            }
-            let ctx = RuleContext {
-                options: &self.opts.analysis,
-                stmt: analyzed,
-                node: stmt.node.as_ref(),
-                sql: source.slice(&stmt.span),
-                source,
-            };
-            let mut out = Vec::new();
-            for rule in &self.rules {
-                rule.check(&ctx, &mut out);
-            }
-            for f in out {
-                if ignores.contains(f.rule) || ignores.contains("all") {
-                    self.suppressed += 1;
-                } else {
-                    self.findings.push(f);
-                }
-            }
+            let found = self.check_statement(stmt, analyzed);
+            self.findings.extend(found);
         }
         let mut ignored = HashSet::new();
         for c in &parsed.trailing_comments {
             read_directive(
-                source,
+                self.source,
                 c,
                 &mut ignored,
                 &mut self.file_ignores,
@@ -218,15 +219,45 @@ impl<'a> Checker<'a> {
         self.statements += parsed.statements.len();
     }
 
+    /// The findings of one statement that its `pgdiplomat:ignore` comments leave; findings
+    /// about the comments themselves go to `self.findings`.
+    fn check_statement(&mut self, stmt: &Statement, analyzed: &AnalyzedStatement) -> Vec<Finding> {
+        let source = self.source;
+        let mut ignores = HashSet::new();
+        for c in &stmt.leading_comments {
+            read_directive(
+                source,
+                c,
+                &mut ignores,
+                &mut self.file_ignores,
+                &mut self.findings,
+            );
+        }
+        let ctx = RuleContext {
+            options: &self.opts.analysis,
+            stmt: analyzed,
+            node: stmt.node.as_ref(),
+            sql: source.slice(&stmt.span),
+            source,
+        };
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            rule.check(&ctx, &mut out);
+        }
+        out.retain(|f| {
+            let ignored = ignores.contains(f.rule) || ignores.contains("all");
+            self.suppressed += usize::from(ignored);
+            !ignored
+        });
+        out
+    }
+
     fn finish(mut self) -> FileReport {
         // `ignore-file` may appear anywhere in the file, so it is applied last.
         if !self.file_ignores.is_empty() {
             let before = self.findings.len();
             let ignores = &self.file_ignores;
-            self.findings.retain(|f| {
-                !(ignores.contains(f.rule)
-                    || (ignores.contains("all") && f.rule != INVALID_DIRECTIVE))
-            });
+            self.findings.retain(|f| !ignored_in_file(ignores, f));
             self.suppressed += before - self.findings.len();
         }
         self.findings
@@ -237,6 +268,39 @@ impl<'a> Checker<'a> {
             suppressed: self.suppressed,
             statements: self.statements,
         }
+    }
+}
+
+fn ignored_in_file(ignores: &HashSet<String>, f: &Finding) -> bool {
+    ignores.contains(f.rule) || (ignores.contains("all") && f.rule != INVALID_DIRECTIVE)
+}
+
+/// Findings statement by statement, as the chunks of a file arrive (for `explain`, which
+/// prints each statement as it goes): the rules, the statement's ignore comments and the
+/// file's `ignore-file` comments (known up front, see `file_ignores`) applied.
+pub(crate) struct StatementChecker<'a> {
+    checker: Checker<'a>,
+    file_ignores: HashSet<String>,
+}
+
+impl<'a> StatementChecker<'a> {
+    pub(crate) fn new(source: &'a SourceFile, opts: &'a LintOptions) -> Self {
+        StatementChecker {
+            checker: Checker::new(source, opts),
+            file_ignores: file_ignores(source),
+        }
+    }
+
+    pub(crate) fn findings(
+        &mut self,
+        stmt: &Statement,
+        analyzed: &AnalyzedStatement,
+    ) -> Vec<Finding> {
+        let mut found = self.checker.check_statement(stmt, analyzed);
+        // Findings about comments are not shown by explain; nothing needs to keep them.
+        self.checker.findings.clear();
+        found.retain(|f| !ignored_in_file(&self.file_ignores, f));
+        found
     }
 }
 

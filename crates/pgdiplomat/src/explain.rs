@@ -1,10 +1,12 @@
 //! `pgdiplomat explain`.
 
-use pgdiplomat_analysis::explain::{explain_source, render_text};
+use std::io::Write;
+
+use pgdiplomat_analysis::explain::{explain_each, render_statement_text, JsonStream};
 use pgdiplomat_analysis::lint::LintOptions;
 
 use crate::cli::{ExplainArgs, ExplainFormat};
-use crate::input::{analysis_options, error, load_settings, print_stdout, read_sources};
+use crate::input::{analysis_options, error, load_settings, read_sources};
 use crate::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
 
 pub fn run(args: ExplainArgs) -> u8 {
@@ -29,31 +31,72 @@ pub fn run(args: ExplainArgs) -> u8 {
         include: config.include.clone(),
         exclude: config.exclude.clone(),
     };
-    let explained = match explain_source(source, &opts) {
-        Ok(e) => e,
-        Err(e) => {
-            let lc = source.line_col(e.offset);
-            eprintln!(
-                "{}:{}:{}: error: {}",
-                source.name, lc.line, lc.column, e.message
-            );
-            return EXIT_FINDINGS;
+    // Each statement is printed as soon as it is explained, so memory stays bounded by the
+    // parser's chunk size. A syntax error is found before the first statement is handed over.
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    let json = matches!(args.format, ExplainFormat::Json);
+    let mut writer = Output::Text(out);
+    let mut failed: Option<std::io::Error> = None;
+    let mut text = String::new();
+    let explained = explain_each(source, &opts, |s| {
+        if failed.is_some() {
+            return;
         }
-    };
-    let text = match args.format {
-        ExplainFormat::Text => render_text(&source.name, &explained),
-        ExplainFormat::Json => {
-            let doc = serde_json::json!({
-                "version": 1,
-                "file": source.name,
-                "pg_version": analysis.pg_version,
-                "statements": explained,
-            });
-            serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+        let written = match &mut writer {
+            Output::Text(out) if json => {
+                // The document starts with the first statement (nothing on a syntax error).
+                let Output::Text(out) = std::mem::replace(&mut writer, Output::Done) else {
+                    unreachable!()
+                };
+                JsonStream::start(out, &source.name, analysis.pg_version).and_then(|mut j| {
+                    let r = j.statement(&s);
+                    writer = Output::Json(j);
+                    r
+                })
+            }
+            Output::Text(out) => {
+                text.clear();
+                render_statement_text(&mut text, &source.name, &s);
+                out.write_all(text.as_bytes())
+            }
+            Output::Json(j) => j.statement(&s),
+            Output::Done => Ok(()),
+        };
+        if let Err(e) = written {
+            failed = Some(e);
         }
-    };
-    match print_stdout(&text) {
-        Ok(()) => EXIT_CLEAN,
-        Err(()) => EXIT_USAGE,
+    });
+    if let Err(e) = explained {
+        let lc = source.line_col(e.offset);
+        eprintln!(
+            "{}:{}:{}: error: {}",
+            source.name, lc.line, lc.column, e.message
+        );
+        return EXIT_FINDINGS;
     }
+    let finished = match failed {
+        Some(e) => Err(e),
+        None => match writer {
+            Output::Text(out) if json => JsonStream::start(out, &source.name, analysis.pg_version)
+                .and_then(JsonStream::finish)
+                .and_then(|mut out| out.flush()),
+            Output::Text(mut out) => out.flush(),
+            Output::Json(j) => j.finish().and_then(|mut out| out.flush()),
+            Output::Done => Ok(()),
+        },
+    };
+    match finished {
+        Ok(()) => EXIT_CLEAN,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_CLEAN,
+        Err(e) => {
+            error(format!("cannot write output: {e}"));
+            EXIT_USAGE
+        }
+    }
+}
+
+enum Output<W: Write> {
+    Text(W),
+    Json(JsonStream<W>),
+    Done,
 }

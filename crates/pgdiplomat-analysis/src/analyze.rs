@@ -187,7 +187,37 @@ impl Analyzer {
             .collect()
     }
 
+    /// Analyses the next statement of the file whose session is `session`; `before_apply` sees
+    /// the analysis and the schema state as it was before the statement (the statement is
+    /// applied to the schema state afterwards).
+    pub fn analyze_statement_with<R>(
+        &mut self,
+        stmt: &Statement,
+        session: &mut FileSession,
+        before_apply: impl FnOnce(&AnalyzedStatement, &SchemaState) -> R,
+    ) -> R {
+        let analyzed = self.analyze_statement_only(stmt, &mut session.0);
+        let r = before_apply(&analyzed, &self.schema);
+        if let Some(node) = &stmt.node {
+            self.schema.apply(node);
+        }
+        r
+    }
+
     fn analyze_statement(&mut self, stmt: &Statement, session: &mut Session) -> AnalyzedStatement {
+        let analyzed = self.analyze_statement_only(stmt, session);
+        if let Some(node) = &stmt.node {
+            self.schema.apply(node);
+        }
+        analyzed
+    }
+
+    /// The analysis of one statement, without applying it to the schema state.
+    fn analyze_statement_only(
+        &mut self,
+        stmt: &Statement,
+        session: &mut Session,
+    ) -> AnalyzedStatement {
         let kind = match &stmt.node {
             Some(node) => classify(node, &self.schema),
             None => StatementKind::Other,
@@ -257,9 +287,6 @@ impl Analyzer {
                     }
                 }
             }
-        }
-        if let Some(node) = &stmt.node {
-            self.schema.apply(node);
         }
         AnalyzedStatement {
             index: stmt.index,

@@ -1,6 +1,7 @@
 //! Reads the schema of a live database into the analyser's [`SchemaState`], so predictions
 //! know existing column types (a binary-coercible type change is not a rewrite), validated
-//! CHECK constraints (SET NOT NULL without a scan), foreign keys and indexes.
+//! CHECK constraints (SET NOT NULL without a scan), foreign keys and indexes, which tables are
+//! partitioned and their partitions.
 
 use pgdiplomat_analysis::model::schema::ConstraintKind;
 use pgdiplomat_analysis::model::{ColumnType, RelName, SchemaState};
@@ -26,6 +27,28 @@ pub fn load_schema(client: &mut Client, state: &mut SchemaState) -> Result<(), P
     )? {
         let ty: String = row.get(3);
         state.learn_existing_column(&rel(row.get(0), row.get(1)), row.get(2), ColumnType::parse(&ty), row.get(4));
+    }
+    for row in client.query(
+        &format!(
+            "SELECT n.nspname, c.relname, c.relkind = 'p'
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('r', 'p') AND {USER}"
+        ),
+        &[],
+    )? {
+        state.learn_existing_table(&rel(row.get(0), row.get(1)), row.get(2));
+    }
+    for row in client.query(
+        &format!(
+            "SELECT pn.nspname, p.relname, n.nspname, c.relname
+               FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
+               JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE p.relkind = 'p' AND c.relkind IN ('r', 'p') AND {USER}
+              ORDER BY c.relname"
+        ),
+        &[],
+    )? {
+        state.learn_partition(&rel(row.get(0), row.get(1)), &rel(row.get(2), row.get(3)));
     }
     for row in client.query(
         &format!(

@@ -7,10 +7,12 @@
 use pg_query::NodeEnum;
 use pgdiplomat_locks::{LockMode, StatementForm as F};
 
-use crate::analyze::{AnalysisOptions, Analyzer, Effect};
+use pg_query::protobuf::{self, ConstrType};
+
+use crate::analyze::{AnalysisOptions, AnalyzedStatement, Analyzer, Effect};
 use crate::model::names::string_list;
-use crate::model::{quote_ident, RelName, StatementKind};
-use crate::parse::{parse_sql, SyntaxError};
+use crate::model::{quote_ident, RelName, SchemaState, StatementKind};
+use crate::parse::{parse_sql_chunked, Statement, SyntaxError};
 use crate::source::SourceFile;
 
 /// One part of the fixed migration.
@@ -118,6 +120,42 @@ struct Ctx<'a> {
     node: &'a NodeEnum,
     sql: &'a str,
     pg_version: u32,
+    /// The schema state before the statement.
+    schema: &'a SchemaState,
+}
+
+/// Names generated for the current statement: taken, though the schema state does not know
+/// them yet.
+#[derive(Default)]
+struct Taken(Vec<String>);
+
+impl Taken {
+    fn has(&self, n: &str) -> bool {
+        self.0.iter().any(|t| t == n)
+    }
+    fn take(&mut self, n: String) -> String {
+        self.0.push(n.clone());
+        n
+    }
+}
+
+/// What the run knows about whether `table` is partitioned: `Some(true)`, `Some(false)`, or
+/// `None` when it does not know the table.
+fn partitioned(schema: &SchemaState, table: &RelName) -> Option<bool> {
+    schema
+        .table(table)
+        .filter(|t| t.kind_known)
+        .map(|t| t.partitioned)
+}
+
+/// The note's warning for a table the run knows nothing about.
+fn unknown_partitioning_warning(table: &RelName) -> String {
+    format!(
+        ". Whether {table} is partitioned is unknown here: on a partitioned table CONCURRENTLY fails \
+(PostgreSQL cannot build or drop an index on a partitioned table concurrently); fix with the \
+database's schema to get the choreography for one (CREATE INDEX ... ON ONLY the parent, CREATE \
+INDEX CONCURRENTLY on each partition, ALTER INDEX ... ATTACH PARTITION each)"
+    )
 }
 
 /// Whether an effect needs fixing: it acts on a relation that already exists.
@@ -193,6 +231,7 @@ fn not_null_via_check(table: &RelName, column: &str, pg_version: u32) -> Vec<Fix
 fn fix_effect(
     cx: &Ctx<'_>,
     cmd: Option<&pg_query::protobuf::AlterTableCmd>,
+    taken: &mut Taken,
     notes: &mut Vec<String>,
 ) -> Option<Vec<FixedPart>> {
     let e = cx.effect;
@@ -200,16 +239,34 @@ fn fix_effect(
     let table = e.op.table.clone();
     match (form, cx.node) {
         (F::CreateIndex, NodeEnum::IndexStmt(i)) => {
+            let t = table?;
+            let index_name = if i.idxname.is_empty() {
+                taken.take(cx.schema.choose_index_name(&t, i, &|n| taken.has(n)))
+            } else {
+                i.idxname.clone()
+            };
+            let name = RelName::new(t.schema.as_deref(), &index_name);
+            match partitioned(cx.schema, &t) {
+                Some(true) => return partitioned_index(cx, i, &t, &index_name, taken, notes),
+                Some(false) => {}
+                None => {}
+            }
             let mut i = i.clone();
             i.concurrent = true;
-            let name = (!i.idxname.is_empty()).then(|| {
-                RelName::new(table.as_ref().and_then(|t| t.schema.as_deref()), &i.idxname)
-            });
             let sql = deparse(NodeEnum::IndexStmt(i))?;
-            notes.push(format!("`{}`: built CONCURRENTLY (SHARE UPDATE EXCLUSIVE instead of SHARE: writes continue)", first_line(cx.sql)));
-            let reverse = name
-                .map(|n| vec![format!("DROP INDEX CONCURRENTLY IF EXISTS {};", n.quoted())])
-                .unwrap_or_default();
+            notes.push(format!(
+                "`{}`: built CONCURRENTLY (SHARE UPDATE EXCLUSIVE instead of SHARE: writes continue){}",
+                first_line(cx.sql),
+                if partitioned(cx.schema, &t).is_none() {
+                    unknown_partitioning_warning(&t)
+                } else {
+                    String::new()
+                }
+            ));
+            let reverse = vec![format!(
+                "DROP INDEX CONCURRENTLY IF EXISTS {};",
+                name.quoted()
+            )];
             Some(vec![FixedPart::outside(sql, reverse)])
         }
         (F::DropIndex, NodeEnum::DropStmt(d)) => {
@@ -220,9 +277,29 @@ fn fix_effect(
             {
                 return None;
             }
+            let on =
+                e.op.index
+                    .as_ref()
+                    .and_then(|i| cx.schema.index(i))
+                    .and_then(|i| i.table.clone());
+            let known = on.as_ref().and_then(|t| partitioned(cx.schema, t));
+            if known == Some(true) {
+                notes.push(format!(
+                    "`{}` drops an index of a partitioned table: PostgreSQL cannot drop it CONCURRENTLY \
+(nor the partitions' indexes one by one), so it takes ACCESS EXCLUSIVE on the tables for the catalog change. \
+The statement is kept unchanged below, behind a lock_timeout.",
+                    first_line(cx.sql)
+                ));
+                return None;
+            }
             notes.push(format!(
-                "`{}`: dropped CONCURRENTLY (no ACCESS EXCLUSIVE on the table)",
-                first_line(cx.sql)
+                "`{}`: dropped CONCURRENTLY (no ACCESS EXCLUSIVE on the table){}",
+                first_line(cx.sql),
+                if known.is_none() {
+                    ". If it is the index of a partitioned table, DROP INDEX CONCURRENTLY fails there"
+                } else {
+                    ""
+                }
             ));
             Some(vec![FixedPart::outside(
                 deparse(NodeEnum::DropStmt(d))?,
@@ -235,67 +312,7 @@ fn fix_effect(
             else {
                 return None;
             };
-            let cols = string_list(&con.keys);
-            let t = table?;
-            if cols.is_empty() {
-                return None;
-            }
-            let kind = if form == F::AddUnique {
-                "UNIQUE"
-            } else {
-                "PRIMARY KEY"
-            };
-            // PostgreSQL's own names for unnamed constraints: <table>_<cols>_key, <table>_pkey.
-            let conname = if !con.conname.is_empty() {
-                con.conname.clone()
-            } else if form == F::AddUnique {
-                format!("{}_{}_key", t.name, cols.join("_"))
-            } else {
-                format!("{}_pkey", t.name)
-            };
-            let index = format!("{conname}_idx");
-            let col_list: Vec<String> = cols.iter().map(|c| quote_ident(c)).collect();
-            let mut parts = Vec::new();
-            if form == F::AddPrimaryKey {
-                for c in &cols {
-                    parts.extend(not_null_via_check(&t, c, cx.pg_version));
-                }
-            }
-            parts.push(FixedPart::outside(
-                format!(
-                    "CREATE UNIQUE INDEX CONCURRENTLY {} ON {} ({});",
-                    quote_ident(&index),
-                    t.quoted(),
-                    col_list.join(", ")
-                ),
-                vec![format!(
-                    "DROP INDEX CONCURRENTLY IF EXISTS {};",
-                    RelName::new(t.schema.as_deref(), &index).quoted()
-                )],
-            ));
-            parts.push(FixedPart::tx(
-                vec![
-                    LOCK_TIMEOUT_PREAMBLE.into(),
-                    format!(
-                        "ALTER TABLE {} ADD CONSTRAINT {} {kind} USING INDEX {};",
-                        t.quoted(),
-                        quote_ident(&conname),
-                        quote_ident(&index)
-                    ),
-                ],
-                vec![format!(
-                    "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};",
-                    t.quoted(),
-                    quote_ident(&conname)
-                )],
-            ));
-            notes.push(format!(
-                "`{}`: the unique index is built CONCURRENTLY, then attached with {kind} USING INDEX (a catalog change). \
-If the build fails on duplicates it leaves an INVALID index: remove it with DROP INDEX CONCURRENTLY {} and fix the data",
-                first_line(cx.sql),
-                quote_ident(&index)
-            ));
-            Some(parts)
+            unique_parts(cx, &table?, con, None, taken, notes)
         }
         (F::AddCheck | F::AddForeignKey, NodeEnum::AlterTableStmt(a)) => {
             let cmd = cmd?;
@@ -303,55 +320,12 @@ If the build fails on duplicates it leaves an INVALID index: remove it with DROP
             else {
                 return None;
             };
-            let t = table?;
-            let mut con = (**con).clone();
-            if con.conname.is_empty() {
-                // PostgreSQL's own choice: <table>_<first column>_check, <table>_<columns>_fkey.
-                let cols = string_list(if con.fk_attrs.is_empty() {
-                    &con.keys
-                } else {
-                    &con.fk_attrs
-                });
-                let suffix = if form == F::AddCheck { "check" } else { "fkey" };
-                let first_column = con.raw_expr.as_deref().and_then(first_column_ref);
-                let what = if !cols.is_empty() {
-                    cols.join("_")
-                } else {
-                    first_column
-                        .or_else(|| e.op.column.clone())
-                        .unwrap_or_else(|| "check".into())
-                };
-                con.conname = format!("{}_{}_{}", t.name, what, suffix);
-            }
-            con.skip_validation = true;
-            con.initially_valid = false;
-            let mut new_cmd = cmd.clone();
-            new_cmd.def = Some(Box::new(pg_query::protobuf::Node {
-                node: Some(NodeEnum::Constraint(Box::new(con.clone()))),
-            }));
-            let add = alter_cmd_node(&t, &new_cmd, a)?;
+            let parts = not_valid_parts(cx, &table?, a, con, None, taken)?;
             notes.push(format!(
                 "`{}`: added NOT VALID (no scan under the strong lock), then validated in a later transaction under SHARE UPDATE EXCLUSIVE",
                 first_line(cx.sql)
             ));
-            Some(vec![
-                FixedPart::tx(
-                    vec![LOCK_TIMEOUT_PREAMBLE.into(), add],
-                    vec![format!(
-                        "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};",
-                        t.quoted(),
-                        quote_ident(&con.conname)
-                    )],
-                ),
-                FixedPart::tx(
-                    vec![format!(
-                        "ALTER TABLE {} VALIDATE CONSTRAINT {};",
-                        t.quoted(),
-                        quote_ident(&con.conname)
-                    )],
-                    vec![],
-                ),
-            ])
+            Some(parts)
         }
         (F::SetNotNull, NodeEnum::AlterTableStmt(_)) => {
             let t = table?;
@@ -383,8 +357,34 @@ If the build fails on duplicates it leaves an INVALID index: remove it with DROP
                 })?;
             let not_null = plain.is_not_null
                 || plain.constraints.iter().any(|c| matches!(c.node.as_ref(), Some(NodeEnum::Constraint(k)) if k.contype == pg_query::protobuf::ConstrType::ConstrNotnull as i32));
+            // CHECK, REFERENCES and UNIQUE would be checked against every backfilled row under
+            // the ADD COLUMN's lock: they are added after the backfill, the safe way.
+            let later: Vec<protobuf::Constraint> = plain
+                .constraints
+                .iter()
+                .filter_map(|c| match c.node.as_ref() {
+                    Some(NodeEnum::Constraint(k))
+                        if [
+                            ConstrType::ConstrCheck,
+                            ConstrType::ConstrForeign,
+                            ConstrType::ConstrUnique,
+                        ]
+                        .iter()
+                        .any(|t| k.contype == *t as i32) =>
+                    {
+                        Some((**k).clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            if later
+                .iter()
+                .any(|k| k.contype == ConstrType::ConstrUnique as i32 && !k.indexspace.is_empty())
+            {
+                return None;
+            }
             plain.constraints.retain(|c| {
-                !matches!(c.node.as_ref(), Some(NodeEnum::Constraint(k)) if k.contype == pg_query::protobuf::ConstrType::ConstrDefault as i32 || k.contype == pg_query::protobuf::ConstrType::ConstrNotnull as i32)
+                !matches!(c.node.as_ref(), Some(NodeEnum::Constraint(k)) if [ConstrType::ConstrDefault, ConstrType::ConstrNotnull, ConstrType::ConstrCheck, ConstrType::ConstrForeign, ConstrType::ConstrUnique].iter().any(|t| k.contype == *t as i32))
             });
             plain.is_not_null = false;
             let mut add_cmd = cmd.clone();
@@ -417,12 +417,39 @@ If the build fails on duplicates it leaves an INVALID index: remove it with DROP
             if not_null {
                 parts.extend(not_null_via_check(&t, &cd.colname, cx.pg_version));
             }
+            let mut kinds = Vec::new();
+            let mut unique_notes = Vec::new();
+            for k in &later {
+                if k.contype == ConstrType::ConstrUnique as i32 {
+                    kinds.push("UNIQUE (a concurrent unique index, then USING INDEX)");
+                    parts.extend(unique_parts(
+                        cx,
+                        &t,
+                        k,
+                        Some(&cd.colname),
+                        taken,
+                        &mut unique_notes,
+                    )?);
+                } else {
+                    kinds.push(if k.contype == ConstrType::ConstrCheck as i32 {
+                        "CHECK (NOT VALID, then VALIDATE)"
+                    } else {
+                        "REFERENCES (NOT VALID, then VALIDATE)"
+                    });
+                    parts.extend(not_valid_parts(cx, &t, a, k, Some(&cd.colname), taken)?);
+                }
+            }
             notes.push(format!(
                 "`{}`: the column is added without its volatile default (instant), the default is set for new rows, \
 existing rows are backfilled in batches of {BACKFILL_BATCH} by primary key (`pgdiplomat apply` runs the marked UPDATE \
-batch by batch, resumably; another runner runs it as one statement){}",
+batch by batch, resumably; another runner runs it as one statement){}{}",
                 first_line(cx.sql),
-                if not_null { ", then NOT NULL is added through a validated CHECK" } else { "" }
+                if not_null { ", then NOT NULL is added through a validated CHECK" } else { "" },
+                if kinds.is_empty() {
+                    String::new()
+                } else {
+                    format!(", then its constraints are added the safe way: {}", kinds.join(", "))
+                }
             ));
             Some(parts)
         }
@@ -466,17 +493,302 @@ write both, backfill, switch readers, then drop the old one. The statement is ke
     }
 }
 
-/// The first column an expression names.
-fn first_column_ref(expr: &pg_query::protobuf::Node) -> Option<String> {
-    let mut found = None;
-    crate::model::expr::visit(expr, &mut |n| {
-        if found.is_none() {
-            if let NodeEnum::ColumnRef(c) = n {
-                found = string_list(&c.fields).pop();
-            }
+/// `WITH (...)` for index storage parameters, as PostgreSQL's deparser writes them.
+fn reloptions_sql(options: &[protobuf::Node]) -> Option<String> {
+    if options.is_empty() {
+        return Some(String::new());
+    }
+    let probe = protobuf::IndexStmt {
+        idxname: "x".into(),
+        relation: Some(protobuf::RangeVar {
+            relname: "x".into(),
+            inh: true,
+            relpersistence: "p".into(),
+            ..Default::default()
+        }),
+        access_method: "btree".into(),
+        index_params: vec![protobuf::Node {
+            node: Some(NodeEnum::IndexElem(Box::new(protobuf::IndexElem {
+                name: "x".into(),
+                ordering: protobuf::SortByDir::SortbyDefault as i32,
+                nulls_ordering: protobuf::SortByNulls::SortbyNullsDefault as i32,
+                ..Default::default()
+            }))),
+        }],
+        options: options.to_vec(),
+        ..Default::default()
+    };
+    let sql = NodeEnum::IndexStmt(Box::new(probe))
+        .deparse(Default::default())
+        .ok()?;
+    let at = sql.find(" WITH (")?;
+    Some(sql[at..].to_string())
+}
+
+/// UNIQUE / PRIMARY KEY `con` on existing table `t`: NOT NULL first for a key, a unique index
+/// built CONCURRENTLY with the constraint's options (INCLUDE, NULLS NOT DISTINCT, WITH), then
+/// `ADD CONSTRAINT ... USING INDEX` with its DEFERRABLE clauses. `column` is the column of a
+/// column constraint. `None` keeps the statement (with a note) when an option cannot be
+/// carried over or the table is partitioned.
+fn unique_parts(
+    cx: &Ctx<'_>,
+    t: &RelName,
+    con: &protobuf::Constraint,
+    column: Option<&str>,
+    taken: &mut Taken,
+    notes: &mut Vec<String>,
+) -> Option<Vec<FixedPart>> {
+    let primary = con.contype == ConstrType::ConstrPrimary as i32;
+    let kind = if primary { "PRIMARY KEY" } else { "UNIQUE" };
+    let mut cols = string_list(&con.keys);
+    if cols.is_empty() {
+        cols.extend(column.map(str::to_string));
+    }
+    if cols.is_empty() {
+        return None;
+    }
+    if partitioned(cx.schema, t) == Some(true) {
+        notes.push(format!(
+            "`{}` adds a {kind} constraint to a partitioned table: PostgreSQL builds no index on a partitioned \
+table CONCURRENTLY and refuses ADD CONSTRAINT ... USING INDEX there. Build the unique index per partition \
+(CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX on each partition) at a quiet time, or \
+run it when the lock can be afforded. The statement is kept unchanged below.",
+            first_line(cx.sql)
+        ));
+        return None;
+    }
+    if !con.indexspace.is_empty() {
+        notes.push(format!(
+            "`{}`: USING INDEX TABLESPACE cannot be carried over to the concurrent choreography without changing \
+what the constraint is; the statement is kept unchanged below. To avoid the lock, build the index yourself with \
+CREATE UNIQUE INDEX CONCURRENTLY ... TABLESPACE {} and attach it with ADD CONSTRAINT ... {kind} USING INDEX.",
+            first_line(cx.sql),
+            quote_ident(&con.indexspace)
+        ));
+        return None;
+    }
+    let ns = t.schema.as_deref();
+    let conname = if con.conname.is_empty() {
+        cx.schema
+            .choose_name_for_constraint(t, con, column, &|n| taken.has(n))?
+    } else {
+        con.conname.clone()
+    };
+    let conname = taken.take(conname);
+    let index =
+        taken.take(
+            cx.schema
+                .choose_relation_name(ns, &conname, None, "idx", false, &|n| taken.has(n)),
+        );
+    let list = |names: &[String]| {
+        names
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let including = string_list(&con.including);
+    let mut create = format!(
+        "CREATE UNIQUE INDEX CONCURRENTLY {} ON {} ({})",
+        quote_ident(&index),
+        t.quoted(),
+        list(&cols)
+    );
+    if !including.is_empty() {
+        create.push_str(&format!(" INCLUDE ({})", list(&including)));
+    }
+    if con.nulls_not_distinct {
+        create.push_str(" NULLS NOT DISTINCT");
+    }
+    create.push_str(&reloptions_sql(&con.options)?);
+    create.push(';');
+    let mut deferral = String::new();
+    if con.deferrable {
+        deferral.push_str(" DEFERRABLE");
+    }
+    if con.initdeferred {
+        deferral.push_str(" INITIALLY DEFERRED");
+    }
+    let mut parts = Vec::new();
+    if primary {
+        for c in &cols {
+            parts.extend(not_null_via_check(t, c, cx.pg_version));
         }
-    });
-    found
+    }
+    parts.push(FixedPart::outside(
+        create,
+        vec![format!(
+            "DROP INDEX CONCURRENTLY IF EXISTS {};",
+            RelName::new(ns, &index).quoted()
+        )],
+    ));
+    parts.push(FixedPart::tx(
+        vec![
+            LOCK_TIMEOUT_PREAMBLE.into(),
+            format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {kind} USING INDEX {}{deferral};",
+                t.quoted(),
+                quote_ident(&conname),
+                quote_ident(&index)
+            ),
+        ],
+        vec![format!(
+            "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};",
+            t.quoted(),
+            quote_ident(&conname)
+        )],
+    ));
+    notes.push(format!(
+        "`{}`: the unique index is built CONCURRENTLY, then attached with {kind} USING INDEX (a catalog change). \
+If the build fails on duplicates it leaves an INVALID index: remove it with DROP INDEX CONCURRENTLY {} and fix the data{}",
+        first_line(cx.sql),
+        quote_ident(&index),
+        if partitioned(cx.schema, t).is_none() {
+            ". On a partitioned table neither step works (no concurrent index build, no USING INDEX): keep the original there"
+        } else {
+            ""
+        }
+    ));
+    Some(parts)
+}
+
+/// CHECK / FOREIGN KEY `con` on existing table `t` (`column` for a column constraint): added
+/// NOT VALID under its own name (PostgreSQL's choice when it has none), validated in a later
+/// transaction. Every other option of the constraint is kept as written.
+fn not_valid_parts(
+    cx: &Ctx<'_>,
+    t: &RelName,
+    base: &protobuf::AlterTableStmt,
+    con: &protobuf::Constraint,
+    column: Option<&str>,
+    taken: &mut Taken,
+) -> Option<Vec<FixedPart>> {
+    let mut con = con.clone();
+    if con.conname.is_empty() {
+        con.conname = cx
+            .schema
+            .choose_name_for_constraint(t, &con, column, &|n| taken.has(n))?;
+    }
+    taken.take(con.conname.clone());
+    if let Some(c) = column {
+        if con.contype == ConstrType::ConstrForeign as i32 && con.fk_attrs.is_empty() {
+            con.fk_attrs = vec![protobuf::Node {
+                node: Some(NodeEnum::String(protobuf::String {
+                    sval: c.to_string(),
+                })),
+            }];
+        }
+    }
+    con.skip_validation = true;
+    con.initially_valid = false;
+    let cmd = protobuf::AlterTableCmd {
+        subtype: protobuf::AlterTableType::AtAddConstraint as i32,
+        def: Some(Box::new(protobuf::Node {
+            node: Some(NodeEnum::Constraint(Box::new(con.clone()))),
+        })),
+        behavior: protobuf::DropBehavior::DropRestrict as i32,
+        ..Default::default()
+    };
+    let add = alter_cmd_node(t, &cmd, base)?;
+    Some(vec![
+        FixedPart::tx(
+            vec![LOCK_TIMEOUT_PREAMBLE.into(), add],
+            vec![format!(
+                "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};",
+                t.quoted(),
+                quote_ident(&con.conname)
+            )],
+        ),
+        FixedPart::tx(
+            vec![format!(
+                "ALTER TABLE {} VALIDATE CONSTRAINT {};",
+                t.quoted(),
+                quote_ident(&con.conname)
+            )],
+            vec![],
+        ),
+    ])
+}
+
+/// CREATE INDEX on partitioned table `t`: the index on the parent alone (`ON ONLY`, a
+/// catalog change), one index per partition built CONCURRENTLY, then each attached. `None`
+/// (with a note) when the partitions are not known or are partitioned themselves.
+fn partitioned_index(
+    cx: &Ctx<'_>,
+    i: &protobuf::IndexStmt,
+    t: &RelName,
+    index_name: &str,
+    taken: &mut Taken,
+    notes: &mut Vec<String>,
+) -> Option<Vec<FixedPart>> {
+    let partitions = cx
+        .schema
+        .table(t)
+        .map(|s| s.partitions.clone())
+        .unwrap_or_default();
+    let leaf = |p: &RelName| partitioned(cx.schema, p) == Some(false);
+    if partitions.is_empty() || !partitions.iter().all(leaf) {
+        notes.push(format!(
+            "`{}`: {t} is partitioned and PostgreSQL cannot build an index on a partitioned table CONCURRENTLY. \
+The partitions are not all known here (or are partitioned themselves), so the statement is kept unchanged below. \
+The choreography: CREATE INDEX {idx} ON ONLY {tq} (...) (a catalog change; the index is invalid until every \
+partition has one), then for each partition CREATE INDEX CONCURRENTLY <partition index> ON <partition> (...) and \
+ALTER INDEX {idx} ATTACH PARTITION <partition index>.",
+            first_line(cx.sql),
+            idx = quote_ident(index_name),
+            tq = t.quoted(),
+        ));
+        return None;
+    }
+    let ns = t.schema.as_deref();
+    let parent = RelName::new(ns, index_name);
+    let mut only = i.clone();
+    only.idxname = index_name.to_string();
+    only.concurrent = false;
+    if let Some(rv) = only.relation.as_mut() {
+        rv.inh = false;
+    }
+    let mut parts = vec![FixedPart::tx(
+        vec![
+            LOCK_TIMEOUT_PREAMBLE.into(),
+            deparse(NodeEnum::IndexStmt(Box::new(only)))?,
+        ],
+        vec![format!("DROP INDEX IF EXISTS {};", parent.quoted())],
+    )];
+    let mut attach = vec![LOCK_TIMEOUT_PREAMBLE.to_string()];
+    for p in &partitions {
+        let mut child = i.clone();
+        child.if_not_exists = false;
+        let child_name = taken.take(cx.schema.choose_index_name(p, &child, &|n| taken.has(n)));
+        child.idxname = child_name.clone();
+        child.concurrent = true;
+        if let Some(rv) = child.relation.as_mut() {
+            rv.schemaname = p.schema.clone().unwrap_or_default();
+            rv.relname = p.name.clone();
+        }
+        let child_rel = RelName::new(p.schema.as_deref().or(ns), &child_name);
+        parts.push(FixedPart::outside(
+            deparse(NodeEnum::IndexStmt(Box::new(child)))?,
+            vec![format!(
+                "DROP INDEX CONCURRENTLY IF EXISTS {};",
+                child_rel.quoted()
+            )],
+        ));
+        attach.push(format!(
+            "ALTER INDEX {} ATTACH PARTITION {};",
+            parent.quoted(),
+            child_rel.quoted()
+        ));
+    }
+    parts.push(FixedPart::tx(attach, vec![]));
+    notes.push(format!(
+        "`{}`: {t} is partitioned, where CONCURRENTLY fails: the index is created ON ONLY {t} (a catalog change), \
+built CONCURRENTLY on each of its {} partitions, and each is attached (the parent's index becomes valid with the last). \
+A partition added meanwhile gets its index when it is attached",
+        first_line(cx.sql),
+        partitions.len()
+    ));
+    Some(parts)
 }
 
 fn first_line(sql: &str) -> &str {
@@ -511,33 +823,67 @@ impl DeparseExpr for pg_query::protobuf::Node {
 
 /// Fixes one migration file.
 pub fn fix_source(source: &SourceFile, options: AnalysisOptions) -> Result<Fixed, SyntaxError> {
-    let parsed = parse_sql(&source.text)?;
-    let mut analyzer = Analyzer::new(AnalysisOptions {
-        assume_in_transaction: false,
-        ..options
-    });
-    let analysis = analyzer.analyze_file(&parsed);
-    let mut fixed = Fixed::default();
-    let mut current: Option<FixedPart> = None;
-    let flush = |current: &mut Option<FixedPart>, fixed: &mut Fixed| {
-        if let Some(p) = current.take() {
+    let mut analyzer = Analyzer::new(options);
+    fix_source_with(&mut analyzer, source)
+}
+
+/// Statements per parse chunk: bounds the memory held in parse trees.
+const CHUNK_STATEMENTS: usize = 2_000;
+
+/// Fixes one migration file against what `analyzer` already knows (earlier files, or a live
+/// database's schema loaded into `analyzer.schema`). The file is parsed in chunks and fixed
+/// statement by statement, so no parse tree of the whole file is ever held.
+pub fn fix_source_with(analyzer: &mut Analyzer, source: &SourceFile) -> Result<Fixed, SyntaxError> {
+    analyzer.options.assume_in_transaction = false;
+    let pg_version = analyzer.options.pg_version;
+    let mut out = Out::default();
+    let mut session = analyzer.start_file();
+    parse_sql_chunked(&source.text, CHUNK_STATEMENTS, |chunk| {
+        for stmt in &chunk.statements {
+            analyzer.analyze_statement_with(stmt, &mut session, |a, schema| {
+                out.statement(source, stmt, a, schema, pg_version)
+            });
+        }
+    })?;
+    out.flush();
+    Ok(out.fixed)
+}
+
+/// The fixed migration being built: finished parts, and the transaction being filled.
+#[derive(Default)]
+struct Out {
+    fixed: Fixed,
+    current: Option<FixedPart>,
+}
+
+impl Out {
+    fn flush(&mut self) {
+        if let Some(p) = self.current.take() {
             if p.statements.iter().any(|s| s != LOCK_TIMEOUT_PREAMBLE) {
-                fixed.parts.push(p);
+                self.fixed.parts.push(p);
             }
         }
-    };
-    for (stmt, a) in parsed.statements.iter().zip(&analysis.statements) {
+    }
+
+    fn statement(
+        &mut self,
+        source: &SourceFile,
+        stmt: &Statement,
+        a: &AnalyzedStatement,
+        schema: &SchemaState,
+        pg_version: u32,
+    ) {
         let sql = source.slice(&stmt.span);
         match &a.kind {
             // Transaction control and timeouts are decided by the fix itself.
             StatementKind::Begin
             | StatementKind::Commit
             | StatementKind::Rollback
-            | StatementKind::SetTimeout { .. } => continue,
+            | StatementKind::SetTimeout { .. } => return,
             _ => {}
         }
         let Some(node) = stmt.node.as_ref() else {
-            continue;
+            return;
         };
         let cmds: Vec<Option<&pg_query::protobuf::AlterTableCmd>> = match node {
             NodeEnum::AlterTableStmt(at) => at
@@ -552,15 +898,22 @@ pub fn fix_source(source: &SourceFile, options: AnalysisOptions) -> Result<Fixed
         };
         let mut replacement: Vec<FixedPart> = Vec::new();
         let mut kept_cmds: Vec<usize> = Vec::new();
+        let mut taken = Taken::default();
         for (i, e) in a.effects.iter().enumerate() {
             let cx = Ctx {
                 effect: e,
                 node,
                 sql,
-                pg_version: options.pg_version,
+                pg_version,
+                schema,
             };
             let parts = if on_existing(e) {
-                fix_effect(&cx, cmds.get(i).copied().flatten(), &mut fixed.notes)
+                fix_effect(
+                    &cx,
+                    cmds.get(i).copied().flatten(),
+                    &mut taken,
+                    &mut self.fixed.notes,
+                )
             } else {
                 None
             };
@@ -577,18 +930,20 @@ pub fn fix_source(source: &SourceFile, options: AnalysisOptions) -> Result<Fixed
                     .is_some_and(|f| f.transaction == pgdiplomat_locks::TransactionUse::Forbidden)
             });
             if outside {
-                flush(&mut current, &mut fixed);
-                fixed
+                self.flush();
+                self.fixed
                     .parts
                     .push(FixedPart::outside(format!("{sql};"), vec![]));
-                continue;
+                return;
             }
-            let part = current.get_or_insert_with(|| FixedPart::tx(Vec::new(), Vec::new()));
+            let part = self
+                .current
+                .get_or_insert_with(|| FixedPart::tx(Vec::new(), Vec::new()));
             if needs_timeout && !part.statements.iter().any(|s| s == LOCK_TIMEOUT_PREAMBLE) {
                 part.statements.insert(0, LOCK_TIMEOUT_PREAMBLE.into());
             }
             part.statements.push(format!("{sql};"));
-            continue;
+            return;
         }
         // Subcommands of a multi-command ALTER TABLE that needed no fix run first, as they were.
         if let (NodeEnum::AlterTableStmt(at), false) = (node, kept_cmds.is_empty()) {
@@ -598,17 +953,15 @@ pub fn fix_source(source: &SourceFile, options: AnalysisOptions) -> Result<Fixed
                 .filter_map(|&i| at.cmds.get(i).cloned())
                 .collect();
             if let Some(s) = deparse(NodeEnum::AlterTableStmt(rest)) {
-                let part = current.get_or_insert_with(|| {
+                let part = self.current.get_or_insert_with(|| {
                     FixedPart::tx(vec![LOCK_TIMEOUT_PREAMBLE.into()], Vec::new())
                 });
                 part.statements.push(s);
             }
         }
-        flush(&mut current, &mut fixed);
-        fixed.parts.extend(replacement);
+        self.flush();
+        self.fixed.parts.extend(replacement);
     }
-    flush(&mut current, &mut fixed);
-    Ok(fixed)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 use super::*;
 use crate::lint::{lint_sources, LintOptions};
+use crate::model::RelName;
 
 fn fix(sql: &str) -> Fixed {
     fix_source(
@@ -253,5 +254,218 @@ fn identifiers_that_need_quotes_stay_quoted() {
     assert!(
         all.contains("ADD CONSTRAINT \"Uq Email\" UNIQUE USING INDEX \"Uq Email_idx\";"),
         "{all}"
+    );
+}
+
+/// Fixed against a schema state that knows `events` is partitioned into `events_2025` and
+/// `events_2026` (as loading it from a database gives), and that `t` is a plain table.
+fn fix_known(sql: &str, partitions: bool) -> Fixed {
+    let mut analyzer = Analyzer::new(AnalysisOptions {
+        pg_version: 17,
+        ..Default::default()
+    });
+    let events = RelName::new(Some("public"), "events");
+    analyzer.schema.learn_existing_table(&events, true);
+    if partitions {
+        for p in ["events_2025", "events_2026"] {
+            let p = RelName::new(Some("public"), p);
+            analyzer.schema.learn_existing_table(&p, false);
+            analyzer.schema.learn_partition(&events, &p);
+        }
+    }
+    analyzer
+        .schema
+        .learn_existing_table(&RelName::new(Some("public"), "t"), false);
+    fix_source_with(&mut analyzer, &SourceFile::new("m.sql", sql)).unwrap()
+}
+
+#[test]
+fn unique_constraint_options_are_carried_into_the_index_and_the_using_index() {
+    let f = fix("ALTER TABLE users_user ADD CONSTRAINT u UNIQUE NULLS NOT DISTINCT (email) INCLUDE (username) WITH (fillfactor = 70) DEFERRABLE INITIALLY DEFERRED;");
+    assert_eq!(
+        f.parts[0].statements,
+        vec!["CREATE UNIQUE INDEX CONCURRENTLY u_idx ON users_user (email) INCLUDE (username) NULLS NOT DISTINCT WITH (fillfactor=70);"],
+        "{}",
+        f.render()
+    );
+    assert_eq!(
+        f.parts[1].statements[1],
+        "ALTER TABLE users_user ADD CONSTRAINT u UNIQUE USING INDEX u_idx DEFERRABLE INITIALLY DEFERRED;"
+    );
+    let pk = fix("ALTER TABLE t2 ADD PRIMARY KEY (id) INCLUDE (v);");
+    assert!(
+        pk.render()
+            .contains("CREATE UNIQUE INDEX CONCURRENTLY t2_pkey_idx ON t2 (id) INCLUDE (v);"),
+        "{}",
+        pk.render()
+    );
+}
+
+#[test]
+fn a_unique_constraint_with_an_index_tablespace_is_kept_with_a_note() {
+    let sql = "ALTER TABLE users_user ADD CONSTRAINT u UNIQUE (email) USING INDEX TABLESPACE fast;";
+    let f = fix(sql);
+    assert_eq!(f.parts.len(), 1, "{}", f.render());
+    assert!(f.parts[0].sql().contains(sql), "{}", f.render());
+    assert!(
+        f.notes[0].contains("USING INDEX TABLESPACE cannot be carried over"),
+        "{:?}",
+        f.notes
+    );
+}
+
+#[test]
+fn unnamed_constraints_get_the_names_postgres_would_choose_each_unique() {
+    let f = fix("ALTER TABLE payments ADD CHECK (amount > 0);\n\
+         ALTER TABLE payments ADD CHECK (amount < 10), ADD CHECK (amount > 0 AND user_id > 0);\n\
+         ALTER TABLE payments ADD FOREIGN KEY (user_id) REFERENCES users_user (id);\n\
+         ALTER TABLE payments ADD FOREIGN KEY (user_id) REFERENCES users_user (id);\n\
+         ALTER TABLE users_user ADD UNIQUE (email);\n\
+         ALTER TABLE users_user ADD UNIQUE (email);");
+    let all = f.render();
+    for name in [
+        "ADD CONSTRAINT payments_amount_check CHECK (amount > 0) NOT VALID",
+        "ADD CONSTRAINT payments_amount_check1 CHECK (amount < 10) NOT VALID",
+        "ADD CONSTRAINT payments_check CHECK (amount > 0 AND user_id > 0) NOT VALID",
+        "ADD CONSTRAINT payments_user_id_fkey FOREIGN KEY",
+        "ADD CONSTRAINT payments_user_id_fkey1 FOREIGN KEY",
+        "ADD CONSTRAINT users_user_email_key UNIQUE USING INDEX users_user_email_key_idx;",
+        "ADD CONSTRAINT users_user_email_key1 UNIQUE USING INDEX users_user_email_key1_idx;",
+    ] {
+        assert!(all.contains(name), "{name}\n{all}");
+    }
+}
+
+#[test]
+fn generated_names_avoid_names_the_run_already_knows() {
+    let f = fix("CREATE TABLE other (payments_amount_check int);\n\
+         ALTER TABLE other ADD CONSTRAINT payments_amount_check CHECK (payments_amount_check > 0);\n\
+         CREATE INDEX payments_amount_check1 ON payments (amount);\n\
+         ALTER TABLE payments ADD CHECK (amount > 0);");
+    let all = f.render();
+    // A constraint of the same schema has the first name; an index (not a constraint) does
+    // not count for a CHECK.
+    assert!(
+        all.contains("ADD CONSTRAINT payments_amount_check1 CHECK (amount > 0) NOT VALID"),
+        "{all}"
+    );
+}
+
+#[test]
+fn an_index_on_a_known_partitioned_table_is_built_per_partition_and_attached() {
+    let f = fix_known("CREATE INDEX ON events (kind);", true);
+    let sql: Vec<String> = f.parts.iter().map(|p| p.sql()).collect();
+    assert_eq!(sql.len(), 4, "{}", f.render());
+    assert!(f.parts[0].in_transaction);
+    assert_eq!(
+        sql[0],
+        "SET lock_timeout = '2s';\nCREATE INDEX events_kind_idx ON ONLY events USING btree (kind);"
+    );
+    assert!(!f.parts[1].in_transaction && !f.parts[2].in_transaction);
+    assert_eq!(
+        sql[1],
+        "CREATE INDEX CONCURRENTLY events_2025_kind_idx ON public.events_2025 USING btree (kind);"
+    );
+    assert_eq!(
+        sql[2],
+        "CREATE INDEX CONCURRENTLY events_2026_kind_idx ON public.events_2026 USING btree (kind);"
+    );
+    assert_eq!(
+        sql[3],
+        "SET lock_timeout = '2s';\nALTER INDEX events_kind_idx ATTACH PARTITION public.events_2025_kind_idx;\n\
+ALTER INDEX events_kind_idx ATTACH PARTITION public.events_2026_kind_idx;"
+    );
+    // Linted without the database, `ON ONLY events` cannot be known to be catalog-only.
+    assert_lints_clean(&f, &["require-concurrent-index-creation"]);
+}
+
+#[test]
+fn an_index_on_a_partitioned_table_with_unknown_partitions_is_kept_with_the_choreography() {
+    let f = fix_known("CREATE INDEX events_kind_idx ON events (kind);", false);
+    assert_eq!(f.parts.len(), 1, "{}", f.render());
+    assert!(
+        f.parts[0]
+            .sql()
+            .contains("CREATE INDEX events_kind_idx ON events (kind);"),
+        "{}",
+        f.render()
+    );
+    assert!(
+        f.notes[0].contains("ALTER INDEX events_kind_idx ATTACH PARTITION"),
+        "{:?}",
+        f.notes
+    );
+    // A unique constraint on it is kept too: no concurrent build, no USING INDEX there.
+    let u = fix_known("ALTER TABLE events ADD UNIQUE (id, at);", true);
+    assert_eq!(u.parts.len(), 1, "{}", u.render());
+    assert!(u.notes[0].contains("partitioned table"), "{:?}", u.notes);
+}
+
+#[test]
+fn concurrently_on_a_table_not_known_to_be_plain_warns_about_partitioned_tables() {
+    let f = fix("CREATE INDEX i ON somewhere (a);");
+    assert!(
+        f.notes[0].contains("on a partitioned table CONCURRENTLY fails"),
+        "{:?}",
+        f.notes
+    );
+    let known = fix_known("CREATE INDEX i ON t (a);", true);
+    assert!(!known.notes[0].contains("partitioned"), "{:?}", known.notes);
+}
+
+#[test]
+fn a_volatile_default_with_constraints_adds_them_after_the_backfill_the_safe_way() {
+    let f = fix(
+        "ALTER TABLE payments ADD COLUMN score float8 DEFAULT random() CHECK (score >= 0) UNIQUE;",
+    );
+    let all = f.render();
+    assert_eq!(
+        f.parts[0].statements[1], "ALTER TABLE payments ADD COLUMN score float8;",
+        "{all}"
+    );
+    let backfill = all.find("UPDATE payments SET score = random()").unwrap();
+    let unique = all
+        .find("CREATE UNIQUE INDEX CONCURRENTLY payments_score_key_idx ON payments (score);")
+        .unwrap();
+    let check = all
+        .find("ADD CONSTRAINT payments_score_check CHECK (score >= 0) NOT VALID;")
+        .unwrap();
+    assert!(backfill < check && backfill < unique, "{all}");
+    assert!(
+        all.contains(
+            "ADD CONSTRAINT payments_score_key UNIQUE USING INDEX payments_score_key_idx;"
+        ),
+        "{all}"
+    );
+    assert!(
+        all.contains("VALIDATE CONSTRAINT payments_score_check;"),
+        "{all}"
+    );
+    assert_lints_clean(&f, &[]);
+}
+
+#[test]
+fn a_large_file_is_fixed_in_chunks_with_the_same_result() {
+    // More statements than one parse chunk holds; names and state carry across chunks.
+    let mut sql = String::new();
+    for i in 0..2_500 {
+        sql.push_str(&format!("ALTER TABLE t{} ADD COLUMN c int;\n", i % 7));
+    }
+    sql.push_str("ALTER TABLE payments ADD CHECK (amount > 0);\n");
+    sql.push_str("ALTER TABLE payments ADD CHECK (amount > 1);\n");
+    let f = fix(&sql);
+    let all = f.render();
+    assert!(
+        all.contains("payments_amount_check CHECK (amount > 0)"),
+        "{all}"
+    );
+    assert!(
+        all.contains("payments_amount_check1 CHECK (amount > 1)"),
+        "{all}"
+    );
+    assert_eq!(
+        f.parts[0].statements.len(),
+        2_501,
+        "the unchanged statements stay together with the lock_timeout"
     );
 }

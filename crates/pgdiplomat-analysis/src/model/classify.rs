@@ -882,6 +882,35 @@ fn classify_add_column(rel: &RelName, cd: &protobuf::ColumnDef) -> Operation {
     if ty.as_ref().is_some_and(ColumnType::is_serial) {
         return op(F::AddColumnSerial, None);
     }
+    // A volatile default rewrites the table; a CHECK, REFERENCES or UNIQUE on the column is then
+    // checked during that rewrite, under the same ACCESS EXCLUSIVE lock.
+    if let Some(expr) = default {
+        if let DefaultKind::Volatile(func) = default_kind(expr) {
+            let with = [
+                (ConstrType::ConstrUnique, "UNIQUE"),
+                (ConstrType::ConstrForeign, "REFERENCES"),
+                (ConstrType::ConstrCheck, "CHECK"),
+            ]
+            .iter()
+            .filter(|(t, _)| has(*t))
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>();
+            let detail = if with.is_empty() {
+                format!("{func}() is volatile")
+            } else {
+                format!(
+                    "{func}() is volatile; the column's {} is checked during the rewrite",
+                    with.join(" and ")
+                )
+            };
+            let mut o = op(F::AddColumnVolatileDefault, Some(detail));
+            o.referenced = cons
+                .iter()
+                .find(|c| c.contype == ConstrType::ConstrForeign as i32)
+                .and_then(|fk| fk.pktable.as_ref().map(RelName::from_range_var));
+            return o;
+        }
+    }
     if has(ConstrType::ConstrUnique) {
         return op(F::AddColumnUnique, None);
     }
@@ -895,14 +924,6 @@ fn classify_add_column(rel: &RelName, cd: &protobuf::ColumnDef) -> Operation {
     }
     if has(ConstrType::ConstrCheck) {
         return op(F::AddColumnCheck, None);
-    }
-    if let Some(expr) = default {
-        if let DefaultKind::Volatile(func) = default_kind(expr) {
-            return op(
-                F::AddColumnVolatileDefault,
-                Some(format!("{func}() is volatile")),
-            );
-        }
     }
     let not_null = cd.is_not_null || has(ConstrType::ConstrNotnull);
     match (not_null, default.is_some()) {

@@ -112,9 +112,103 @@ pub fn string_list(nodes: &[protobuf::Node]) -> Vec<String> {
         .collect()
 }
 
+/// PostgreSQL's NAMEDATALEN: identifiers are at most 63 bytes.
+pub const NAMEDATALEN: usize = 64;
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn clip(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// PostgreSQL's `makeObjectName`: `name1_name2_label`, the longer of `name1` and `name2`
+/// shortened until the result fits in NAMEDATALEN − 1 bytes.
+pub fn make_object_name(name1: &str, name2: Option<&str>, label: &str) -> String {
+    let mut overhead = 0;
+    if name2.is_some() {
+        overhead += 1;
+    }
+    if !label.is_empty() {
+        overhead += label.len() + 1;
+    }
+    let avail = (NAMEDATALEN - 1).saturating_sub(overhead);
+    let (mut n1, mut n2) = (name1.len(), name2.map_or(0, str::len));
+    while n1 + n2 > avail {
+        if n1 > n2 {
+            n1 -= 1;
+        } else {
+            n2 -= 1;
+        }
+    }
+    let mut out = clip(name1, n1).to_string();
+    if let Some(name2) = name2 {
+        out.push('_');
+        out.push_str(clip(name2, n2));
+    }
+    if !label.is_empty() {
+        out.push('_');
+        out.push_str(label);
+    }
+    out
+}
+
+/// PostgreSQL's `ChooseIndexNameAddition` / `ChooseForeignKeyConstraintNameAddition`: the
+/// names joined by `_`, stopping once NAMEDATALEN bytes are reached.
+pub fn name_addition(names: &[String]) -> String {
+    let mut out = String::new();
+    for n in names {
+        if !out.is_empty() {
+            out.push('_');
+        }
+        out.push_str(clip(n, NAMEDATALEN - 1));
+        if out.len() >= NAMEDATALEN {
+            break;
+        }
+    }
+    out
+}
+
+/// PostgreSQL's `ChooseIndexColumnNames`: each index column's name (`expr` for an
+/// expression), made unique by appending 1, 2, ...
+pub fn index_column_names(elems: &[protobuf::Node]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in elems {
+        let orig = match e.node.as_ref() {
+            Some(NodeEnum::IndexElem(ie)) if !ie.indexcolname.is_empty() => ie.indexcolname.clone(),
+            Some(NodeEnum::IndexElem(ie)) if !ie.name.is_empty() => ie.name.clone(),
+            _ => "expr".to_string(),
+        };
+        let mut name = orig.clone();
+        let mut suffix = 1;
+        while out.contains(&name) {
+            let n = suffix.to_string();
+            name = format!("{}{n}", clip(&orig, NAMEDATALEN - 1 - n.len()));
+            suffix += 1;
+        }
+        out.push(name);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_names_are_shortened_as_postgres_does() {
+        assert_eq!(make_object_name("t", Some("a"), "key"), "t_a_key");
+        assert_eq!(make_object_name("t", None, "pkey"), "t_pkey");
+        let long = "x".repeat(60);
+        let n = make_object_name(&long, Some("col"), "check");
+        assert_eq!(n.len(), 63);
+        assert_eq!(n, format!("{}_col_check", "x".repeat(53)));
+        // Never splits a character.
+        let n = make_object_name(&"é".repeat(40), None, "pkey");
+        assert!(n.len() <= 63 && n.ends_with("_pkey"), "{n}");
+    }
 
     #[test]
     fn quote_ident_quotes_only_when_needed() {

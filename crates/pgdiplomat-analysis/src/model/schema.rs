@@ -8,7 +8,7 @@ use pg_query::protobuf::{self, AlterTableType, ConstrType, ObjectType};
 use pg_query::NodeEnum;
 
 use super::expr::not_null_check_columns;
-use super::names::{string_list, RelName};
+use super::names::{index_column_names, make_object_name, name_addition, string_list, RelName};
 use super::types::ColumnType;
 
 #[derive(Debug, Clone, Default)]
@@ -18,6 +18,60 @@ pub struct SchemaState {
     indexes: HashMap<String, IndexState>,
     /// Other relations created by this run (sequences, views): nothing uses them yet.
     other_created: std::collections::HashSet<String>,
+    /// How many known constraints of each schema have each name (for choosing new names).
+    names: NameCounts,
+}
+
+/// Constraint names per schema: how many constraints have the name, and how many of them are
+/// backed by an index of that name (unique, primary key, exclusion).
+#[derive(Debug, Clone, Default)]
+struct NameCounts(HashMap<(String, String), [u32; 2]>);
+
+impl NameCounts {
+    fn change(&mut self, ns: &str, name: &str, kind: ConstraintKind, add: bool) {
+        let key = (ns.to_string(), name.to_string());
+        let e = self.0.entry(key.clone()).or_default();
+        let indexed = matches!(
+            kind,
+            ConstraintKind::Unique | ConstraintKind::PrimaryKey | ConstraintKind::Exclude
+        );
+        for (i, on) in [(0, true), (1, indexed)] {
+            if on {
+                e[i] = if add {
+                    e[i] + 1
+                } else {
+                    e[i].saturating_sub(1)
+                };
+            }
+        }
+        if e == &[0, 0] {
+            self.0.remove(&key);
+        }
+    }
+    fn add_table(&mut self, ns: &str, t: &TableState) {
+        for (n, c) in &t.constraints {
+            self.change(ns, n, c.kind, true);
+        }
+    }
+    fn remove_table(&mut self, ns: &str, t: &TableState) {
+        for (n, c) in &t.constraints {
+            self.change(ns, n, c.kind, false);
+        }
+    }
+    fn get(&self, ns: &str, name: &str) -> [u32; 2] {
+        self.0
+            .get(&(ns.to_string(), name.to_string()))
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+/// The schema part of a table key (`""` for `public` or none).
+fn ns_of(table: &RelName) -> &str {
+    match table.schema.as_deref() {
+        None | Some("public") => "",
+        Some(s) => s,
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -25,6 +79,13 @@ pub struct TableState {
     /// Created by this run: new and empty as far as the migration is concerned.
     pub created_in_run: bool,
     pub partitioned: bool,
+    /// Whether the run knows what kind of table this is (created in the run, or read from a
+    /// database): only then does `partitioned == false` mean "not partitioned".
+    pub kind_known: bool,
+    /// The partitions of a partitioned table, as far as the run knows them.
+    pub partitions: Vec<RelName>,
+    /// The partitioned table this one is a partition of.
+    pub parent: Option<RelName>,
     pub columns: HashMap<String, ColumnState>,
     pub constraints: HashMap<String, ConstraintState>,
 }
@@ -110,7 +171,8 @@ impl SchemaState {
         } else {
             Vec::new()
         };
-        self.table_mut(table).constraints.insert(
+        let t = self.tables.entry(table.key()).or_default();
+        let old = t.constraints.insert(
             name.to_string(),
             ConstraintState {
                 kind,
@@ -120,6 +182,10 @@ impl SchemaState {
                 referenced_columns,
             },
         );
+        if let Some(old) = old {
+            self.names.change(ns_of(table), name, old.kind, false);
+        }
+        self.names.change(ns_of(table), name, kind, true);
     }
 
     /// Records an index that exists in the database.
@@ -132,6 +198,172 @@ impl SchemaState {
                 created_in_run: false,
             },
         );
+    }
+
+    /// Records what kind of table a table of the database is (partitioned or not).
+    pub fn learn_existing_table(&mut self, table: &RelName, partitioned: bool) {
+        let t = self.table_mut(table);
+        t.partitioned = partitioned;
+        t.kind_known = true;
+    }
+
+    /// Records that `partition` is a partition of `parent`.
+    pub fn learn_partition(&mut self, parent: &RelName, partition: &RelName) {
+        let p = self.table_mut(parent);
+        if !p.partitions.contains(partition) {
+            p.partitions.push(partition.clone());
+        }
+        self.table_mut(partition).parent = Some(parent.clone());
+    }
+
+    fn forget_partition(&mut self, parent: &RelName, partition: &RelName) {
+        let key = partition.key();
+        if let Some(p) = self.tables.get_mut(&parent.key()) {
+            p.partitions.retain(|c| c.key() != key);
+        }
+        if let Some(c) = self.tables.get_mut(&key) {
+            c.parent = None;
+        }
+    }
+
+    /// Whether the run knows a constraint called `name` in schema `ns` (PostgreSQL's
+    /// `ConstraintNameExists`).
+    pub fn constraint_name_exists(&self, ns: Option<&str>, name: &str) -> bool {
+        let rel = RelName::new(ns, name);
+        self.names.get(ns_of(&rel), name)[0] > 0
+    }
+
+    /// Whether the run knows a relation called `name` in schema `ns`: a table, an index, or
+    /// the index of a unique, primary key or exclusion constraint.
+    pub fn relation_name_exists(&self, ns: Option<&str>, name: &str) -> bool {
+        let rel = RelName::new(ns, name);
+        let key = rel.key();
+        self.tables.contains_key(&key)
+            || self.indexes.contains_key(&key)
+            || self.names.get(ns_of(&rel), name)[1] > 0
+    }
+
+    /// PostgreSQL's `ChooseConstraintName`: `name1_name2_label`, then `label1`, `label2`, ...
+    /// until no known constraint of the schema and none of `taken` has the name.
+    pub fn choose_constraint_name(
+        &self,
+        ns: Option<&str>,
+        name1: &str,
+        name2: Option<&str>,
+        label: &str,
+        taken: &dyn Fn(&str) -> bool,
+    ) -> String {
+        choose(name1, name2, label, |n| {
+            taken(n) || self.constraint_name_exists(ns, n)
+        })
+    }
+
+    /// PostgreSQL's `ChooseRelationName`: like [`Self::choose_constraint_name`], avoiding the
+    /// names of relations (and, for a constraint's index, of constraints too).
+    pub fn choose_relation_name(
+        &self,
+        ns: Option<&str>,
+        name1: &str,
+        name2: Option<&str>,
+        label: &str,
+        is_constraint: bool,
+        taken: &dyn Fn(&str) -> bool,
+    ) -> String {
+        choose(name1, name2, label, |n| {
+            taken(n)
+                || self.relation_name_exists(ns, n)
+                || (is_constraint && self.constraint_name_exists(ns, n))
+        })
+    }
+
+    /// The name PostgreSQL gives an unnamed constraint `con` added to `table` (`column` for a
+    /// column constraint), as `ChooseConstraintName` / `ChooseIndexName` pick it.
+    pub fn choose_name_for_constraint(
+        &self,
+        table: &RelName,
+        con: &protobuf::Constraint,
+        column: Option<&str>,
+        taken: &dyn Fn(&str) -> bool,
+    ) -> Option<String> {
+        let ns = table.schema.as_deref();
+        let t = table.name.as_str();
+        let cols = |list: &[protobuf::Node]| -> Vec<String> {
+            let l = string_list(list);
+            if l.is_empty() {
+                column.map(|c| vec![c.to_string()]).unwrap_or_default()
+            } else {
+                l
+            }
+        };
+        Some(match constraint_kind(con)? {
+            ConstraintKind::PrimaryKey => {
+                self.choose_relation_name(ns, t, None, "pkey", true, taken)
+            }
+            ConstraintKind::Unique => {
+                let mut names = cols(&con.keys);
+                names.extend(string_list(&con.including));
+                let add = name_addition(&names);
+                self.choose_relation_name(ns, t, Some(&add), "key", true, taken)
+            }
+            ConstraintKind::Exclude => self.choose_relation_name(ns, t, None, "excl", true, taken),
+            ConstraintKind::ForeignKey => {
+                let add = name_addition(&cols(&con.fk_attrs));
+                self.choose_constraint_name(ns, t, Some(&add), "fkey", taken)
+            }
+            ConstraintKind::Check => {
+                // One distinct column: <table>_<column>_check; otherwise <table>_check.
+                let mut refs: Vec<String> = Vec::new();
+                if let Some(e) = con.raw_expr.as_deref() {
+                    super::expr::visit(e, &mut |n| {
+                        if let NodeEnum::ColumnRef(c) = n {
+                            if let Some(name) = string_list(&c.fields).pop() {
+                                if !refs.contains(&name) {
+                                    refs.push(name);
+                                }
+                            }
+                        }
+                    });
+                }
+                let col = match refs.as_slice() {
+                    [one] => Some(one.as_str()),
+                    _ => None,
+                };
+                self.choose_constraint_name(ns, t, col, "check", taken)
+            }
+            ConstraintKind::NotNull => {
+                let c = cols(&con.keys).into_iter().next();
+                self.choose_constraint_name(ns, t, c.as_deref(), "not_null", taken)
+            }
+        })
+    }
+
+    /// The name PostgreSQL gives an unnamed index (`ChooseIndexName`).
+    pub fn choose_index_name(
+        &self,
+        table: &RelName,
+        i: &protobuf::IndexStmt,
+        taken: &dyn Fn(&str) -> bool,
+    ) -> String {
+        let mut elems = i.index_params.clone();
+        elems.extend(i.index_including_params.iter().cloned());
+        let names = index_column_names(&elems);
+        let (name2, label) = if i.primary {
+            (None, "pkey")
+        } else if !i.exclude_op_names.is_empty() {
+            (Some(name_addition(&names)), "excl")
+        } else if i.isconstraint {
+            (Some(name_addition(&names)), "key")
+        } else {
+            (Some(name_addition(&names)), "idx")
+        };
+        self.choose_relation_name(
+            table.schema.as_deref(),
+            &table.name,
+            name2.as_deref(),
+            label,
+            i.isconstraint,
+            taken,
+        )
     }
 
     pub fn table(&self, name: &RelName) -> Option<&TableState> {
@@ -202,6 +434,7 @@ impl SchemaState {
                 let mut table = TableState {
                     created_in_run: true,
                     partitioned: c.partspec.is_some(),
+                    kind_known: true,
                     ..Default::default()
                 };
                 for elt in &c.table_elts {
@@ -209,29 +442,48 @@ impl SchemaState {
                         Some(NodeEnum::ColumnDef(cd)) => {
                             let col = column_state(cd);
                             for con in column_constraints(cd) {
-                                record_constraint(&mut table, &con, Some(&cd.colname), true);
+                                let n = self.name_for(&name, Some(&table), &con, Some(&cd.colname));
+                                record_constraint(&mut table, &con, n, true);
                             }
                             table.columns.insert(cd.colname.clone(), col);
                         }
                         Some(NodeEnum::Constraint(con)) => {
-                            record_constraint(&mut table, con, None, true);
+                            let n = self.name_for(&name, Some(&table), con, None);
+                            record_constraint(&mut table, con, n, true);
                         }
                         _ => {}
                     }
                 }
-                self.tables.insert(name.key(), table);
+                self.names.add_table(ns_of(&name), &table);
+                if let Some(old) = self.tables.insert(name.key(), table) {
+                    self.names.remove_table(ns_of(&name), &old);
+                }
+                if c.partbound.is_some() {
+                    if let Some(parent) =
+                        c.inh_relations.first().and_then(|n| match n.node.as_ref() {
+                            Some(NodeEnum::RangeVar(rv)) => Some(RelName::from_range_var(rv)),
+                            _ => None,
+                        })
+                    {
+                        self.learn_partition(&parent, &name);
+                    }
+                }
             }
             NodeEnum::CreateTableAsStmt(c) => {
                 if let Some(into) = &c.into {
                     if let Some(rv) = &into.rel {
                         let name = RelName::from_range_var(rv);
-                        self.tables.insert(
+                        let old = self.tables.insert(
                             name.key(),
                             TableState {
                                 created_in_run: true,
+                                kind_known: true,
                                 ..Default::default()
                             },
                         );
+                        if let Some(old) = old {
+                            self.names.remove_table(ns_of(&name), &old);
+                        }
                     }
                 }
             }
@@ -248,9 +500,14 @@ impl SchemaState {
             NodeEnum::IndexStmt(i) => {
                 let table = i.relation.as_ref().map(RelName::from_range_var);
                 let created_in_run = table.as_ref().is_some_and(|t| self.is_new_table(t));
-                if !i.idxname.is_empty() {
+                let idxname = match (&table, i.idxname.is_empty()) {
+                    (_, false) => Some(i.idxname.clone()),
+                    (Some(t), true) => Some(self.choose_index_name(t, i, &|_| false)),
+                    (None, true) => None,
+                };
+                if let Some(idxname) = idxname {
                     let schema = i.relation.as_ref().map(|r| r.schemaname.as_str());
-                    let key = RelName::new(schema, &i.idxname).key();
+                    let key = RelName::new(schema, &idxname).key();
                     self.indexes.insert(
                         key,
                         IndexState {
@@ -281,7 +538,9 @@ impl SchemaState {
                     };
                     match kind {
                         ObjectType::ObjectTable | ObjectType::ObjectMatview => {
-                            self.tables.remove(&name.key());
+                            if let Some(old) = self.tables.remove(&name.key()) {
+                                self.names.remove_table(ns_of(&name), &old);
+                            }
                         }
                         ObjectType::ObjectSequence | ObjectType::ObjectView => {
                             self.other_created.remove(&name.key());
@@ -297,15 +556,72 @@ impl SchemaState {
         }
     }
 
+    /// The name an unnamed constraint gets (its own name when it has one).
+    fn name_for(
+        &self,
+        table: &RelName,
+        t: Option<&TableState>,
+        con: &protobuf::Constraint,
+        column: Option<&str>,
+    ) -> String {
+        if !con.conname.is_empty() {
+            return con.conname.clone();
+        }
+        self.choose_name_for_constraint(table, con, column, &|n| {
+            t.is_some_and(|t| t.constraints.contains_key(n))
+        })
+        .unwrap_or_default()
+    }
+
     fn apply_alter_cmd(&mut self, table: &RelName, cmd: &protobuf::AlterTableCmd) {
         let subtype = AlterTableType::try_from(cmd.subtype).unwrap_or(AlterTableType::Undefined);
         let def = cmd.def.as_ref().and_then(|d| d.node.as_ref());
-        let t = self.table_mut(table);
+        match (subtype, def) {
+            (AlterTableType::AtAttachPartition, Some(NodeEnum::PartitionCmd(pc))) => {
+                if let Some(rv) = &pc.name {
+                    self.learn_partition(table, &RelName::from_range_var(rv));
+                }
+                return;
+            }
+            (AlterTableType::AtDetachPartition, Some(NodeEnum::PartitionCmd(pc))) => {
+                if let Some(rv) = &pc.name {
+                    self.forget_partition(table, &RelName::from_range_var(rv));
+                }
+                return;
+            }
+            _ => {}
+        }
+        let names: Vec<String> = match (subtype, def) {
+            (AlterTableType::AtAddColumn, Some(NodeEnum::ColumnDef(cd))) => {
+                let t = self.table(table);
+                let mut names: Vec<String> = Vec::new();
+                for con in column_constraints(cd) {
+                    let n = if con.conname.is_empty() {
+                        self.choose_name_for_constraint(table, &con, Some(&cd.colname), &|n| {
+                            names.iter().any(|m| m == n)
+                                || t.is_some_and(|t| t.constraints.contains_key(n))
+                        })
+                        .unwrap_or_default()
+                    } else {
+                        con.conname.clone()
+                    };
+                    names.push(n);
+                }
+                names
+            }
+            (AlterTableType::AtAddConstraint, Some(NodeEnum::Constraint(con))) => {
+                vec![self.name_for(table, self.table(table), con, None)]
+            }
+            _ => Vec::new(),
+        };
+        let ns = ns_of(table);
+        let t = self.tables.entry(table.key()).or_default();
+        let counts = &mut self.names;
         match (subtype, def) {
             (AlterTableType::AtAddColumn, Some(NodeEnum::ColumnDef(cd))) => {
                 let col = column_state(cd);
-                for con in column_constraints(cd) {
-                    record_constraint(t, &con, Some(&cd.colname), false);
+                for (con, name) in column_constraints(cd).iter().zip(names) {
+                    record_constraint_counted(t, counts, ns, con, name);
                 }
                 t.columns.insert(cd.colname.clone(), col);
             }
@@ -323,7 +639,9 @@ impl SchemaState {
                 t.columns.entry(cmd.name.clone()).or_default().not_null = false;
             }
             (AlterTableType::AtAddConstraint, Some(NodeEnum::Constraint(con))) => {
-                record_constraint(t, con, None, false);
+                if let Some(name) = names.into_iter().next() {
+                    record_constraint_counted(t, counts, ns, con, name);
+                }
             }
             (AlterTableType::AtValidateConstraint, _) => {
                 if let Some(c) = t.constraints.get_mut(&cmd.name) {
@@ -331,7 +649,9 @@ impl SchemaState {
                 }
             }
             (AlterTableType::AtDropConstraint, _) => {
-                t.constraints.remove(&cmd.name);
+                if let Some(old) = t.constraints.remove(&cmd.name) {
+                    counts.change(ns, &cmd.name, old.kind, false);
+                }
             }
             _ => {}
         }
@@ -361,13 +681,36 @@ impl SchemaState {
                 }
             }
             ObjectType::ObjectTabconstraint => {
-                let t = self.table_mut(&name);
+                let t = self.tables.entry(name.key()).or_default();
                 if let Some(c) = t.constraints.remove(&r.subname) {
-                    t.constraints.insert(r.newname.clone(), c);
+                    let ns = ns_of(&name);
+                    self.names.change(ns, &r.subname, c.kind, false);
+                    self.names.change(ns, &r.newname, c.kind, true);
+                    if let Some(old) = t.constraints.insert(r.newname.clone(), c) {
+                        self.names.change(ns, &r.newname, old.kind, false);
+                    }
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// `makeObjectName(name1, name2, label)`, then with `label1`, `label2`, ... until `exists` is
+/// false (PostgreSQL's `ChooseConstraintName` / `ChooseRelationName` loop).
+fn choose(name1: &str, name2: Option<&str>, label: &str, exists: impl Fn(&str) -> bool) -> String {
+    let mut pass = 0;
+    loop {
+        let l = if pass == 0 {
+            label.to_string()
+        } else {
+            format!("{label}{pass}")
+        };
+        let name = make_object_name(name1, name2, &l);
+        if !exists(&name) {
+            return name;
+        }
+        pass += 1;
     }
 }
 
@@ -408,42 +751,39 @@ pub fn constraint_kind(con: &protobuf::Constraint) -> Option<ConstraintKind> {
     })
 }
 
+/// [`record_constraint`] on a table already in the schema state, keeping the name counts.
+fn record_constraint_counted(
+    t: &mut TableState,
+    counts: &mut NameCounts,
+    ns: &str,
+    con: &protobuf::Constraint,
+    name: String,
+) {
+    let Some(kind) = constraint_kind(con) else {
+        return;
+    };
+    if let Some(old) = t.constraints.get(&name) {
+        counts.change(ns, &name, old.kind, false);
+    }
+    counts.change(ns, &name, kind, true);
+    record_constraint(t, con, name, false);
+}
+
 fn record_constraint(
     t: &mut TableState,
     con: &protobuf::Constraint,
-    column: Option<&str>,
+    name: String,
     new_table: bool,
 ) {
     let Some(kind) = constraint_kind(con) else {
         return;
     };
     if kind == ConstraintKind::PrimaryKey {
-        let keys = if con.keys.is_empty() {
-            column.map(|c| vec![c.to_string()]).unwrap_or_default()
-        } else {
-            string_list(&con.keys)
-        };
+        let keys = string_list(&con.keys);
         for k in keys {
             t.columns.entry(k).or_default().not_null = true;
         }
     }
-    // Unnamed constraints get a placeholder name (PostgreSQL's own choice depends on what
-    // else exists); they still count for NOT NULL proofs and foreign-key lookups.
-    let name = if con.conname.is_empty() {
-        let cols = if con.keys.is_empty() && con.fk_attrs.is_empty() {
-            column.unwrap_or("?").to_string()
-        } else {
-            string_list(if con.fk_attrs.is_empty() {
-                &con.keys
-            } else {
-                &con.fk_attrs
-            })
-            .join("_")
-        };
-        format!("<unnamed {kind:?} on {cols} #{}>", t.constraints.len())
-    } else {
-        con.conname.clone()
-    };
     let validated = new_table || !con.skip_validation;
     let proves_not_null = if kind == ConstraintKind::Check {
         con.raw_expr

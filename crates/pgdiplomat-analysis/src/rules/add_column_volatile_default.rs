@@ -123,6 +123,28 @@ ALTER TABLE t ALTER COLUMN token SET DEFAULT gen_random_uuid();\n\
     }
 
     #[test]
+    fn volatile_default_with_a_check_references_or_unique_is_flagged() {
+        for (sql, what) in [
+            ("ALTER TABLE t ADD COLUMN n float8 DEFAULT random() CHECK (n >= 0);", "CHECK"),
+            ("ALTER TABLE t ADD COLUMN n uuid DEFAULT gen_random_uuid() UNIQUE;", "UNIQUE"),
+            (
+                "ALTER TABLE t ADD COLUMN n bigint DEFAULT (random() * 10)::bigint REFERENCES pk (id);",
+                "REFERENCES",
+            ),
+        ] {
+            let f = assert_fires(ID, sql, 1);
+            assert!(
+                f[0].message.contains(&format!(
+                    "the column's {what} is checked during the rewrite"
+                )),
+                "{}",
+                f[0].message
+            );
+            assert!(f[0].message.contains("while it rewrites every row"), "{}", f[0].message);
+        }
+    }
+
+    #[test]
     fn constant_and_stable_defaults_are_clean() {
         assert_clean(ID, "ALTER TABLE t ADD COLUMN n int DEFAULT 5;");
         assert_clean(ID, "ALTER TABLE t ADD COLUMN at timestamptz DEFAULT now();");

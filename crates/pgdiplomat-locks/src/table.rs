@@ -93,6 +93,7 @@ pub enum StatementForm {
     AlterIndexRename,
     AlterIndexSetTablespace,
     AlterIndexSetStorage,
+    AttachIndexPartition,
     // --- ALTER TABLE ... ADD COLUMN
     AddColumnNullable,
     AddColumnNonVolatileDefault,
@@ -360,6 +361,9 @@ pub static LOCK_TABLE: &[LockFact] = &[
         .note("Copies the index; ACCESS EXCLUSIVE on an index blocks SELECTs on its table."),
     fact(F::AlterIndexSetStorage, "ALTER INDEX ... SET (...)", &[(Index, ShareUpdateExclusive)],
         "ALTER INDEX t_a_idx SET (fillfactor = 80)"),
+    fact(F::AttachIndexPartition, "ALTER INDEX ... ATTACH PARTITION", &[(Index, ShareUpdateExclusive), (Partition, AccessExclusive)],
+        "ALTER INDEX parted_v_idx ATTACH PARTITION parted_1_v_idx")
+        .note("Brief: the partition's index (ACCESS EXCLUSIVE) joins the parent's index (SHARE UPDATE EXCLUSIVE); the parent becomes valid with its last partition. Nothing is scanned."),
     // ------------------------------------------------------------------ ADD COLUMN
     fact(F::AddColumnNullable, "ADD COLUMN (nullable, no default)", T_AE,
         "ALTER TABLE t ADD COLUMN n int"),

@@ -67,6 +67,9 @@ pub fn setup_for(form: F) -> &'static str {
             "ALTER TABLE t ADD CONSTRAINT t_ref_fk FOREIGN KEY (ref_id) REFERENCES pk (id) NOT VALID;"
         }
         F::SetLogged => "ALTER TABLE t SET UNLOGGED;",
+        F::AttachIndexPartition => {
+            "CREATE INDEX parted_v_idx ON ONLY parted (v); CREATE INDEX parted_1_v_idx ON parted_1 (v);"
+        }
         F::Vacuum => "SET vacuum_cost_delay = 20; SET vacuum_cost_limit = 1;",
         _ => "",
     }

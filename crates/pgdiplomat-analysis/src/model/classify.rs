@@ -667,6 +667,17 @@ fn classify_alter_cmd(
         let form = match subtype {
             A::AtSetTableSpace => F::AlterIndexSetTablespace,
             A::AtSetRelOptions | A::AtResetRelOptions => F::AlterIndexSetStorage,
+            A::AtAttachPartition => {
+                let partition = match def {
+                    Some(NodeEnum::PartitionCmd(pc)) => pc.name.as_ref().map(RelName::from_range_var),
+                    _ => None,
+                };
+                return Operation {
+                    index: table,
+                    partition,
+                    ..Operation::new(F::AttachIndexPartition, None)
+                };
+            }
             _ => {
                 return Operation {
                     index: table,

@@ -135,13 +135,18 @@ struct Session {
     state: SessionState,
     session_lock_timeout: Option<u64>,
     session_statement_timeout: Option<u64>,
+    /// One entry per (relation, mode), from the first statement that took it: a long
+    /// transaction does not copy a growing list into every statement (PostgreSQL itself bounds
+    /// the distinct locks of a transaction by its lock table).
     held: Vec<HeldLock>,
+    held_keys: HashSet<(String, LockMode)>,
     not_valid: HashSet<(String, String)>,
 }
 
 impl Session {
     fn end_transaction(&mut self, assume: bool) {
         self.held.clear();
+        self.held_keys.clear();
         self.not_valid.clear();
         self.state.lock_timeout_ms = self.session_lock_timeout;
         self.state.statement_timeout_ms = self.session_statement_timeout;
@@ -267,6 +272,9 @@ impl Analyzer {
         if before.in_transaction {
             for e in &effects {
                 for l in e.locks_on_existing() {
+                    if !session.held_keys.insert((l.relation.clone(), l.mode)) {
+                        continue;
+                    }
                     session.held.push(HeldLock {
                         relation: l.relation.clone(),
                         mode: l.mode,
@@ -361,5 +369,37 @@ impl Analyzer {
             new_table,
             locks,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_sql;
+
+    /// A long transaction must not copy a list that grows with every statement into each one:
+    /// the locks held are kept once per relation and mode, from the statement that took them first.
+    #[test]
+    fn locks_held_in_a_long_transaction_are_kept_once_per_relation_and_mode() {
+        let mut sql = String::from("BEGIN;\nALTER TABLE t ADD COLUMN c0 int;\n");
+        for k in 1..500 {
+            sql.push_str(&format!("ALTER TABLE t ADD COLUMN c{k} int;\n"));
+        }
+        sql.push_str("ALTER TABLE u ADD COLUMN x int;\nALTER TABLE t VALIDATE CONSTRAINT k;\n");
+        let parsed = parse_sql(&sql).unwrap();
+        let analysis = Analyzer::new(AnalysisOptions::default()).analyze_file(&parsed);
+        let last = analysis.statements.last().unwrap();
+        let held: Vec<(&str, LockMode, usize)> = last
+            .held_before
+            .iter()
+            .map(|h| (h.relation.as_str(), h.mode, h.statement))
+            .collect();
+        assert_eq!(
+            held,
+            vec![
+                ("t", LockMode::AccessExclusive, 1),
+                ("u", LockMode::AccessExclusive, 501)
+            ]
+        );
     }
 }

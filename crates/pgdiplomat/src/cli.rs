@@ -109,9 +109,11 @@ that blocks reads or writes for no longer than a catalog update:\n\n\
 Changes that cannot be made safe in place (a rewriting type change, a rename, NOT NULL without a \
 default) are kept unchanged, preceded by an explained expand/contract plan.\n\n\
 The result has parts: a part is either one transaction or one statement that must run outside \
-any transaction. Printed as one script with the parts marked; --write writes part 1 over FILE \
-(the original is kept as FILE.orig) and the other parts to FILE_2.sql, FILE_3.sql, ... so that \
-migration tools that wrap each file in a transaction run them correctly.",
+any transaction. Printed as one script with the parts marked; --write writes them as the \
+migration tool runs them, each with the tool's own no-transaction marker: plain SQL gets part 1 \
+over FILE (the original kept as FILE.orig) and FILE_2.sql, FILE_3.sql, ...; Flyway, golang-migrate \
+(up + down), sqlx and dbmate get the next version numbers; diesel and Prisma get new migration \
+directories. A file in the way is never replaced: fix refuses (exit 2) and names it.",
         after_help = "Examples:\n  pgdiplomat fix migrations/0002_email_unique.sql\n  pgdiplomat fix --write migrations/0002_email_unique.sql\n  pgdiplomat fix --write migrations/\n  pgdiplomat fix --format json migrations/0002_email_unique.sql"
     )]
     Fix(FixArgs),

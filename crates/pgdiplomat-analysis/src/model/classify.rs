@@ -669,7 +669,9 @@ fn classify_alter_cmd(
             A::AtSetRelOptions | A::AtResetRelOptions => F::AlterIndexSetStorage,
             A::AtAttachPartition => {
                 let partition = match def {
-                    Some(NodeEnum::PartitionCmd(pc)) => pc.name.as_ref().map(RelName::from_range_var),
+                    Some(NodeEnum::PartitionCmd(pc)) => {
+                        pc.name.as_ref().map(RelName::from_range_var)
+                    }
                     _ => None,
                 };
                 return Operation {

@@ -187,11 +187,18 @@ fn write_file(out: &mut dyn io::Write, report: &FileReport) -> io::Result<()> {
     }
 
     // One block per flagged statement (findings on the same span), in source order.
+    // A map from span to group keeps this linear in the number of findings.
     let mut groups: Vec<Vec<&Finding>> = Vec::new();
+    let mut group_of: std::collections::HashMap<(usize, usize), usize> =
+        std::collections::HashMap::new();
     for f in &report.findings {
-        match groups.iter_mut().find(|g| g[0].span == f.span) {
-            Some(g) => g.push(f),
-            None => groups.push(vec![f]),
+        let key = (f.span.start, f.span.end);
+        match group_of.get(&key) {
+            Some(&g) => groups[g].push(f),
+            None => {
+                group_of.insert(key, groups.len());
+                groups.push(vec![f]);
+            }
         }
     }
     for group in groups {

@@ -203,6 +203,10 @@ pub struct LockFact {
     pub example: &'static str,
     /// Qualifications the columns cannot express.
     pub note: &'static str,
+    /// A stronger lock taken on a role at the very end, once no transaction can be using that
+    /// relation any more (the old index of DROP/REINDEX CONCURRENTLY, after it is marked dead):
+    /// it blocks no one, and a sampling trace sees it only when it is lucky.
+    pub final_lock: Option<(RelationRole, LockMode)>,
 }
 
 impl LockFact {
@@ -280,10 +284,15 @@ const fn fact(
         waits_for_transactions: false,
         example,
         note: "",
+        final_lock: None,
     }
 }
 
 impl LockFact {
+    const fn final_lock(mut self, role: RelationRole, mode: LockMode) -> Self {
+        self.final_lock = Some((role, mode));
+        self
+    }
     const fn rewrites(mut self, rewrite: Rewrite) -> Self {
         self.rewrite = rewrite;
         self
@@ -340,7 +349,9 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::DropIndexConcurrently, "DROP INDEX CONCURRENTLY",
         &[(Table, ShareUpdateExclusive), (Index, ShareUpdateExclusive)],
         "DROP INDEX CONCURRENTLY t_a_idx")
-        .no_transaction().waits(),
+        .no_transaction().waits()
+        .final_lock(Index, AccessExclusive)
+        .note("At the very end, once no transaction can use the index any more, it takes ACCESS EXCLUSIVE on the index to remove its files: that blocks no one."),
     fact(F::ReindexIndex, "REINDEX INDEX", &[(Table, Share), (Index, AccessExclusive)],
         "REINDEX INDEX t_a_idx")
         .rewrites(Rewrite::Indexes).scans()
@@ -352,7 +363,9 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::ReindexConcurrently, "REINDEX CONCURRENTLY",
         &[(Table, ShareUpdateExclusive), (Index, ShareUpdateExclusive)],
         "REINDEX INDEX CONCURRENTLY t_a_idx")
-        .rewrites(Rewrite::Indexes).scans().no_transaction().waits(),
+        .rewrites(Rewrite::Indexes).scans().no_transaction().waits()
+        .final_lock(Index, AccessExclusive)
+        .note("The old index is dropped at the end under ACCESS EXCLUSIVE, once no transaction can use it any more: that blocks no one."),
     fact(F::AlterIndexRename, "ALTER INDEX ... RENAME", &[(Index, ShareUpdateExclusive)],
         "ALTER INDEX t_a_idx RENAME TO t_a_idx2"),
     fact(F::AlterIndexSetTablespace, "ALTER INDEX ... SET TABLESPACE", &[(Index, AccessExclusive)],

@@ -342,9 +342,11 @@ pub fn plan_write(input: &PlanInput<'_>) -> Result<WritePlan, String> {
                 });
                 plan.parts.push(up);
                 if layout == Layout::Diesel {
+                    // diesel refuses to run a file with no statement ("Received an empty
+                    // query"), so the down migration does nothing explicitly.
                     plan.create.push(NewFile {
                         path: new_dir.join("down.sql"),
-                        contents: down_note(k),
+                        contents: format!("{}SELECT 1; -- nothing to undo on its own\n", down_note(k)),
                     });
                     if needs_no_tx_metadata(k) {
                         plan.create.push(NewFile {

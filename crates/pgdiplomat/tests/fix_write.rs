@@ -784,3 +784,75 @@ fn fix_write_sqlx_output_runs_with_real_sqlx() {
         .get(0);
     assert_eq!(versions, 4);
 }
+
+/// The directory with `diesel` (diesel_cli from crates.io, by scripts/migration-tools --diesel).
+fn diesel() -> &'static Path {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/migration-tools");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("--diesel")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "scripts/migration-tools --diesel failed, so diesel cannot run (it builds diesel_cli \
+             from crates.io and links libpq-dev):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("diesel")
+    })
+}
+
+/// diesel runs only `up.sql` of each folder, in one transaction unless `metadata.toml` turns it
+/// off: the folders `fix --write` adds must run, in order, with the concurrent build outside a
+/// transaction, and `diesel migration revert` must undo them one by one.
+#[test]
+fn fix_write_diesel_output_runs_and_reverts_with_real_diesel() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    put(&m, "2024-01-01-000000_init/up.sql", INIT);
+    put(&m, "2024-01-01-000000_init/down.sql", "DROP TABLE users_user;\n");
+    let file = put(&m, "2024-01-02-000000_index/up.sql", INDEX_AND_CHECK);
+    put(
+        &m,
+        "2024-01-02-000000_index/down.sql",
+        "DROP INDEX users_email_idx;\nALTER TABLE users_user DROP CONSTRAINT users_user_id_check;\n",
+    );
+    let out = pgdiplomat(&["fix", "--write"], &[&file]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let cluster = Cluster::start(ClusterOptions::default().tcp(true)).expect("start PostgreSQL");
+    let url = format!("{}?sslmode=disable", cluster.url("postgres"));
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(diesel())
+            .args(args)
+            .args(["--database-url", &url, "--migration-dir", m.to_str().unwrap()])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let up = run(&["migration", "run"]);
+    assert_eq!(up.code, 0, "{up:?}");
+    let mut c = cluster.connect().unwrap();
+    assert_eq!(fixed_objects(&mut c), (Some(true), Some(true)));
+    let versions: i64 = c
+        .query_one("SELECT count(*) FROM __diesel_schema_migrations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(versions, 4, "{up:?}");
+    // Reverting the two new parts and then the original undoes the whole migration.
+    for _ in 0..3 {
+        let r = run(&["migration", "revert"]);
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    assert_eq!(fixed_objects(&mut c), (None, None));
+    let up = run(&["migration", "run"]);
+    assert_eq!(up.code, 0, "{up:?}");
+    assert_eq!(fixed_objects(&mut c), (Some(true), Some(true)));
+}

@@ -67,6 +67,9 @@ pub enum Scan {
     No,
     /// A full scan (validation or index build); time grows with the table.
     Table,
+    /// Reads what its query reads (DML, CREATE TABLE AS, REFRESH): the plan decides, not the
+    /// statement form, so the lock model makes no claim about scans.
+    Query,
 }
 
 /// Whether the statement may run inside a transaction block.
@@ -299,6 +302,10 @@ impl LockFact {
     }
     const fn scans(mut self) -> Self {
         self.scan = Scan::Table;
+        self
+    }
+    const fn query_scans(mut self) -> Self {
+        self.scan = Scan::Query;
         self
     }
     const fn no_transaction(mut self) -> Self {
@@ -583,7 +590,7 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::Analyze, "ANALYZE", T_SUE, "ANALYZE t")
         .note("Reads a sample, not the whole table."),
     fact(F::RefreshMaterializedView, "REFRESH MATERIALIZED VIEW", &[(Table, AccessExclusive)], "REFRESH MATERIALIZED VIEW mv")
-        .rewrites(Rewrite::Table).scans(),
+        .rewrites(Rewrite::Table).query_scans(),
     fact(F::RefreshMaterializedViewConcurrently, "REFRESH MATERIALIZED VIEW CONCURRENTLY", &[(Table, Exclusive)],
         "REFRESH MATERIALIZED VIEW CONCURRENTLY mv")
         .scans()
@@ -596,6 +603,7 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::LockTable, "LOCK TABLE", T_AE, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
         .note("The mode shown is the default; an explicit IN ... MODE is honoured."),
     fact(F::Dml, "INSERT / UPDATE / DELETE", &[(Table, RowExclusive)], "UPDATE t SET a = a WHERE id = 1")
+        .query_scans()
         .note("Row locks on every changed row; a whole-table UPDATE writes a new version of every row."),
 ];
 

@@ -86,6 +86,11 @@ pub struct Prediction {
     pub final_locks: BTreeMap<String, LockMode>,
     /// Table → (rewrite, scan target, scan).
     pub tables: Vec<(String, Rewrite, String, Scan, Option<String>)>,
+    /// Tables the statement may read besides its own (a foreign key's validation query reads
+    /// the referenced table; the plan decides how).
+    pub may_read: Vec<String>,
+    /// The statement runs a query of the user's (DML, REFRESH): it reads what the plan reads.
+    pub runs_query: bool,
 }
 
 impl Prediction {
@@ -99,6 +104,8 @@ impl Prediction {
     /// Adds the prediction of `fact` applied to `op`.
     pub fn add(&mut self, fact: &LockFact, op: &Operation, obs: &Observation) {
         let table = main_table(op, obs);
+        self.runs_query |= fact.scan == Scan::Query
+            || fact.form == StatementForm::RefreshMaterializedViewConcurrently;
         if let Some((RelationRole::Index, mode)) = fact.final_lock {
             if let Some(i) = op.index.as_ref().map(key) {
                 self.final_locks.insert(i, mode);
@@ -128,6 +135,11 @@ impl Prediction {
                     if role == RelationRole::ReferencedTable {
                         for r in &op.also_referenced {
                             self.lock(key(r), role, mode);
+                        }
+                        if fact.scan == Scan::Table {
+                            self.may_read.extend(
+                                op.referenced.iter().chain(&op.also_referenced).map(key),
+                            );
                         }
                     }
                 }
@@ -198,8 +210,15 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
             role.label()
         )),
     };
+    // A relation that exists neither before nor after (DROP ... IF EXISTS of a missing one)
+    // has nothing to lock.
+    let exists = |name: &str| {
+        obs.before.by_name.contains_key(name) || obs.after.by_name.contains_key(name)
+    };
     for (name, (role, mode)) in &p.locks {
-        expect(name, *role, *mode, &mut out);
+        if exists(name) || seen.contains_key(name) {
+            expect(name, *role, *mode, &mut out);
+        }
     }
     for (t, mode) in &p.some_index {
         let any = indexes_of(&obs.before, t).any(|i| seen.get(i) == Some(mode) || held(i, *mode));
@@ -230,12 +249,13 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
             }
         }
     }
-    // Strong locks on pre-existing tables the model does not mention.
+    // Strong locks on pre-existing relations the application uses (tables, partitioned tables,
+    // materialized views, views, sequences, foreign tables) that the model does not mention.
     for (name, mode) in &seen {
         let Some(rel) = obs.before.by_name.get(name) else {
             continue;
         };
-        if matches!(rel.kind, 'r' | 'p' | 'm')
+        if matches!(rel.kind, 'r' | 'p' | 'm' | 'v' | 'S' | 'f')
             && *mode > LockMode::AccessShare
             && !p.locks.contains_key(name)
         {
@@ -259,6 +279,41 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
         e.1.push((target.as_str(), *scan));
         if let Some(i) = index {
             e.2.push(i.as_str());
+        }
+    }
+    // Rewrites and scans of tables the model does not mention at all.
+    let mentioned_targets: std::collections::BTreeSet<&str> = p
+        .tables
+        .iter()
+        .flat_map(|(t, _, target, _, _)| [t.as_str(), target.as_str()])
+        .chain(p.may_read.iter().map(String::as_str))
+        .collect();
+    for r in &obs.rewritten {
+        let Some(rel) = obs.before.by_name.get(r) else {
+            continue;
+        };
+        let owner = rel.table.as_deref().unwrap_or(r);
+        if matches!(rel.kind, 'r' | 'm' | 'i') && !tables.contains_key(owner) {
+            if rel.kind == 'i' {
+                out.push(format!(
+                    "{r} (an index of {owner}): rebuilt, which the model does not predict"
+                ));
+            } else {
+                out.push(format!("{r}: rewritten, which the model does not predict"));
+            }
+        }
+    }
+    let query_reads = p.runs_query;
+    // A sampled statement runs beside the transactions that hold it in place, and their reads
+    // count in the same (global) scan counters: only the statement's own tables are judged.
+    if obs.scans_observable && !query_reads && !obs.sampled {
+        for (t, rows) in &obs.scanned {
+            // A scan of an empty table costs nothing; a table created by the statement is new.
+            if *rows > 0 && obs.before.by_name.contains_key(t) && !mentioned_targets.contains(t.as_str()) {
+                out.push(format!(
+                    "{t}: scanned ({rows} rows), which the model does not predict"
+                ));
+            }
         }
     }
     for (t, (rewrite, scans, named_indexes)) in tables {
@@ -292,20 +347,25 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
         let mut targets: BTreeMap<&str, Scan> = BTreeMap::new();
         for (target, scan) in scans {
             let e = targets.entry(target).or_insert(Scan::No);
-            if scan == Scan::Table {
-                *e = Scan::Table;
+            if scan == Scan::Table || (scan == Scan::Query && *e == Scan::No) {
+                *e = scan;
             }
         }
         for (target, scan) in targets {
             let scanned = obs.scanned_table(target, target == t);
+            // A sampled statement whose progress was never seen may have scanned between two
+            // samples (VACUUM of a small table): a missing scan is no evidence then.
+            let unseen = obs.sampled && obs.phases.is_empty() && !obs.scanned.contains_key(target);
             match scan {
-                Scan::Table if !scanned => out.push(format!(
+                Scan::Table if !scanned && !unseen => out.push(format!(
                     "{target}: model says the table is scanned, no scan observed"
                 )),
-                Scan::No if scanned => out.push(format!(
-                    "{target}: model says no scan, observed a scan ({} rows)",
-                    obs.scanned.get(target).copied().unwrap_or(0)
-                )),
+                Scan::No if scanned && obs.scanned.get(target).copied().unwrap_or(1) > 0 => {
+                    out.push(format!(
+                        "{target}: model says no scan, observed a scan ({} rows)",
+                        obs.scanned.get(target).copied().unwrap_or(0)
+                    ))
+                }
                 _ => {}
             }
         }
@@ -404,4 +464,71 @@ mod tests {
             );
         }
     }
+
+    /// What the model does not mention is judged too: a strong lock on a view or sequence, a
+    /// rewrite or a scan (of rows) of another table are disagreements; reading an empty table
+    /// and a relation that never existed (IF EXISTS) are not.
+    #[test]
+    fn relations_the_model_does_not_mention_are_disagreements() {
+        let mut obs = Observation {
+            scans_observable: true,
+            ..Observation::default()
+        };
+        for (oid, (name, kind)) in [("t", 'r'), ("v", 'v'), ("s", 'S'), ("other", 'r'), ("empty", 'r')]
+            .into_iter()
+            .enumerate()
+        {
+            obs.before.by_name.insert(
+                name.to_string(),
+                RelationInfo {
+                    oid: oid as u32 + 1,
+                    name: name.to_string(),
+                    kind,
+                    filenode: oid as u32 + 1,
+                    table: None,
+                },
+            );
+        }
+        obs.after = obs.before.clone();
+        let lock = |rel: &str, mode: &str| ObservedLock {
+            relation: rel.to_string(),
+            oid: 0,
+            mode: mode.to_string(),
+            granted: true,
+        };
+        obs.locks = vec![
+            lock("t", "AccessExclusiveLock"),
+            lock("v", "AccessExclusiveLock"),
+            lock("s", "RowExclusiveLock"),
+        ];
+        obs.rewritten = vec!["other".to_string()];
+        obs.scanned.insert("other".to_string(), 10);
+        obs.scanned.insert("empty".to_string(), 0);
+        let op = Operation {
+            form: Some(StatementForm::DropColumn),
+            table: Some(RelName::new(None, "t")),
+            ..Operation::default()
+        };
+        let fact = pgdiplomat_locks::lookup(StatementForm::DropColumn, 15).unwrap();
+        let details = compare(fact, &op, &obs);
+        for expected in [
+            "v: observed ACCESS EXCLUSIVE, which the model does not predict",
+            "s: observed ROW EXCLUSIVE, which the model does not predict",
+            "other: rewritten, which the model does not predict",
+            "other: scanned (10 rows), which the model does not predict",
+        ] {
+            assert!(details.iter().any(|d| d == expected), "missing {expected:?} in {details:?}");
+        }
+        assert!(!details.iter().any(|d| d.starts_with("empty")), "{details:?}");
+        assert_eq!(details.len(), 4, "{details:?}");
+        // DROP TABLE IF EXISTS of a table that is not there locks nothing, and that agrees.
+        let missing = Operation {
+            form: Some(StatementForm::DropTable),
+            table: Some(RelName::new(None, "gone")),
+            ..Operation::default()
+        };
+        let fact = pgdiplomat_locks::lookup(StatementForm::DropTable, 15).unwrap();
+        assert!(compare(fact, &missing, &Observation::default()).is_empty());
+    }
+
 }

@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod compare;
 pub mod escape;
 pub mod facts;
+pub mod forms;
 pub mod introspect;
 pub mod observe;
 pub mod run;

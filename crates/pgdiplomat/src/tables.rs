@@ -86,7 +86,7 @@ pub fn locks(args: LocksArgs) -> u8 {
                             "blocks": mode.blocks().iter().map(|o| o.label()).collect::<Vec<_>>(),
                         })).collect::<Vec<_>>(),
                         "rewrite": match f.rewrite { Rewrite::No => "no", Rewrite::Table => "table", Rewrite::Indexes => "indexes" },
-                        "scan": f.scan == Scan::Table,
+                        "scan": match f.scan { Scan::No => "no", Scan::Table => "table", Scan::Query => "query" },
                         "in_transaction": f.transaction == TransactionUse::Allowed,
                         "waits_for_transactions": f.waits_for_transactions,
                         "example": f.example,
@@ -135,7 +135,11 @@ pub fn locks(args: LocksArgs) -> u8 {
                     Rewrite::Table => "table",
                     Rewrite::Indexes => "indexes",
                 };
-                let scan = if f.scan == Scan::Table { "yes" } else { "" };
+                let scan = match f.scan {
+                    Scan::No => "",
+                    Scan::Table => "yes",
+                    Scan::Query => "its query",
+                };
                 let txn = if f.transaction == TransactionUse::Allowed {
                     "yes"
                 } else {

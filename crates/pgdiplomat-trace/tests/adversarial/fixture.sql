@@ -30,6 +30,8 @@ CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO (
 CREATE TABLE events_default PARTITION OF events DEFAULT;
 CREATE INDEX events_at_idx ON events (at);
 INSERT INTO events SELECT g, 'k', date '2025-01-01' + (g % 900) FROM generate_series(1, 500) g;
+-- Rows in the DEFAULT partition, so attaching or creating a partition has something to check.
+INSERT INTO events SELECT 1000 + g, 'late', date '2030-01-01' + g FROM generate_series(1, 100) g;
 CREATE TABLE metrics (id int NOT NULL, v int) PARTITION BY LIST (id);
 CREATE TABLE metrics_1 PARTITION OF metrics FOR VALUES IN (1, 2, 3);
 CREATE TABLE metrics_2 PARTITION OF metrics FOR VALUES IN (4, 5, 6);
@@ -60,8 +62,10 @@ INSERT INTO diary SELECT g, 'ok' FROM generate_series(1, 500) g;
 -- Views and materialized views, with dependencies.
 CREATE VIEW parent_v AS SELECT id, name FROM parent;
 CREATE VIEW parent_vv AS SELECT id FROM parent_v;
-CREATE MATERIALIZED VIEW child_mv AS SELECT parent_id, count(*) AS n FROM child GROUP BY parent_id;
-CREATE UNIQUE INDEX child_mv_pk ON child_mv (parent_id);
+CREATE TABLE mv_source (id int PRIMARY KEY, k int);
+INSERT INTO mv_source SELECT g, g % 50 FROM generate_series(1, 500) g;
+CREATE MATERIALIZED VIEW source_mv AS SELECT k, count(*) AS n FROM mv_source GROUP BY k;
+CREATE UNIQUE INDEX source_mv_k ON source_mv (k);
 
 -- Sequences: owned by a column, and free-standing.
 CREATE TABLE serials (id serial PRIMARY KEY, v int);

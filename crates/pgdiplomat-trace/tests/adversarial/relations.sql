@@ -1,0 +1,236 @@
+-- Relations a statement touches beyond the one it names: foreign keys both ways, CASCADE,
+-- partitions and the default partition, inheritance children, views over a table.
+
+-- form: fk-column-type-bigint
+-- known-disagreement: a foreign key change also locks and checks the other side of the key
+ALTER TABLE child ALTER COLUMN parent_id TYPE bigint;
+-- form: fk-referenced-column-type-bigint
+-- known-disagreement: a foreign key change also locks and checks the other side of the key
+ALTER TABLE app.parent ALTER COLUMN id TYPE bigint;
+-- form: fk-referenced-middle-column-type
+-- known-disagreement: a foreign key change also locks and checks the other side of the key
+ALTER TABLE child ALTER COLUMN id TYPE bigint;
+-- form: fk-column-type-same
+-- known-disagreement: a foreign key change also locks and checks the other side of the key
+ALTER TABLE child ALTER COLUMN parent_id TYPE int;
+-- form: fk-add-to-parent
+ALTER TABLE grandchild ADD CONSTRAINT gc_parent_fk FOREIGN KEY (child_id) REFERENCES parent (id);
+-- form: fk-add-not-valid
+ALTER TABLE grandchild ADD CONSTRAINT gc_parent_fk FOREIGN KEY (child_id) REFERENCES parent (id) NOT VALID;
+-- form: fk-validate
+-- setup: ALTER TABLE grandchild ADD CONSTRAINT gc_parent_fk FOREIGN KEY (child_id) REFERENCES parent (id) NOT VALID;
+ALTER TABLE grandchild VALIDATE CONSTRAINT gc_parent_fk;
+-- form: fk-drop-constraint
+ALTER TABLE child DROP CONSTRAINT child_parent_id_fkey;
+-- form: fk-drop-referenced-pk-cascade
+-- known-disagreement: CASCADE/recursion reaches dependents (referencing tables, views, children) the model does not name
+ALTER TABLE parent DROP CONSTRAINT parent_pkey CASCADE;
+-- form: fk-add-column-references
+ALTER TABLE grandchild ADD COLUMN parent_id int REFERENCES parent (id);
+-- form: fk-add-column-default-references
+-- known-disagreement: a foreign key change also locks and checks the other side of the key
+ALTER TABLE grandchild ADD COLUMN parent_id int DEFAULT 1 REFERENCES parent (id);
+-- form: fk-add-column-references-second-schema
+ALTER TABLE grandchild ADD COLUMN app_parent_id int REFERENCES app.parent (id);
+-- form: fk-second-schema-type
+-- known-disagreement: a foreign key change also locks and checks the other side of the key
+ALTER TABLE app.orders ALTER COLUMN parent_id TYPE bigint;
+-- form: fk-self-reference
+ALTER TABLE parent ADD COLUMN boss int REFERENCES parent (id);
+-- form: fk-on-partitioned
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+ALTER TABLE events ADD COLUMN parent_id int REFERENCES parent (id);
+-- form: fk-drop-column-with-fk
+-- known-disagreement: a foreign key change also locks and checks the other side of the key
+ALTER TABLE child DROP COLUMN parent_id;
+-- form: fk-drop-referenced-column-cascade
+-- known-disagreement: CASCADE/recursion reaches dependents (referencing tables, views, children) the model does not name
+ALTER TABLE parent DROP COLUMN id CASCADE;
+-- form: fk-rename-referenced-column
+ALTER TABLE parent RENAME COLUMN id TO parent_id;
+-- form: truncate-plain
+TRUNCATE grandchild;
+-- form: truncate-cascade
+-- known-disagreement: CASCADE/recursion reaches dependents (referencing tables, views, children) the model does not name
+TRUNCATE child CASCADE;
+-- form: truncate-cascade-parent
+-- known-disagreement: CASCADE/recursion reaches dependents (referencing tables, views, children) the model does not name
+TRUNCATE parent CASCADE;
+-- form: truncate-restart-identity
+-- known-disagreement: also locks the sequence the column owns or uses; the model does not name sequences
+TRUNCATE serials RESTART IDENTITY;
+-- form: truncate-partitioned
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+TRUNCATE events;
+-- form: truncate-partition
+TRUNCATE events_2025;
+-- form: truncate-inheritance-parent
+-- known-disagreement: recurses to the inheritance children; the model names only the parent
+TRUNCATE vehicle;
+-- form: truncate-only-inheritance-parent
+TRUNCATE ONLY vehicle;
+-- form: truncate-two-tables
+TRUNCATE grandchild, diary;
+-- form: drop-table-cascade
+-- known-disagreement: CASCADE/recursion reaches dependents (referencing tables, views, children) the model does not name
+DROP TABLE child CASCADE;
+-- form: drop-table-cascade-parent
+-- known-disagreement: CASCADE/recursion reaches dependents (referencing tables, views, children) the model does not name
+DROP TABLE parent CASCADE;
+-- form: drop-table-leaf
+DROP TABLE grandchild;
+-- form: drop-table-partitioned
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+DROP TABLE events;
+-- form: drop-table-partition
+-- known-disagreement: dropping a partition also locks its parent and the DEFAULT partition
+DROP TABLE events_2026;
+-- form: drop-table-inheritance-parent-cascade
+-- known-disagreement: recurses to the inheritance children; the model names only the parent
+DROP TABLE vehicle CASCADE;
+-- form: drop-table-inheritance-child
+DROP TABLE car;
+-- form: drop-schema-cascade
+-- known-disagreement: no lock-table row yet (DROP SCHEMA)
+DROP SCHEMA app CASCADE;
+-- form: drop-type-cascade
+-- known-disagreement: no lock-table row yet (DROP TYPE / DROP DOMAIN)
+DROP TYPE mood CASCADE;
+-- form: drop-domain-cascade
+-- known-disagreement: no lock-table row yet (DROP TYPE / DROP DOMAIN)
+DROP DOMAIN posint CASCADE;
+-- form: drop-view-cascade
+-- known-disagreement: no lock-table row yet (DROP VIEW)
+DROP VIEW parent_v CASCADE;
+-- form: drop-function-cascade
+-- known-disagreement: no lock-table row yet (DROP ... CASCADE)
+-- setup: CREATE TABLE fn_user (id int, v int DEFAULT f_volatile());
+DROP FUNCTION f_volatile() CASCADE;
+-- form: drop-sequence-cascade
+-- known-disagreement: no lock-table row yet (DROP SEQUENCE)
+DROP SEQUENCE serials_id_seq CASCADE;
+-- form: drop-materialized-view
+DROP MATERIALIZED VIEW source_mv;
+-- form: drop-index-of-partitioned
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+DROP INDEX events_at_idx;
+-- form: attach-partition-with-default
+-- known-disagreement: also locks (and scans) the DEFAULT partition; the model names only the parent and the partition
+ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+-- form: attach-partition-with-check
+-- known-disagreement: a binary-coercible change still checks the CHECKs on the column and rebuilds expression indexes
+-- setup: ALTER TABLE events_2027 ADD CONSTRAINT in_range CHECK (at >= '2027-01-01' AND at < '2028-01-01');
+ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+-- form: attach-partition-no-default
+ALTER TABLE metrics ATTACH PARTITION metrics_3 FOR VALUES IN (7, 8);
+-- form: attach-partition-no-default-with-check
+-- known-disagreement: also locks (and scans) the DEFAULT partition; the model names only the parent and the partition
+-- setup: ALTER TABLE metrics_3 ADD CONSTRAINT in_list CHECK (id IS NOT NULL AND id = ANY (ARRAY[7, 8]));
+ALTER TABLE metrics ATTACH PARTITION metrics_3 FOR VALUES IN (7, 8);
+-- form: create-partition-of-with-default
+-- known-disagreement: also locks (and scans) the DEFAULT partition; the model names only the parent and the partition
+CREATE TABLE events_2028 PARTITION OF events FOR VALUES FROM ('2028-01-01') TO ('2029-01-01');
+-- form: create-partition-of-no-default
+CREATE TABLE metrics_4 PARTITION OF metrics FOR VALUES IN (10, 11);
+-- form: create-default-partition
+CREATE TABLE metrics_default PARTITION OF metrics DEFAULT;
+-- form: detach-partition
+-- known-disagreement: also locks the DEFAULT partition; the model does not know it
+ALTER TABLE events DETACH PARTITION events_2025;
+-- form: detach-default-partition
+ALTER TABLE events DETACH PARTITION events_default;
+-- form: detach-partition-concurrently
+-- autocommit
+-- hold: SELECT 1 FROM metrics WHERE id = 1
+-- hold: SELECT 1 FROM metrics_2 WHERE id = 4
+-- since: 14
+ALTER TABLE metrics DETACH PARTITION metrics_2 CONCURRENTLY;
+-- form: partitioned-add-column
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+ALTER TABLE events ADD COLUMN note text;
+-- form: partitioned-add-column-volatile-default
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+ALTER TABLE events ADD COLUMN r float8 DEFAULT random();
+-- form: partitioned-set-not-null
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+ALTER TABLE events ALTER COLUMN kind SET NOT NULL;
+-- form: partitioned-alter-type
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+ALTER TABLE events ALTER COLUMN id TYPE bigint;
+-- form: partitioned-add-check
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+ALTER TABLE events ADD CONSTRAINT kind_len CHECK (length(kind) < 10);
+-- form: partitioned-add-check-not-valid
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+ALTER TABLE metrics ADD CONSTRAINT v_pos CHECK (v > 0) NOT VALID;
+-- form: partitioned-create-index
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+CREATE INDEX events_kind_idx ON events (kind);
+-- form: partitioned-create-index-only
+-- known-disagreement: false alarm: PostgreSQL proves this without a scan
+CREATE INDEX events_kind_idx ON ONLY events (kind);
+-- form: partitioned-drop-column
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+ALTER TABLE events DROP COLUMN kind;
+-- form: partitioned-rename
+ALTER TABLE events RENAME TO events_renamed;
+-- form: partitioned-set-statistics
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+ALTER TABLE events ALTER COLUMN kind SET STATISTICS 200;
+-- form: partitioned-set-default
+-- known-disagreement: recurses to every partition; the model names only the partitioned parent
+ALTER TABLE events ALTER COLUMN kind SET DEFAULT 'x';
+-- form: partition-add-column-refused
+-- known-disagreement: a partition cannot take its own column; the model does not know the rule
+ALTER TABLE events_2025 ADD COLUMN own text;
+-- form: partition-create-index
+CREATE INDEX events_2025_kind_idx ON events_2025 (kind);
+-- form: inheritance-parent-add-column
+-- known-disagreement: recurses to the inheritance children; the model names only the parent
+ALTER TABLE vehicle ADD COLUMN color text;
+-- form: inheritance-parent-add-column-volatile-default
+-- known-disagreement: recurses to the inheritance children; the model names only the parent
+ALTER TABLE vehicle ADD COLUMN r float8 DEFAULT random();
+-- form: inheritance-parent-alter-type
+-- known-disagreement: recurses to the inheritance children; the model names only the parent
+ALTER TABLE vehicle ALTER COLUMN wheels TYPE bigint;
+-- form: inheritance-parent-set-not-null
+-- known-disagreement: recurses to the inheritance children; the model names only the parent
+ALTER TABLE vehicle ALTER COLUMN wheels SET NOT NULL;
+-- form: inheritance-parent-add-check
+-- known-disagreement: recurses to the inheritance children; the model names only the parent
+ALTER TABLE vehicle ADD CONSTRAINT wheels_pos CHECK (wheels > 0);
+-- form: inheritance-only-parent-add-check
+ALTER TABLE ONLY vehicle ADD CONSTRAINT wheels_pos CHECK (wheels > 0) NO INHERIT;
+-- form: inheritance-parent-drop-column
+-- known-disagreement: recurses to the inheritance children; the model names only the parent
+ALTER TABLE vehicle DROP COLUMN wheels;
+-- form: inheritance-parent-rename-column
+-- known-disagreement: recurses to the inheritance children; the model names only the parent
+ALTER TABLE vehicle RENAME COLUMN wheels TO wheel_count;
+-- form: inheritance-no-inherit
+-- known-disagreement: NO INHERIT takes ACCESS SHARE on the parent, not the SHARE UPDATE EXCLUSIVE the model says
+ALTER TABLE car NO INHERIT vehicle;
+-- form: inheritance-inherit
+-- setup: CREATE TABLE bike (id int, wheels int);
+ALTER TABLE bike INHERIT vehicle;
+-- form: inheritance-create-index-parent
+CREATE INDEX vehicle_wheels_idx ON vehicle (wheels);
+-- form: inheritance-vacuum-parent
+-- known-disagreement: false alarm: PostgreSQL proves this without a scan
+-- autocommit
+-- hold: LOCK TABLE ONLY vehicle IN SHARE UPDATE EXCLUSIVE MODE
+VACUUM vehicle;
+-- form: inheritance-analyze-parent
+ANALYZE vehicle;
+-- form: view-base-table-add-column
+ALTER TABLE parent ADD COLUMN extra int;
+-- form: view-base-table-alter-type-refused
+-- known-disagreement: a column a view uses cannot change type; the model does not know the view
+ALTER TABLE parent ALTER COLUMN name TYPE varchar(100);
+-- form: view-base-table-drop-column-cascade
+-- known-disagreement: CASCADE/recursion reaches dependents (referencing tables, views, children) the model does not name
+ALTER TABLE parent DROP COLUMN name CASCADE;
+-- form: matview-base-alter-type-refused
+-- known-disagreement: a column a materialized view uses cannot change type; the model does not know the view
+ALTER TABLE mv_source ALTER COLUMN k TYPE int8;

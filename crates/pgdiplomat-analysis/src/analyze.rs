@@ -55,6 +55,18 @@ impl Effect {
     }
 
     /// The locks on relations that already exist (not created in this run).
+    /// When the statement recurses to partitions or inheritance children the run does not
+    /// know (no schema for the table): the role and its lock mode, for "and any ...".
+    pub fn unknown_descendants(&self) -> Option<(RelationRole, LockMode)> {
+        if self.op.only || self.op.descendants.is_some() || self.new_table {
+            return None;
+        }
+        let fact = self.fact?;
+        [RelationRole::Descendants, RelationRole::Partitions]
+            .into_iter()
+            .find_map(|r| fact.lock_on(r).map(|m| (r, m)))
+    }
+
     pub fn locks_on_existing(&self) -> impl Iterator<Item = &ResolvedLock> {
         self.locks.iter().filter(move |l| {
             l.role != RelationRole::NewIndex
@@ -308,6 +320,11 @@ impl Analyzer {
     }
 
     fn resolve(&self, op: &Operation) -> Effect {
+        let mut op = op.clone();
+        if !op.only {
+            op.descendants = op.table.as_ref().and_then(|t| self.schema.descendants(t));
+        }
+        let op = &op;
         let fact = op.form.and_then(|f| lookup(f, self.options.pg_version));
         let new_table = op
             .table
@@ -346,6 +363,23 @@ impl Analyzer {
                         });
                     }
                 }
+                if matches!(role, RelationRole::Descendants | RelationRole::Partitions) {
+                    if op.only {
+                        continue;
+                    }
+                    // Unknown descendants are not locks of named relations: explain says
+                    // "and any partitions ..." (Effect::unknown_descendants).
+                    for (r, is_partition) in op.descendants.iter().flatten() {
+                        if role == RelationRole::Descendants || *is_partition {
+                            locks.push(ResolvedLock {
+                                role,
+                                relation: r.to_string(),
+                                mode,
+                            });
+                        }
+                    }
+                    continue;
+                }
                 if role == RelationRole::ReferencingTables {
                     for r in &op.referencing {
                         locks.push(ResolvedLock {
@@ -376,6 +410,43 @@ impl Analyzer {
 mod tests {
     use super::*;
     use crate::parse::parse_sql;
+
+    /// A statement that recurses takes its lock on every partition and inheritance child the
+    /// schema knows (recursively), not under ONLY; CREATE TRIGGER and CREATE INDEX reach
+    /// partitions only; with no schema for the table, explain says "and any ...".
+    #[test]
+    fn recursing_statements_lock_every_partition_and_child_unless_only() {
+        let sql = "CREATE TABLE parted (id int, v int) PARTITION BY LIST (id);
+CREATE TABLE parted_1 PARTITION OF parted FOR VALUES IN (1) PARTITION BY LIST (v);
+CREATE TABLE parted_1_a PARTITION OF parted_1 FOR VALUES IN (1);
+CREATE TABLE base (id int);
+CREATE TABLE kid (x int) INHERITS (base);
+ALTER TABLE parted ADD COLUMN n int;
+ALTER TABLE ONLY parted ALTER COLUMN v SET DEFAULT 1;
+ALTER TABLE base ALTER COLUMN id SET NOT NULL;
+CREATE TRIGGER trg BEFORE UPDATE ON base FOR EACH ROW EXECUTE FUNCTION f();
+ALTER TABLE somewhere_else ADD COLUMN n int;
+";
+        let parsed = parse_sql(sql).unwrap();
+        let analysis = Analyzer::new(AnalysisOptions::default()).analyze_file(&parsed);
+        let locked = |n: usize| -> Vec<(String, LockMode)> {
+            analysis.statements[n].effects[0]
+                .locks
+                .iter()
+                .filter(|l| matches!(l.role, RelationRole::Descendants | RelationRole::Partitions))
+                .map(|l| (l.relation.clone(), l.mode))
+                .collect()
+        };
+        let ae = LockMode::AccessExclusive;
+        assert_eq!(locked(5), vec![("parted_1".into(), ae), ("parted_1_a".into(), ae)]);
+        assert_eq!(locked(6), vec![]);
+        assert_eq!(locked(7), vec![("kid".into(), ae)]);
+        assert_eq!(locked(8), vec![], "inheritance children get no trigger");
+        assert_eq!(locked(9), vec![]);
+        let unknown = &analysis.statements[9].effects[0];
+        assert_eq!(unknown.unknown_descendants(), Some((RelationRole::Descendants, ae)));
+        assert_eq!(analysis.statements[5].effects[0].unknown_descendants(), None);
+    }
 
     /// A long transaction must not copy a list that grows with every statement into each one:
     /// the locks held are kept once per relation and mode, from the statement that took them first.

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use pgdiplomat_locks::{Rewrite, Scan, TransactionUse};
+use pgdiplomat_locks::{RelationRole, Rewrite, Scan, TransactionUse};
 use serde::Serialize;
 
 use crate::analyze::{AnalyzedStatement, Analyzer};
@@ -40,6 +40,10 @@ pub struct ExplainedOperation {
     pub unsupported: Option<&'static str>,
     pub detail: Option<String>,
     pub note: Option<&'static str>,
+    /// The statement recurses to partitions or inheritance children the run does not know:
+    /// "and any partitions ... of t" with the lock each would take.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub and_any: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,6 +174,17 @@ fn explain_statement(
                 unsupported: fact.unsupported,
                 detail: e.op.detail.clone(),
                 note: (!fact.note.is_empty()).then_some(fact.note),
+                and_any: e.unknown_descendants().map(|(role, mode)| {
+                    let what = if role == RelationRole::Partitions {
+                        "partitions"
+                    } else {
+                        "partitions and inheritance children"
+                    };
+                    format!(
+                        "and any {what} of {}: {mode} on each (which ones is not known without the database schema)",
+                        e.op.table.as_ref().map(|t| t.to_string()).unwrap_or_default()
+                    )
+                }),
             })
         })
         .collect();
@@ -251,6 +266,9 @@ pub fn render_statement_text(out: &mut String, file_name: &str, s: &ExplainedSta
                     "    {label:<12} {} on {} ({}): {blocks}",
                     l.mode, l.relation, l.role
                 );
+            }
+            if let Some(any) = &op.and_any {
+                let _ = writeln!(out, "    {:<12} {any}", "");
             }
             let rewrite = if op.rewrites_table {
                 "yes: every row and index is written anew"

@@ -34,6 +34,11 @@ pub enum RelationRole {
     PartitionParent,
     /// The partition being attached or detached.
     Partition,
+    /// Every partition and inheritance child, recursively (the statement recurses unless it
+    /// says ONLY); rewrites and scans of the fact apply to each of them too.
+    Descendants,
+    /// Every partition, recursively (not inheritance children: CREATE TRIGGER, CREATE INDEX).
+    Partitions,
 }
 
 impl RelationRole {
@@ -47,6 +52,8 @@ impl RelationRole {
             RelationRole::ReferencingTables => "referencing tables",
             RelationRole::PartitionParent => "partitioned parent",
             RelationRole::Partition => "partition",
+            RelationRole::Descendants => "every partition and inheritance child",
+            RelationRole::Partitions => "every partition",
         }
     }
 }
@@ -339,11 +346,16 @@ use StatementForm as F;
 const T_AE: &[(RelationRole, LockMode)] = &[(Table, AccessExclusive)];
 const T_SUE: &[(RelationRole, LockMode)] = &[(Table, ShareUpdateExclusive)];
 const T_SRE: &[(RelationRole, LockMode)] = &[(Table, ShareRowExclusive)];
+/// The table and, unless ONLY, every partition and inheritance child (ALTER TABLE recursion).
+const D_AE: &[(RelationRole, LockMode)] = &[(Table, AccessExclusive), (Descendants, AccessExclusive)];
+const D_SUE: &[(RelationRole, LockMode)] = &[(Table, ShareUpdateExclusive), (Descendants, ShareUpdateExclusive)];
+const D_AE_INDEXES: &[(RelationRole, LockMode)] =
+    &[(Table, AccessExclusive), (AllIndexes, AccessExclusive), (Descendants, AccessExclusive)];
 
 /// The lock table. See the module documentation.
 pub static LOCK_TABLE: &[LockFact] = &[
     // ------------------------------------------------------------------ indexes
-    fact(F::CreateIndex, "CREATE INDEX", &[(Table, Share), (NewIndex, AccessExclusive)],
+    fact(F::CreateIndex, "CREATE INDEX", &[(Table, Share), (NewIndex, AccessExclusive), (Partitions, Share)],
         "CREATE INDEX t_d_idx ON t (d)")
         .scans()
         .note("SHARE on the table blocks writes for the whole build."),
@@ -385,29 +397,29 @@ pub static LOCK_TABLE: &[LockFact] = &[
         "ALTER INDEX parted_v_idx ATTACH PARTITION parted_1_v_idx")
         .note("Brief: the partition's index (ACCESS EXCLUSIVE) joins the parent's index (SHARE UPDATE EXCLUSIVE); the parent becomes valid with its last partition. Nothing is scanned."),
     // ------------------------------------------------------------------ ADD COLUMN
-    fact(F::AddColumnNullable, "ADD COLUMN (nullable, no default)", T_AE,
+    fact(F::AddColumnNullable, "ADD COLUMN (nullable, no default)", D_AE,
         "ALTER TABLE t ADD COLUMN n int"),
-    fact(F::AddColumnNonVolatileDefault, "ADD COLUMN ... DEFAULT <constant or stable>", T_AE,
+    fact(F::AddColumnNonVolatileDefault, "ADD COLUMN ... DEFAULT <constant or stable>", D_AE,
         "ALTER TABLE t ADD COLUMN n int DEFAULT 5")
         .note("Since PostgreSQL 11 the default is stored in the catalog: no rewrite."),
-    fact(F::AddColumnVolatileDefault, "ADD COLUMN ... DEFAULT <volatile>", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+    fact(F::AddColumnVolatileDefault, "ADD COLUMN ... DEFAULT <volatile>", D_AE_INDEXES,
         "ALTER TABLE t ADD COLUMN n float8 DEFAULT random()")
         .rewrites(Rewrite::Table).scans()
         .note("Each row gets its own value, so every row is rewritten under ACCESS EXCLUSIVE."),
-    fact(F::AddColumnNotNullWithDefault, "ADD COLUMN ... NOT NULL DEFAULT <constant>", T_AE,
+    fact(F::AddColumnNotNullWithDefault, "ADD COLUMN ... NOT NULL DEFAULT <constant>", D_AE,
         "ALTER TABLE t ADD COLUMN n int NOT NULL DEFAULT 5"),
-    fact(F::AddColumnNotNullNoDefault, "ADD COLUMN ... NOT NULL (no default)", T_AE,
+    fact(F::AddColumnNotNullNoDefault, "ADD COLUMN ... NOT NULL (no default)", D_AE,
         "ALTER TABLE empty_t ADD COLUMN n int NOT NULL")
         .scans()
         .note("Fails on a non-empty table: every existing row would be NULL."),
-    fact(F::AddColumnIdentity, "ADD COLUMN ... GENERATED AS IDENTITY", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+    fact(F::AddColumnIdentity, "ADD COLUMN ... GENERATED AS IDENTITY", D_AE_INDEXES,
         "ALTER TABLE t ADD COLUMN idn bigint GENERATED ALWAYS AS IDENTITY")
         .rewrites(Rewrite::Table).scans(),
-    fact(F::AddColumnSerial, "ADD COLUMN ... serial", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+    fact(F::AddColumnSerial, "ADD COLUMN ... serial", D_AE_INDEXES,
         "ALTER TABLE t ADD COLUMN sr serial")
         .rewrites(Rewrite::Table).scans()
         .note("serial is a nextval() default: volatile, so every row is rewritten."),
-    fact(F::AddColumnGeneratedStored, "ADD COLUMN ... GENERATED ALWAYS AS (...) STORED", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
+    fact(F::AddColumnGeneratedStored, "ADD COLUMN ... GENERATED ALWAYS AS (...) STORED", D_AE_INDEXES,
         "ALTER TABLE t ADD COLUMN g2 int GENERATED ALWAYS AS (a * 2) STORED")
         .rewrites(Rewrite::Table).scans(),
     fact(F::AddColumnGeneratedVirtual, "ADD COLUMN ... GENERATED ALWAYS AS (...) VIRTUAL", T_AE,
@@ -416,11 +428,11 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::AddColumnGeneratedVirtual, "ADD COLUMN ... GENERATED ALWAYS AS (...) VIRTUAL", T_AE,
         "ALTER TABLE t ADD COLUMN g2 int GENERATED ALWAYS AS (a * 2) VIRTUAL")
         .versions(18, 18),
-    fact(F::AddColumnCheck, "ADD COLUMN ... CHECK (...)", T_AE,
+    fact(F::AddColumnCheck, "ADD COLUMN ... CHECK (...)", D_AE,
         "ALTER TABLE t ADD COLUMN n int CHECK (n > 0)")
         .scans()
         .note("The inline CHECK is validated against every row under ACCESS EXCLUSIVE."),
-    fact(F::AddColumnReferences, "ADD COLUMN ... REFERENCES", &[(Table, AccessExclusive), (ReferencedTable, ShareRowExclusive)],
+    fact(F::AddColumnReferences, "ADD COLUMN ... REFERENCES", &[(Table, AccessExclusive), (ReferencedTable, ShareRowExclusive), (Descendants, AccessExclusive)],
         "ALTER TABLE t ADD COLUMN n int REFERENCES pk (id)")
         .note("No validation scan when the new column has no default (all NULL)."),
     fact(F::AddColumnUnique, "ADD COLUMN ... UNIQUE", &[(Table, AccessExclusive), (NewIndex, AccessExclusive)],
@@ -430,26 +442,26 @@ pub static LOCK_TABLE: &[LockFact] = &[
         "ALTER TABLE t2 ADD COLUMN n serial PRIMARY KEY")
         .rewrites(Rewrite::Table).scans(),
     // ------------------------------------------------------------------ columns
-    fact(F::DropColumn, "DROP COLUMN", T_AE, "ALTER TABLE t DROP COLUMN e")
+    fact(F::DropColumn, "DROP COLUMN", D_AE, "ALTER TABLE t DROP COLUMN e")
         .note("Instant (the column is only marked dropped), but running code that names the column breaks; indexes on it are dropped."),
-    fact(F::AlterColumnTypeNoRewrite, "ALTER COLUMN TYPE (binary coercible)", &[(Table, AccessExclusive), (Index, AccessExclusive), (ReferencingTables, AccessExclusive)],
+    fact(F::AlterColumnTypeNoRewrite, "ALTER COLUMN TYPE (binary coercible)", &[(Table, AccessExclusive), (Index, AccessExclusive), (ReferencingTables, AccessExclusive), (Descendants, AccessExclusive)],
         "ALTER TABLE t ALTER COLUMN b TYPE varchar(20)")
         .note("varchar(n)→varchar(m>n), varchar→text, numeric precision increase: no rewrite; indexes on the column are recreated but keep their storage."),
-    fact(F::AlterColumnTypeRewrite, "ALTER COLUMN TYPE (rewrite)", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive), (ReferencingTables, AccessExclusive)],
+    fact(F::AlterColumnTypeRewrite, "ALTER COLUMN TYPE (rewrite)", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive), (ReferencingTables, AccessExclusive), (Descendants, AccessExclusive)],
         "ALTER TABLE t ALTER COLUMN e TYPE bigint")
         .rewrites(Rewrite::Table).scans()
         .note("Every row is rewritten and every index rebuilt under ACCESS EXCLUSIVE. Changing a referenced key also locks and re-validates referencing tables."),
-    fact(F::SetDefault, "ALTER COLUMN SET DEFAULT", T_AE, "ALTER TABLE t ALTER COLUMN a SET DEFAULT 0"),
-    fact(F::DropDefault, "ALTER COLUMN DROP DEFAULT", T_AE, "ALTER TABLE t ALTER COLUMN a DROP DEFAULT"),
-    fact(F::SetNotNull, "ALTER COLUMN SET NOT NULL", T_AE, "ALTER TABLE t ALTER COLUMN a SET NOT NULL")
+    fact(F::SetDefault, "ALTER COLUMN SET DEFAULT", D_AE, "ALTER TABLE t ALTER COLUMN a SET DEFAULT 0"),
+    fact(F::DropDefault, "ALTER COLUMN DROP DEFAULT", D_AE, "ALTER TABLE t ALTER COLUMN a DROP DEFAULT"),
+    fact(F::SetNotNull, "ALTER COLUMN SET NOT NULL", D_AE, "ALTER TABLE t ALTER COLUMN a SET NOT NULL")
         .scans()
         .note("Scans every row under ACCESS EXCLUSIVE, unless a validated CHECK (col IS NOT NULL) proves it."),
-    fact(F::SetNotNullProvenByCheck, "ALTER COLUMN SET NOT NULL (proven by a valid CHECK)", T_AE,
+    fact(F::SetNotNullProvenByCheck, "ALTER COLUMN SET NOT NULL (proven by a valid CHECK)", D_AE,
         "ALTER TABLE t ALTER COLUMN a SET NOT NULL")
         .note("A validated CHECK (col IS NOT NULL) lets PostgreSQL skip the scan (since 12)."),
-    fact(F::DropNotNull, "ALTER COLUMN DROP NOT NULL", T_AE, "ALTER TABLE t ALTER COLUMN a DROP NOT NULL"),
-    fact(F::SetStatistics, "ALTER COLUMN SET STATISTICS", T_SUE, "ALTER TABLE t ALTER COLUMN a SET STATISTICS 500"),
-    fact(F::SetColumnStorage, "ALTER COLUMN SET STORAGE", T_AE, "ALTER TABLE t ALTER COLUMN d SET STORAGE EXTERNAL"),
+    fact(F::DropNotNull, "ALTER COLUMN DROP NOT NULL", D_AE, "ALTER TABLE t ALTER COLUMN a DROP NOT NULL"),
+    fact(F::SetStatistics, "ALTER COLUMN SET STATISTICS", D_SUE, "ALTER TABLE t ALTER COLUMN a SET STATISTICS 500"),
+    fact(F::SetColumnStorage, "ALTER COLUMN SET STORAGE", D_AE, "ALTER TABLE t ALTER COLUMN d SET STORAGE EXTERNAL"),
     fact(F::SetCompression, "ALTER COLUMN SET COMPRESSION", T_AE, "ALTER TABLE t ALTER COLUMN d SET COMPRESSION pglz")
         .unsupported(13, 13, "SET COMPRESSION arrived in PostgreSQL 14"),
     fact(F::SetCompression, "ALTER COLUMN SET COMPRESSION", T_AE, "ALTER TABLE t ALTER COLUMN d SET COMPRESSION pglz")
@@ -466,10 +478,10 @@ pub static LOCK_TABLE: &[LockFact] = &[
         .versions(17, 18).rewrites(Rewrite::Table).scans(),
     fact(F::DropExpression, "ALTER COLUMN DROP EXPRESSION", T_AE, "ALTER TABLE t ALTER COLUMN g DROP EXPRESSION"),
     // ------------------------------------------------------------------ constraints
-    fact(F::AddCheck, "ADD CONSTRAINT ... CHECK", T_AE, "ALTER TABLE t ADD CONSTRAINT t_a_pos CHECK (a > 0)")
+    fact(F::AddCheck, "ADD CONSTRAINT ... CHECK", D_AE, "ALTER TABLE t ADD CONSTRAINT t_a_pos CHECK (a > 0)")
         .scans()
         .note("Validates every row while holding ACCESS EXCLUSIVE."),
-    fact(F::AddCheckNotValid, "ADD CONSTRAINT ... CHECK ... NOT VALID", T_AE,
+    fact(F::AddCheckNotValid, "ADD CONSTRAINT ... CHECK ... NOT VALID", D_AE,
         "ALTER TABLE t ADD CONSTRAINT t_a_pos CHECK (a > 0) NOT VALID")
         .note("Only new and updated rows are checked; VALIDATE CONSTRAINT later checks the rest under SHARE UPDATE EXCLUSIVE."),
     fact(F::AddNotNullConstraintNotValid, "ADD CONSTRAINT ... NOT NULL ... NOT VALID", T_AE,
@@ -502,13 +514,13 @@ pub static LOCK_TABLE: &[LockFact] = &[
         "ALTER TABLE t ADD CONSTRAINT t_a_excl EXCLUDE USING btree (a WITH =)")
         .scans()
         .note("No concurrent alternative exists: the index is built under ACCESS EXCLUSIVE."),
-    fact(F::ValidateCheck, "VALIDATE CONSTRAINT (check)", T_SUE, "ALTER TABLE t VALIDATE CONSTRAINT t_a_pos")
+    fact(F::ValidateCheck, "VALIDATE CONSTRAINT (check)", D_SUE, "ALTER TABLE t VALIDATE CONSTRAINT t_a_pos")
         .scans()
         .note("Scans the table without blocking reads or writes."),
     fact(F::ValidateForeignKey, "VALIDATE CONSTRAINT (foreign key)", &[(Table, ShareUpdateExclusive), (ReferencedTable, RowShare)],
         "ALTER TABLE t VALIDATE CONSTRAINT t_ref_fk")
         .scans(),
-    fact(F::DropConstraint, "DROP CONSTRAINT", T_AE, "ALTER TABLE t DROP CONSTRAINT t_a_pos"),
+    fact(F::DropConstraint, "DROP CONSTRAINT", D_AE, "ALTER TABLE t DROP CONSTRAINT t_a_pos"),
     fact(F::DropForeignKey, "DROP CONSTRAINT (foreign key)", &[(Table, AccessExclusive), (ReferencedTable, AccessExclusive)],
         "ALTER TABLE t DROP CONSTRAINT t_ref_fk")
         .note("Also takes ACCESS EXCLUSIVE on the referenced table (its triggers are dropped)."),
@@ -516,7 +528,7 @@ pub static LOCK_TABLE: &[LockFact] = &[
     // ------------------------------------------------------------------ table level
     fact(F::RenameTable, "ALTER TABLE ... RENAME TO", T_AE, "ALTER TABLE t RENAME TO t_new")
         .note("Instant, but every query that names the old table fails at once."),
-    fact(F::RenameColumn, "ALTER TABLE ... RENAME COLUMN", T_AE, "ALTER TABLE t RENAME COLUMN a TO a2")
+    fact(F::RenameColumn, "ALTER TABLE ... RENAME COLUMN", D_AE, "ALTER TABLE t RENAME COLUMN a TO a2")
         .note("Instant, but every query that names the old column fails at once."),
     fact(F::SetSchema, "ALTER TABLE ... SET SCHEMA", T_AE, "ALTER TABLE t SET SCHEMA other"),
     fact(F::OwnerTo, "ALTER TABLE ... OWNER TO", T_AE, "ALTER TABLE t OWNER TO CURRENT_USER"),
@@ -574,10 +586,10 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::DropTable, "DROP TABLE", &[(Table, AccessExclusive), (ReferencedTable, AccessExclusive)],
         "DROP TABLE t2")
         .note("Also ACCESS EXCLUSIVE on every table its foreign keys reference."),
-    fact(F::Truncate, "TRUNCATE", T_AE, "TRUNCATE t2")
+    fact(F::Truncate, "TRUNCATE", D_AE, "TRUNCATE t2")
         .rewrites(Rewrite::Table)
         .note("Replaces the table with an empty file: all data is gone."),
-    fact(F::CreateTrigger, "CREATE TRIGGER", T_SRE,
+    fact(F::CreateTrigger, "CREATE TRIGGER", &[(Table, ShareRowExclusive), (Partitions, ShareRowExclusive)],
         "CREATE TRIGGER t_trg2 BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION trg_fn()"),
     fact(F::DropTrigger, "DROP TRIGGER", T_AE, "DROP TRIGGER t_trg ON t"),
     fact(F::Cluster, "CLUSTER", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)], "CLUSTER t USING t_pkey")
@@ -587,8 +599,8 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::Vacuum, "VACUUM", T_SUE, "VACUUM t")
         .scans().no_transaction()
         .note("Its final truncate phase briefly takes ACCESS EXCLUSIVE (disable with vacuum_truncate = false)."),
-    fact(F::Analyze, "ANALYZE", T_SUE, "ANALYZE t")
-        .note("Reads a sample, not the whole table."),
+    fact(F::Analyze, "ANALYZE", &[(Table, ShareUpdateExclusive), (Partitions, ShareUpdateExclusive)], "ANALYZE t")
+        .note("Reads a sample, not the whole table. Each partition is analysed too; inheritance children are only read (ACCESS SHARE)."),
     fact(F::RefreshMaterializedView, "REFRESH MATERIALIZED VIEW", &[(Table, AccessExclusive)], "REFRESH MATERIALIZED VIEW mv")
         .rewrites(Rewrite::Table).query_scans(),
     fact(F::RefreshMaterializedViewConcurrently, "REFRESH MATERIALIZED VIEW CONCURRENTLY", &[(Table, Exclusive)],

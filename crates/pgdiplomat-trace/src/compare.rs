@@ -70,6 +70,17 @@ fn indexes_of<'a>(
         .map(|r| r.name.as_str())
 }
 
+/// The partitions and inheritance children a recursing role reaches (none under ONLY).
+fn descendants(op: &Operation, role: RelationRole) -> impl Iterator<Item = (&pgdiplomat_analysis::model::RelName, bool)> {
+    op.descendants
+        .iter()
+        .flatten()
+        .filter(move |(_, is_partition)| {
+            !op.only && (role == RelationRole::Descendants || *is_partition)
+        })
+        .map(|(r, p)| (r, *p))
+}
+
 /// What the model predicts for one statement, resolved to relation names.
 #[derive(Debug, Clone, Default)]
 pub struct Prediction {
@@ -160,6 +171,26 @@ impl Prediction {
                         self.lock(key(r), role, mode);
                     }
                 }
+                RelationRole::Descendants | RelationRole::Partitions => {
+                    for (r, _) in descendants(op, role) {
+                        self.lock(key(r), role, mode);
+                    }
+                }
+            }
+        }
+        // A recursing statement rewrites, scans and re-indexes each partition and child the
+        // way it does the table itself.
+        for role in [RelationRole::Descendants, RelationRole::Partitions] {
+            if fact.lock_on(role).is_none() {
+                continue;
+            }
+            let index_mode = fact.lock_on(RelationRole::AllIndexes);
+            for (r, _) in descendants(op, role) {
+                let rewrite = if role == RelationRole::Descendants { fact.rewrite } else { Rewrite::No };
+                self.tables.push((key(r), rewrite, key(r), fact.scan, None));
+                if let Some(mode) = index_mode.filter(|_| role == RelationRole::Descendants) {
+                    self.all_indexes.push((key(r), mode));
+                }
             }
         }
         if let Some(t) = table {
@@ -242,7 +273,11 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
         }
     }
     for (t, mode) in &p.all_indexes {
-        let idx: Vec<String> = indexes_of(&obs.before, t).map(str::to_string).collect();
+        // A partitioned index has no storage: only its partitions' indexes are rebuilt.
+        let idx: Vec<String> = indexes_of(&obs.before, t)
+            .filter(|i| obs.before.by_name.get(*i).is_some_and(|r| r.kind == 'i'))
+            .map(str::to_string)
+            .collect();
         for i in idx {
             if !p.locks.contains_key(&i) {
                 expect(&i, RelationRole::AllIndexes, *mode, &mut out);
@@ -255,8 +290,10 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
         let Some(rel) = obs.before.by_name.get(name) else {
             continue;
         };
+        // On a sequence, ROW EXCLUSIVE is what every nextval() takes: it blocks no one.
+        let harmless = if rel.kind == 'S' { LockMode::RowExclusive } else { LockMode::AccessShare };
         if matches!(rel.kind, 'r' | 'p' | 'm' | 'v' | 'S' | 'f')
-            && *mode > LockMode::AccessShare
+            && *mode > harmless
             && !p.locks.contains_key(name)
         {
             out.push(format!(
@@ -317,6 +354,9 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
         }
     }
     for (t, (rewrite, scans, named_indexes)) in tables {
+        // A partitioned table has no storage of its own: its partitions are judged instead
+        // (an ATTACH PARTITION's scan target, the partition, still is).
+        let storage_less = obs.before.by_name.get(t).is_some_and(|r| r.kind == 'p');
         let table_rewritten = obs.rewritten.iter().any(|r| r == t);
         let index_rewritten = indexes_of(&obs.before, t)
             .any(|i| obs.rewritten.iter().any(|r| r == i))
@@ -324,6 +364,7 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
                 .iter()
                 .any(|i| obs.rewritten.iter().any(|r| r == i));
         match rewrite {
+            _ if storage_less => {}
             Rewrite::Table if !table_rewritten => out.push(format!(
                 "{t}: model says the table is rewritten, its file did not change"
             )),
@@ -352,6 +393,9 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
             }
         }
         for (target, scan) in targets {
+            if storage_less && target == t {
+                continue;
+            }
             let scanned = obs.scanned_table(target, target == t);
             // A sampled statement whose progress was never seen may have scanned between two
             // samples (VACUUM of a small table): a missing scan is no evidence then.
@@ -499,7 +543,7 @@ mod tests {
         obs.locks = vec![
             lock("t", "AccessExclusiveLock"),
             lock("v", "AccessExclusiveLock"),
-            lock("s", "RowExclusiveLock"),
+            lock("s", "ShareRowExclusiveLock"),
         ];
         obs.rewritten = vec!["other".to_string()];
         obs.scanned.insert("other".to_string(), 10);
@@ -513,7 +557,7 @@ mod tests {
         let details = compare(fact, &op, &obs);
         for expected in [
             "v: observed ACCESS EXCLUSIVE, which the model does not predict",
-            "s: observed ROW EXCLUSIVE, which the model does not predict",
+            "s: observed SHARE ROW EXCLUSIVE, which the model does not predict",
             "other: rewritten, which the model does not predict",
             "other: scanned (10 rows), which the model does not predict",
         ] {

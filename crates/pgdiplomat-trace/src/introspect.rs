@@ -1,7 +1,7 @@
 //! Reads the schema of a live database into the analyser's [`SchemaState`], so predictions
 //! know existing column types (a binary-coercible type change is not a rewrite), validated
 //! CHECK constraints (SET NOT NULL without a scan), foreign keys and indexes, which tables are
-//! partitioned and their partitions.
+//! partitioned and their partitions, and plain inheritance children.
 
 use pgdiplomat_analysis::model::schema::ConstraintKind;
 use pgdiplomat_analysis::model::{ColumnType, RelName, SchemaState};
@@ -40,15 +40,20 @@ pub fn load_schema(client: &mut Client, state: &mut SchemaState) -> Result<(), P
     }
     for row in client.query(
         &format!(
-            "SELECT pn.nspname, p.relname, n.nspname, c.relname
+            "SELECT pn.nspname, p.relname, n.nspname, c.relname, c.relispartition
                FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
                JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE p.relkind = 'p' AND c.relkind IN ('r', 'p') AND {USER}
+              WHERE p.relkind IN ('r', 'p') AND c.relkind IN ('r', 'p', 'f') AND {USER}
               ORDER BY c.relname"
         ),
         &[],
     )? {
-        state.learn_partition(&rel(row.get(0), row.get(1)), &rel(row.get(2), row.get(3)));
+        let (parent, child) = (rel(row.get(0), row.get(1)), rel(row.get(2), row.get(3)));
+        if row.get::<_, bool>(4) {
+            state.learn_partition(&parent, &child);
+        } else {
+            state.learn_inheritance(&parent, &child);
+        }
     }
     for row in client.query(
         &format!(

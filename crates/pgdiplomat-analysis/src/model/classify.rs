@@ -64,6 +64,11 @@ pub struct Operation {
     /// Set (with `form` = `None`) when the model cannot describe what this does: the statement
     /// or subcommand, and why it matters. Reported, never passed silently.
     pub not_modelled: Option<String>,
+    /// `ONLY`: the statement does not recurse to partitions or inheritance children.
+    pub only: bool,
+    /// The table's partitions and inheritance children, recursively, each with whether it is a
+    /// partition (filled by the analyser from the schema); `None` when the schema does not know.
+    pub descendants: Option<Vec<(RelName, bool)>>,
 }
 
 impl Operation {
@@ -120,7 +125,10 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
             }
         }
         NodeEnum::VariableSetStmt(v) => classify_set(v),
-        NodeEnum::IndexStmt(i) => Operations(vec![classify_index(i, schema)]),
+        NodeEnum::IndexStmt(i) => Operations(vec![Operation {
+            only: i.relation.as_ref().is_some_and(|rv| !rv.inh),
+            ..classify_index(i, schema)
+        }]),
         NodeEnum::DropStmt(d) => Operations(classify_drop(d, schema)),
         NodeEnum::AlterTableStmt(a) => Operations(classify_alter_table(a, schema)),
         NodeEnum::RenameStmt(r) => Operations(classify_rename(r)),
@@ -143,8 +151,13 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
         NodeEnum::TruncateStmt(t) => Operations(
             t.relations
                 .iter()
-                .filter_map(range_var)
-                .map(|rv| Operation::new(F::Truncate, Some(rv)))
+                .filter_map(|n| match n.node.as_ref() {
+                    Some(NodeEnum::RangeVar(rv)) => Some(Operation {
+                        only: !rv.inh,
+                        ..Operation::new(F::Truncate, Some(RelName::from_range_var(rv)))
+                    }),
+                    _ => None,
+                })
                 .collect(),
         ),
         NodeEnum::ClusterStmt(c) => Operations(vec![Operation::new(
@@ -646,7 +659,10 @@ fn classify_alter_table(a: &protobuf::AlterTableStmt, schema: &SchemaState) -> V
     a.cmds
         .iter()
         .filter_map(|c| match c.node.as_ref()? {
-            NodeEnum::AlterTableCmd(cmd) => Some(classify_alter_cmd(&rel, on_index, cmd, schema)),
+            NodeEnum::AlterTableCmd(cmd) => Some(Operation {
+                only: !rv.inh,
+                ..classify_alter_cmd(&rel, on_index, cmd, schema)
+            }),
             _ => None,
         })
         .collect()
@@ -1070,6 +1086,11 @@ pub fn relation_for_role(op: &Operation, role: pgdiplomat_locks::RelationRole) -
         R::ReferencingTables => op.table.as_ref().map(|t| format!("tables referencing {t}")),
         R::PartitionParent => op.table.as_ref().map(|t| t.to_string()),
         R::Partition => op.partition.as_ref().map(|t| t.to_string()),
+        R::Descendants => op
+            .table
+            .as_ref()
+            .map(|t| format!("any partitions and inheritance children of {t}")),
+        R::Partitions => op.table.as_ref().map(|t| format!("any partitions of {t}")),
     }
 }
 

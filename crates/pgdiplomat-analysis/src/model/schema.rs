@@ -86,6 +86,8 @@ pub struct TableState {
     pub partitions: Vec<RelName>,
     /// The partitioned table this one is a partition of.
     pub parent: Option<RelName>,
+    /// Tables that inherit from this one (plain inheritance, not partitions).
+    pub children: Vec<RelName>,
     pub columns: HashMap<String, ColumnState>,
     pub constraints: HashMap<String, ConstraintState>,
 }
@@ -214,6 +216,45 @@ impl SchemaState {
             p.partitions.push(partition.clone());
         }
         self.table_mut(partition).parent = Some(parent.clone());
+    }
+
+    /// Records that `child` inherits from `parent` (plain inheritance).
+    pub fn learn_inheritance(&mut self, parent: &RelName, child: &RelName) {
+        let p = self.table_mut(parent);
+        if !p.children.contains(child) {
+            p.children.push(child.clone());
+        }
+    }
+
+    fn forget_inheritance(&mut self, parent: &RelName, child: &RelName) {
+        if let Some(p) = self.tables.get_mut(&parent.key()) {
+            let key = child.key();
+            p.children.retain(|c| c.key() != key);
+        }
+    }
+
+    /// Every partition and inheritance child of `table`, recursively, each with whether it is
+    /// a partition; `None` when the run does not know the table (it may have any).
+    pub fn descendants(&self, table: &RelName) -> Option<Vec<(RelName, bool)>> {
+        let t = self.table(table)?;
+        if !t.kind_known && t.partitions.is_empty() && t.children.is_empty() {
+            return None;
+        }
+        let mut out: Vec<(RelName, bool)> = Vec::new();
+        let mut seen = std::collections::HashSet::from([table.key()]);
+        let mut stack = vec![table.clone()];
+        while let Some(x) = stack.pop() {
+            let Some(ts) = self.table(&x) else { continue };
+            let kids = ts.partitions.iter().map(|p| (p, true));
+            for (k, is_partition) in kids.chain(ts.children.iter().map(|c| (c, false))) {
+                if seen.insert(k.key()) {
+                    out.push((k.clone(), is_partition));
+                    stack.push(k.clone());
+                }
+            }
+        }
+        out.sort_by_key(|(r, _)| r.key());
+        Some(out)
     }
 
     fn forget_partition(&mut self, parent: &RelName, partition: &RelName) {
@@ -458,14 +499,15 @@ impl SchemaState {
                 if let Some(old) = self.tables.insert(name.key(), table) {
                     self.names.remove_table(ns_of(&name), &old);
                 }
-                if c.partbound.is_some() {
-                    if let Some(parent) =
-                        c.inh_relations.first().and_then(|n| match n.node.as_ref() {
-                            Some(NodeEnum::RangeVar(rv)) => Some(RelName::from_range_var(rv)),
-                            _ => None,
-                        })
-                    {
+                let parents = c.inh_relations.iter().filter_map(|n| match n.node.as_ref() {
+                    Some(NodeEnum::RangeVar(rv)) => Some(RelName::from_range_var(rv)),
+                    _ => None,
+                });
+                for parent in parents.collect::<Vec<_>>() {
+                    if c.partbound.is_some() {
                         self.learn_partition(&parent, &name);
+                    } else {
+                        self.learn_inheritance(&parent, &name);
                     }
                 }
             }
@@ -587,6 +629,14 @@ impl SchemaState {
                 if let Some(rv) = &pc.name {
                     self.forget_partition(table, &RelName::from_range_var(rv));
                 }
+                return;
+            }
+            (AlterTableType::AtAddInherit, Some(NodeEnum::RangeVar(rv))) => {
+                self.learn_inheritance(&RelName::from_range_var(rv), table);
+                return;
+            }
+            (AlterTableType::AtDropInherit, Some(NodeEnum::RangeVar(rv))) => {
+                self.forget_inheritance(&RelName::from_range_var(rv), table);
                 return;
             }
             _ => {}

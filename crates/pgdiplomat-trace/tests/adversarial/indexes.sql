@@ -73,5 +73,4 @@ VACUUM ANALYZE child;
 -- form: analyze-table
 ANALYZE child;
 -- form: analyze-partitioned
--- known-disagreement: recurses to every partition; the model names only the partitioned parent
 ANALYZE events;

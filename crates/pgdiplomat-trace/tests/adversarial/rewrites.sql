@@ -31,7 +31,6 @@ ALTER TABLE child ADD COLUMN created_at timestamptz DEFAULT clock_timestamp();
 -- since: 13
 ALTER TABLE child ADD COLUMN u uuid DEFAULT gen_random_uuid();
 -- form: add-column-default-nextval
--- known-disagreement: also locks the sequence the column owns or uses; the model does not name sequences
 -- setup: CREATE SEQUENCE child_seq;
 ALTER TABLE child ADD COLUMN n bigint DEFAULT nextval('child_seq');
 -- form: add-column-serial

@@ -142,7 +142,6 @@ CREATE SEQUENCE new_seq;
 -- known-disagreement: no lock-table row yet (DROP SEQUENCE)
 DROP SEQUENCE free_seq;
 -- form: setval-sequence
--- known-disagreement: also locks the sequence the column owns or uses; the model does not name sequences
 SELECT setval('free_seq', 100);
 -- form: alter-column-set-identity-restart
 -- known-disagreement: also locks the sequence the column owns or uses; the model does not name sequences
@@ -152,7 +151,6 @@ ALTER TABLE grandchild ALTER COLUMN n RESTART WITH 5000;
 -- setup: CREATE FUNCTION trg_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
 CREATE TRIGGER child_noop BEFORE UPDATE ON child FOR EACH ROW EXECUTE FUNCTION trg_noop();
 -- form: create-trigger-on-partitioned
--- known-disagreement: recurses to every partition; the model names only the partitioned parent
 -- setup: CREATE FUNCTION trg_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
 CREATE TRIGGER events_noop BEFORE UPDATE ON events FOR EACH ROW EXECUTE FUNCTION trg_noop();
 -- form: create-or-replace-trigger

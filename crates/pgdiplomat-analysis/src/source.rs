@@ -58,6 +58,22 @@ impl SourceFile {
         self.chars_before[block] + char_starts(&self.text.as_bytes()[from..offset])
     }
 
+    /// The byte range of the line holding `offset` (clamped), without its line break.
+    /// O(log lines).
+    pub fn line_bounds(&self, offset: usize) -> std::ops::Range<usize> {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.line_starts[line];
+        let mut end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |&next| next - 1);
+        if end > start && self.text.as_bytes()[end - 1] == b'\r' {
+            end -= 1;
+        }
+        start..end
+    }
+
     /// The line and column of a byte offset (clamped to the text; never panics).
     ///
     /// O(log lines + CHECKPOINT): the line by binary search over the line starts, the column

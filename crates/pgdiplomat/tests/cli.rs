@@ -1464,3 +1464,32 @@ fn locks_and_rules_output_into_a_closed_pipe_is_quiet() {
         assert!(r.stderr.is_empty(), "{args:?}: {r:?}");
     }
 }
+
+/// Issue #9: a finding on a very long line shows a window of the line around the statement
+/// (marked `...`), with the real line and column, not the whole line: a one-line file of
+/// thousands of statements printed the full line under every finding (output quadratic in the
+/// file, 10 GB for a 5 MB file).
+#[test]
+fn findings_on_a_long_line_show_a_window_with_the_real_column() {
+    let statement = "ALTER TABLE accounts ADD COLUMN c int DEFAULT 0; ";
+    let n = 2000;
+    let line: String = (0..n).map(|k| statement.replace("c int", &format!("c{k:04} int"))).collect();
+    let dir = tree(&[("one.sql", &format!("{line}\n"))]);
+    let r = run(&mut lint_in(dir.path(), &["one.sql"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    let findings = r.stdout.matches("\n  --> one.sql:1:").count();
+    assert!(findings >= n, "{findings} findings");
+    assert!(
+        r.stdout.len() < findings * 1500,
+        "{} bytes of output for {findings} findings on one line",
+        r.stdout.len()
+    );
+    // Each statement is 53 bytes (4 digits added): the 1001st starts at column 53001.
+    let width = statement.len() + 4;
+    let column = 1000 * width + 1;
+    let at = format!("  --> one.sql:1:{column}\n");
+    let block = r.stdout.split(&at).nth(1).expect("a finding at the 1001st statement");
+    let snippet = block.lines().find(|l| l.contains(" | ...")).expect("a windowed snippet");
+    assert!(snippet.contains("ADD COLUMN c1000 int"), "{snippet}");
+    assert!(snippet.ends_with("..."), "{snippet}");
+}

@@ -3,13 +3,107 @@
 
 use std::io;
 
+use std::ops::Range;
+
 use codespan_reporting::diagnostic::{Diagnostic, Label, Severity as CsSeverity};
-use codespan_reporting::files::SimpleFile;
+use codespan_reporting::files::{Error as FilesError, Files};
 use codespan_reporting::term::{self, termcolor::WriteColor, Chars, Config};
 
 use super::Summary;
 use crate::lint::FileReport;
 use crate::rules::Severity;
+use crate::source::SourceFile;
+
+/// Bytes of context shown before the finding and after its underline on a long line, and the
+/// longest underline: a finding on a 5 MB one-line file prints a window, not the line.
+const CONTEXT: usize = 60;
+const MAX_UNDERLINE: usize = 160;
+
+/// What codespan sees of one finding: its line, or a window of a long line (marked `...`),
+/// with the real line and column numbers. Building it is O(window + log lines), so the output
+/// stays linear in the number of findings whatever the line lengths.
+struct Excerpt<'s> {
+    name: &'s str,
+    text: String,
+    line: usize,
+    /// The column (1-based, in characters) of the first byte after `prefix`.
+    first_column: usize,
+    prefix: usize,
+}
+
+impl<'a, 's: 'a> Files<'a> for Excerpt<'s> {
+    type FileId = ();
+    type Name = &'a str;
+    type Source = &'a str;
+    fn name(&'a self, _: ()) -> Result<&'a str, FilesError> {
+        Ok(self.name)
+    }
+    fn source(&'a self, _: ()) -> Result<&'a str, FilesError> {
+        Ok(&self.text)
+    }
+    fn line_index(&'a self, _: (), _: usize) -> Result<usize, FilesError> {
+        Ok(0)
+    }
+    fn line_number(&'a self, _: (), _: usize) -> Result<usize, FilesError> {
+        Ok(self.line)
+    }
+    fn column_number(&'a self, _: (), _: usize, byte: usize) -> Result<usize, FilesError> {
+        let byte = byte.clamp(self.prefix, self.text.len());
+        let byte = (self.prefix..=byte).rev().find(|&b| self.text.is_char_boundary(b)).unwrap_or(self.prefix);
+        Ok(self.first_column + self.text[self.prefix..byte].chars().count())
+    }
+    fn line_range(&'a self, _: (), _: usize) -> Result<Range<usize>, FilesError> {
+        Ok(0..self.text.len())
+    }
+}
+
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// The excerpt for a finding at `span` (its first line only), and the label range in it.
+fn excerpt<'s>(source: &'s SourceFile, span: &Range<usize>) -> (Excerpt<'s>, Range<usize>) {
+    let text = source.text.as_str();
+    let start = floor_boundary(text, span.start.min(text.len()));
+    let line = source.line_bounds(start);
+    let start = start.min(line.end);
+    let end = span.end.clamp(start, line.end).min(start + MAX_UNDERLINE);
+    let end = floor_boundary(text, end).max(start);
+    let from = if start - line.start > CONTEXT {
+        floor_boundary(text, start - CONTEXT)
+    } else {
+        line.start
+    };
+    let to = if line.end - end > CONTEXT {
+        ceil_boundary(text, end + CONTEXT)
+    } else {
+        line.end
+    };
+    let prefix = if from > line.start { "..." } else { "" };
+    let suffix = if to < line.end { "..." } else { "" };
+    let label = (start - from + prefix.len())..(end - from + prefix.len());
+    let position = source.line_col(from);
+    (
+        Excerpt {
+            name: source.name.as_str(),
+            text: format!("{prefix}{}{suffix}", &text[from..to]),
+            line: position.line,
+            first_column: position.column,
+            prefix: prefix.len(),
+        },
+        label,
+    )
+}
 
 fn config() -> Config {
     Config {
@@ -25,7 +119,6 @@ pub fn write_reports(out: &mut dyn WriteColor, reports: &[FileReport]) -> io::Re
         if report.findings.is_empty() {
             continue;
         }
-        let file = SimpleFile::new(report.source.name.as_str(), report.source.text.as_str());
         for f in &report.findings {
             let severity = match f.severity {
                 Severity::Error => CsSeverity::Error,
@@ -33,12 +126,7 @@ pub fn write_reports(out: &mut dyn WriteColor, reports: &[FileReport]) -> io::Re
                 Severity::Info => CsSeverity::Note,
             };
             // Underline the first line of the statement only: statements can be long.
-            let text = &report.source.text;
-            let start = f.span.start.min(text.len());
-            let mut end = f.span.end.min(text.len()).max(start);
-            if let Some(nl) = text[start..end].find('\n') {
-                end = start + nl;
-            }
+            let (file, label) = excerpt(&report.source, &f.span);
             let mut notes = Vec::new();
             if let Some(help) = &f.help {
                 notes.push(format!("help: {help}"));
@@ -49,7 +137,7 @@ pub fn write_reports(out: &mut dyn WriteColor, reports: &[FileReport]) -> io::Re
             let diag = Diagnostic::new(severity)
                 .with_message(&f.message)
                 .with_code(f.rule)
-                .with_labels(vec![Label::primary((), start..end)])
+                .with_labels(vec![Label::primary((), label)])
                 .with_notes(notes);
             term::emit(out, &cfg, &file, &diag).map_err(io::Error::other)?;
         }

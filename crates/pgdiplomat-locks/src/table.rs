@@ -182,6 +182,19 @@ pub enum StatementForm {
     Analyze,
     RefreshMaterializedView,
     RefreshMaterializedViewConcurrently,
+    CreateOrReplaceView,
+    DropView,
+    CreateRule,
+    DropRule,
+    RenameRule,
+    RenameTrigger,
+    CreateStatistics,
+    AlterSequence,
+    RenameSequence,
+    DropSequence,
+    CreateTableAs,
+    AlterConstraint,
+    CreatePublication,
     AlterTypeAddValue,
     Grant,
     Comment,
@@ -607,6 +620,27 @@ pub static LOCK_TABLE: &[LockFact] = &[
         "REFRESH MATERIALIZED VIEW CONCURRENTLY mv")
         .scans()
         .note("EXCLUSIVE lets SELECTs continue; needs a unique index on the view."),
+    fact(F::CreateOrReplaceView, "CREATE OR REPLACE VIEW", T_AE, "CREATE OR REPLACE VIEW v AS SELECT id, a FROM t")
+        .note("ACCESS EXCLUSIVE on the existing view: queries on the view wait; its base tables are only read (ACCESS SHARE)."),
+    fact(F::DropView, "DROP VIEW", T_AE, "DROP VIEW v")
+        .note("Queries that use the view fail from then on; with CASCADE, views built on it are dropped too."),
+    fact(F::CreateRule, "CREATE RULE", T_AE, "CREATE RULE t2_no_delete AS ON DELETE TO t2 DO INSTEAD NOTHING")
+        .note("Changes what every query on the table does."),
+    fact(F::DropRule, "DROP RULE", T_AE, "DROP RULE t2_no_delete ON t2"),
+    fact(F::RenameRule, "ALTER RULE ... RENAME", T_AE, "ALTER RULE t2_no_delete ON t2 RENAME TO t2_keep"),
+    fact(F::RenameTrigger, "ALTER TRIGGER ... RENAME", T_AE, "ALTER TRIGGER t_trg ON t RENAME TO t_trg2"),
+    fact(F::CreateStatistics, "CREATE STATISTICS", T_SUE, "CREATE STATISTICS t_st (dependencies) ON a, e FROM t"),
+    fact(F::AlterSequence, "ALTER SEQUENCE", T_SRE, "ALTER SEQUENCE t_seq INCREMENT BY 2")
+        .note("The relation is the sequence: nextval() on it (every insert that uses it) waits until the transaction ends. The sequence's one-row file is replaced."),
+    fact(F::RenameSequence, "ALTER SEQUENCE ... RENAME", T_AE, "ALTER SEQUENCE t_seq RENAME TO t_seq2")
+        .note("Defaults keep working (they name the sequence by OID); code that names it breaks."),
+    fact(F::DropSequence, "DROP SEQUENCE", T_AE, "DROP SEQUENCE t_seq")
+        .note("Column defaults that use it block the drop (or are dropped with CASCADE); inserts relying on them fail."),
+    fact(F::CreateTableAs, "CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW", &[], "CREATE TABLE t_copy AS SELECT * FROM t")
+        .query_scans()
+        .note("A new table filled by a query: the tables it reads are only read (ACCESS SHARE), for as long as the query runs."),
+    fact(F::AlterConstraint, "ALTER TABLE ... ALTER CONSTRAINT", T_AE, "ALTER TABLE t ALTER CONSTRAINT t_ref_fk DEFERRABLE"),
+    fact(F::CreatePublication, "CREATE PUBLICATION ... FOR TABLE", T_SUE, "CREATE PUBLICATION t_pub FOR TABLE t"),
     fact(F::AlterTypeAddValue, "ALTER TYPE ... ADD VALUE", &[], "ALTER TYPE mood ADD VALUE 'ok'")
         .note("Locks the type, not tables. The new value cannot be used in the same transaction."),
     fact(F::Grant, "GRANT / REVOKE", &[], "GRANT SELECT ON t TO PUBLIC"),

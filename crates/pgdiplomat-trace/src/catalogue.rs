@@ -71,6 +71,14 @@ pub fn setup_for(form: F) -> &'static str {
             "CREATE INDEX parted_v_idx ON ONLY parted (v); CREATE INDEX parted_1_v_idx ON parted_1 (v);"
         }
         F::Vacuum => "SET vacuum_cost_delay = 20; SET vacuum_cost_limit = 1;",
+        F::CreateOrReplaceView | F::DropView => "CREATE VIEW v AS SELECT id, a FROM t;",
+        F::DropRule | F::RenameRule => {
+            "CREATE RULE t2_no_delete AS ON DELETE TO t2 DO INSTEAD NOTHING;"
+        }
+        F::AlterSequence | F::RenameSequence | F::DropSequence => "CREATE SEQUENCE t_seq;",
+        F::AlterConstraint => {
+            "ALTER TABLE t ADD CONSTRAINT t_ref_fk FOREIGN KEY (ref_id) REFERENCES pk (id) NOT VALID;"
+        }
         _ => "",
     }
 }

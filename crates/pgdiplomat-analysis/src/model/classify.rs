@@ -218,8 +218,8 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
         }
         // A new view locks nothing that exists; replacing one takes ACCESS EXCLUSIVE on it.
         NodeEnum::ViewStmt(v) if !v.replace => Other,
-        NodeEnum::ViewStmt(v) => Operations(vec![Operation::not_modelled(
-            "CREATE OR REPLACE VIEW (ACCESS EXCLUSIVE on the existing view)",
+        NodeEnum::ViewStmt(v) => Operations(vec![Operation::new(
+            F::CreateOrReplaceView,
             v.view.as_ref().map(RelName::from_range_var),
         )]),
         NodeEnum::CreateForeignTableStmt(f)
@@ -243,25 +243,45 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
                 None,
             )])
         }
-        NodeEnum::RuleStmt(r) => Operations(vec![Operation::not_modelled(
-            "CREATE RULE (ACCESS EXCLUSIVE on the table; changes what its queries do)",
+        NodeEnum::RuleStmt(r) => Operations(vec![Operation::new(
+            F::CreateRule,
             r.relation.as_ref().map(RelName::from_range_var),
         )]),
-        NodeEnum::CreateStatsStmt(c) => Operations(vec![Operation::not_modelled(
-            "CREATE STATISTICS (SHARE UPDATE EXCLUSIVE on the table)",
+        NodeEnum::CreateStatsStmt(c) => Operations(vec![Operation::new(
+            F::CreateStatistics,
             c.relations.first().and_then(range_var),
         )]),
-        NodeEnum::AlterSeqStmt(a) => Operations(vec![Operation::not_modelled(
-            "ALTER SEQUENCE (blocks nextval() on the sequence until the transaction ends)",
+        NodeEnum::AlterSeqStmt(a) => Operations(vec![Operation::new(
+            F::AlterSequence,
             a.sequence.as_ref().map(RelName::from_range_var),
         )]),
-        NodeEnum::CreateTableAsStmt(c) => Operations(vec![Operation::not_modelled(
-            "CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW (a new table filled by a query)",
+        NodeEnum::CreateTableAsStmt(c) => Operations(vec![Operation::new(
+            F::CreateTableAs,
             c.into
                 .as_ref()
                 .and_then(|i| i.rel.as_ref())
                 .map(RelName::from_range_var),
         )]),
+        NodeEnum::SelectStmt(s) if s.into_clause.is_some() => Operations(vec![Operation::new(
+            F::CreateTableAs,
+            s.into_clause
+                .as_ref()
+                .and_then(|i| i.rel.as_ref())
+                .map(RelName::from_range_var),
+        )]),
+        NodeEnum::CreatePublicationStmt(p) => Operations(
+            p.pubobjects
+                .iter()
+                .filter_map(|o| match o.node.as_ref() {
+                    Some(NodeEnum::PublicationObjSpec(spec)) => spec
+                        .pubtable
+                        .as_ref()
+                        .and_then(|t| t.relation.as_ref())
+                        .map(|rv| Operation::new(F::CreatePublication, Some(RelName::from_range_var(rv)))),
+                    _ => None,
+                })
+                .collect(),
+        ),
         other => match super::coverage::coverage(other) {
             Some(super::coverage::Coverage::NotModelled(why)) => {
                 Operations(vec![Operation::not_modelled(why, None)])
@@ -421,6 +441,17 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                 let table = RelName::from_name_list(&list[..list.len().saturating_sub(1)]);
                 out.push(Operation::new(F::DropTrigger, table));
             }
+            ObjectType::ObjectRule => {
+                let table = RelName::from_name_list(&list[..list.len().saturating_sub(1)]);
+                out.push(Operation::new(F::DropRule, table));
+            }
+            ObjectType::ObjectView | ObjectType::ObjectSequence => {
+                let form = if kind == ObjectType::ObjectView { F::DropView } else { F::DropSequence };
+                out.push(Operation {
+                    if_exists: d.missing_ok,
+                    ..Operation::new(form, RelName::from_name_list(list))
+                });
+            }
             ObjectType::ObjectPolicy => {
                 let table = RelName::from_name_list(&list[..list.len().saturating_sub(1)]);
                 out.push(Operation::new(F::CreatePolicy, table));
@@ -428,11 +459,21 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
             _ => {}
         }
     }
-    if out.is_empty() {
-        if let Some(what) = unmodelled_drop(
+    let cascade = d.behavior == protobuf::DropBehavior::DropCascade as i32;
+    if cascade
+        && matches!(
             kind,
-            d.behavior == protobuf::DropBehavior::DropCascade as i32,
-        ) {
+            ObjectType::ObjectView | ObjectType::ObjectSequence | ObjectType::ObjectRule
+        )
+    {
+        // The object itself is modelled; what CASCADE also drops is not (yet).
+        out.push(Operation::not_modelled(
+            "CASCADE: also drops every object that depends on it (views, columns, defaults)",
+            out.first().and_then(|o| o.table.clone()),
+        ));
+    }
+    if out.is_empty() {
+        if let Some(what) = unmodelled_drop(kind, cascade) {
             out.push(Operation::not_modelled(
                 what,
                 d.objects.first().and_then(|o| match o.node.as_ref() {
@@ -626,10 +667,19 @@ fn classify_rename(r: &protobuf::RenameStmt) -> Vec<Operation> {
             index: rel,
             ..Operation::new(F::AlterIndexRename, None)
         },
-        ObjectType::ObjectTrigger
-        | ObjectType::ObjectRule
-        | ObjectType::ObjectPolicy
-        | ObjectType::ObjectSequence
+        ObjectType::ObjectTrigger => Operation {
+            detail: Some(format!("renamed to {}", r.newname)),
+            ..Operation::new(F::RenameTrigger, rel)
+        },
+        ObjectType::ObjectRule => Operation {
+            detail: Some(format!("renamed to {}", r.newname)),
+            ..Operation::new(F::RenameRule, rel)
+        },
+        ObjectType::ObjectSequence => Operation {
+            detail: Some(format!("renamed to {}", r.newname)),
+            ..Operation::new(F::RenameSequence, rel)
+        },
+        ObjectType::ObjectPolicy
         | ObjectType::ObjectForeignTable
         | ObjectType::ObjectDomconstraint => {
             Operation::not_modelled(format!("ALTER {} ... RENAME", object_type_sql(kind)), rel)
@@ -819,6 +869,13 @@ fn classify_alter_cmd(
             }
         }
         A::AtReplicaIdentity => simple(F::ReplicaIdentity),
+        A::AtAlterConstraint => Operation {
+            constraint: match def {
+                Some(NodeEnum::Constraint(c)) => Some(c.conname.clone()),
+                _ => None,
+            },
+            ..simple(F::AlterConstraint)
+        },
         A::AtEnableRowSecurity
         | A::AtDisableRowSecurity
         | A::AtForceRowSecurity

@@ -65,7 +65,7 @@ statements! {
     AlterPublicationStmt => X("ALTER PUBLICATION locks the tables it adds or drops"), "ALTER PUBLICATION p ADD TABLE t";
     AlterRoleSetStmt => Q, "ALTER ROLE app SET work_mem = '64MB'";
     AlterRoleStmt => Q, "ALTER ROLE app LOGIN";
-    AlterSeqStmt => X("ALTER SEQUENCE takes a lock that blocks nextval() (inserts using the sequence wait)"), "ALTER SEQUENCE s RESTART";
+    AlterSeqStmt => M, "ALTER SEQUENCE s RESTART";
     AlterStatsStmt => Q, "ALTER STATISTICS st SET STATISTICS 100";
     AlterSubscriptionStmt => Q, "ALTER SUBSCRIPTION sub DISABLE";
     AlterSystemStmt => Q, "ALTER SYSTEM SET work_mem = '64MB'";
@@ -99,15 +99,15 @@ statements! {
     CreateOpFamilyStmt => Q, "CREATE OPERATOR FAMILY f USING btree";
     CreatePlangStmt => Q, "CREATE LANGUAGE plsample HANDLER plsample_call_handler";
     CreatePolicyStmt => M, "CREATE POLICY p ON t USING (true)";
-    CreatePublicationStmt => X("CREATE PUBLICATION ... FOR TABLE locks the tables it publishes"), "CREATE PUBLICATION p FOR TABLE t";
+    CreatePublicationStmt => M, "CREATE PUBLICATION p FOR TABLE t";
     CreateRangeStmt => Q, "CREATE TYPE r AS RANGE (SUBTYPE = int)";
     CreateRoleStmt => Q, "CREATE ROLE app";
     CreateSchemaStmt => Q, "CREATE SCHEMA s";
     CreateSeqStmt => Q, "CREATE SEQUENCE s";
-    CreateStatsStmt => X("CREATE STATISTICS takes SHARE UPDATE EXCLUSIVE on the table"), "CREATE STATISTICS st ON a, b FROM t";
+    CreateStatsStmt => M, "CREATE STATISTICS st ON a, b FROM t";
     CreateStmt => M, "CREATE TABLE t (id int)";
     CreateSubscriptionStmt => Q, "CREATE SUBSCRIPTION sub CONNECTION 'dbname=x' PUBLICATION p";
-    CreateTableAsStmt => X("CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW creates a populated table from a query"), "CREATE TABLE t2 AS SELECT * FROM t";
+    CreateTableAsStmt => M, "CREATE TABLE t2 AS SELECT * FROM t";
     CreateTableSpaceStmt => Q, "CREATE TABLESPACE ts LOCATION '/tmp/ts'";
     CreateTransformStmt => Q, "CREATE TRANSFORM FOR int LANGUAGE sql (FROM SQL WITH FUNCTION f(internal))";
     CreateTrigStmt => M, "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()";
@@ -148,7 +148,7 @@ statements! {
     RenameStmt => M, "ALTER TABLE t RENAME TO t2";
     ReplicaIdentityStmt => N, "";
     ReturnStmt => N, "";
-    RuleStmt => X("CREATE RULE takes ACCESS EXCLUSIVE on the table and changes what its queries do"), "CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING";
+    RuleStmt => M, "CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING";
     SecLabelStmt => X("SECURITY LABEL locks the labelled object"), "SECURITY LABEL FOR selinux ON TABLE t IS 'x'";
     SelectStmt => Q, "SELECT 1";
     SetOperationStmt => N, "";
@@ -159,7 +159,7 @@ statements! {
     VacuumStmt => M, "VACUUM t";
     VariableSetStmt => M, "SET lock_timeout = '1s'";
     VariableShowStmt => Q, "SHOW lock_timeout";
-    ViewStmt => X("CREATE OR REPLACE VIEW takes ACCESS EXCLUSIVE on the existing view"), "CREATE OR REPLACE VIEW v AS SELECT 1";
+    ViewStmt => M, "CREATE OR REPLACE VIEW v AS SELECT 1";
 }
 
 /// The coverage of a statement node, `None` for a node that is not a statement.

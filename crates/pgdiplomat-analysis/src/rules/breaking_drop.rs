@@ -15,7 +15,7 @@ impl Rule for BreakingDrop {
         Severity::Warning
     }
     fn summary(&self) -> &'static str {
-        "dropping a column or table breaks code that still uses it"
+        "dropping a column, table, view or sequence breaks code that still uses it"
     }
     fn explanation(&self) -> &'static str {
         "DROP COLUMN and DROP TABLE are quick catalog changes, but once they commit every query \
@@ -25,7 +25,8 @@ during the deploy. Make sure the application stopped using it first, in an earli
 Django remove the field from the model and deploy before the migration that drops the column \
 (SeparateDatabaseAndState helps), in Rails add it to ignored_columns and deploy first. DROP TABLE \
 also takes ACCESS EXCLUSIVE on every table its foreign keys reference, so writes to those tables \
-wait too (set a lock_timeout). Once nothing uses it, silence this warning with \
+wait too (set a lock_timeout). DROP VIEW breaks the queries that select from the view, and DROP \
+SEQUENCE the inserts whose defaults use it. Once nothing uses it, silence this warning with \
 `-- pgdiplomat:ignore breaking-drop <reason>`. Drops in tables created earlier in the same \
 migration run are not flagged."
     }
@@ -91,6 +92,20 @@ ALTER TABLE users_user DROP COLUMN legacy_flag;"
                         ),
                     )
                 }
+                StatementForm::DropView | StatementForm::DropSequence => {
+                    let (what, users) = if fact.form == StatementForm::DropView {
+                        ("view", "every running query that selects from it")
+                    } else {
+                        ("sequence", "every insert whose default calls nextval() on it")
+                    };
+                    let lock = on_table
+                        .map(|l| format!(" (takes {l})"))
+                        .unwrap_or_default();
+                    ctx.finding(
+                        self,
+                        format!("dropping {what} {table} breaks {users}{lock}"),
+                    )
+                }
                 _ => continue,
             };
             f.help = Some(
@@ -110,6 +125,15 @@ mod tests {
     use crate::rules::test_support::*;
 
     const ID: &str = "breaking-drop";
+
+    #[test]
+    fn dropping_a_view_or_a_sequence_is_flagged() {
+        let f = assert_fires(ID, "DROP VIEW active_users;", 1);
+        assert!(f[0].message.starts_with("dropping view active_users breaks"), "{}", f[0].message);
+        let f = assert_fires(ID, "DROP SEQUENCE order_no;", 1);
+        assert!(f[0].message.contains("nextval()"), "{}", f[0].message);
+        assert_clean(ID, "CREATE VIEW v AS SELECT 1;\nDROP VIEW v;");
+    }
 
     #[test]
     fn dropping_a_column_of_an_existing_table_is_flagged() {

@@ -18,20 +18,20 @@ impl Rule for UnmodelledStatement {
     fn explanation(&self) -> &'static str {
         "Every statement of PostgreSQL's grammar is classified: most map to rows of the lock \
 table, queries and new objects take no lock that blocks the application, and the rest are not \
-modelled — CREATE OR REPLACE VIEW, CREATE RULE, ALTER SEQUENCE, ALTER DOMAIN, DROP VIEW, DROP ... \
-CASCADE of a type or schema, CREATE STATISTICS, CREATE TABLE AS, CALL, DO blocks and a few ALTER \
-TABLE subcommands. For those, pgdiplomat does not know which relations are locked, in which mode, \
+modelled — ALTER DOMAIN, what DROP ... CASCADE also drops (of a view, sequence, type or schema), \
+ALTER/DROP STATISTICS, ALTER INDEX ... SET STATISTICS, CALL, DO blocks and a few ALTER TABLE \
+subcommands. For those, pgdiplomat does not know which relations are locked, in which mode, \
 or for how long, and it says so instead of reporting that nothing happens. Trace the statement on a \
 copy of the schema (`pgdiplomat trace`) to see what it really takes, run it under a short \
 lock_timeout, and ignore this finding with a reason once you know."
     }
     fn bad_example(&self) -> &'static str {
-        "SET lock_timeout = '2s';\nCREATE OR REPLACE VIEW active_users AS SELECT * FROM users_user WHERE is_active;"
+        "SET lock_timeout = '2s';\nALTER DOMAIN email ADD CONSTRAINT email_has_at CHECK (VALUE LIKE '%@%');"
     }
     fn good_example(&self) -> &'static str {
         "SET lock_timeout = '2s';\n\
--- pgdiplomat:ignore unmodelled-statement -- traced: ACCESS EXCLUSIVE on the view only, for a catalog update\n\
-CREATE OR REPLACE VIEW active_users AS SELECT * FROM users_user WHERE is_active;"
+-- pgdiplomat:ignore unmodelled-statement -- traced: SHARE on users_user (the only user of the domain) for a 40 ms scan\n\
+ALTER DOMAIN email ADD CONSTRAINT email_has_at CHECK (VALUE LIKE '%@%');"
     }
     fn check(&self, ctx: &RuleContext<'_>, out: &mut Vec<Finding>) {
         for e in ctx.effects_on_existing() {
@@ -67,16 +67,10 @@ mod tests {
     #[test]
     fn statements_the_issue_found_silent_are_reported() {
         for sql in [
-            "CREATE OR REPLACE VIEW v AS SELECT 1;",
-            "DROP VIEW v;",
-            "CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING;",
-            "ALTER TABLE t ALTER CONSTRAINT t_fk DEFERRABLE;",
             "ALTER DOMAIN d ADD CONSTRAINT c CHECK (VALUE > 0);",
             "ALTER DOMAIN d SET NOT NULL;",
-            "ALTER SEQUENCE s RESTART;",
-            "ALTER TRIGGER tr ON t RENAME TO tr2;",
-            "CREATE STATISTICS st ON a, b FROM t;",
-            "CREATE TABLE t2 AS SELECT * FROM t;",
+            "DROP VIEW v CASCADE;",
+            "ALTER INDEX i ALTER COLUMN 1 SET STATISTICS 100;",
             "DROP TYPE mood CASCADE;",
             "DROP SCHEMA s CASCADE;",
         ] {
@@ -93,10 +87,10 @@ mod tests {
     fn the_table_is_named_when_known() {
         let f = assert_fires(
             ID,
-            "CREATE RULE r AS ON INSERT TO app.t DO INSTEAD NOTHING;",
+            "DROP SEQUENCE app.s CASCADE;",
             1,
         );
-        assert!(f[0].message.contains(" on app.t:"), "{}", f[0].message);
+        assert!(f[0].message.contains(" on app.s:"), "{}", f[0].message);
     }
 
     #[test]

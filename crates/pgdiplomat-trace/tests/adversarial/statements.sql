@@ -2,20 +2,16 @@
 -- statistics, CREATE TABLE AS, policies, comments, grants, ownership, extensions.
 
 -- form: create-or-replace-view
--- known-disagreement: no lock-table row yet (CREATE OR REPLACE VIEW)
 CREATE OR REPLACE VIEW parent_v AS SELECT id, name FROM parent WHERE id > 0;
 -- form: create-or-replace-view-add-column
--- known-disagreement: no lock-table row yet (CREATE OR REPLACE VIEW)
 CREATE OR REPLACE VIEW parent_v AS SELECT id, name, code FROM parent;
 -- form: create-view
 CREATE VIEW child_v AS SELECT id, qty FROM child;
 -- form: create-view-over-view
 CREATE VIEW parent_vvv AS SELECT id FROM parent_vv;
 -- form: drop-view
--- known-disagreement: no lock-table row yet (DROP VIEW)
 DROP VIEW parent_vv;
 -- form: drop-view-if-exists-missing
--- known-disagreement: no lock-table row yet (DROP VIEW)
 DROP VIEW IF EXISTS no_such_view;
 -- form: alter-view-rename
 ALTER VIEW parent_vv RENAME TO parent_vv2;
@@ -34,10 +30,8 @@ ALTER VIEW parent_v OWNER TO CURRENT_USER;
 -- form: alter-view-column-default
 ALTER VIEW parent_v ALTER COLUMN name SET DEFAULT 'n';
 -- form: create-materialized-view
--- known-disagreement: no lock-table row yet (CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW)
 CREATE MATERIALIZED VIEW parent_mv AS SELECT id FROM parent;
 -- form: create-materialized-view-with-no-data
--- known-disagreement: no lock-table row yet (CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW)
 CREATE MATERIALIZED VIEW parent_mv AS SELECT id FROM parent WITH NO DATA;
 -- form: refresh-materialized-view
 REFRESH MATERIALIZED VIEW source_mv;
@@ -49,21 +43,17 @@ ALTER MATERIALIZED VIEW source_mv RENAME TO source_mv2;
 -- form: create-index-on-matview
 CREATE INDEX source_mv_n_idx ON source_mv (n);
 -- form: create-rule
--- known-disagreement: no lock-table row yet (CREATE RULE)
 CREATE RULE parent_no_delete AS ON DELETE TO parent DO INSTEAD NOTHING;
 -- form: create-rule-on-view
 -- known-disagreement: no lock-table row yet (CREATE RULE)
 CREATE RULE parent_v_insert AS ON INSERT TO parent_v DO INSTEAD INSERT INTO parent (id, name) VALUES (NEW.id, NEW.name);
 -- form: drop-rule
--- known-disagreement: no lock-table row yet (DROP RULE)
 -- setup: CREATE RULE parent_no_delete AS ON DELETE TO parent DO INSTEAD NOTHING;
 DROP RULE parent_no_delete ON parent;
 -- form: alter-rule-rename
--- known-disagreement: no lock-table row yet (ALTER RULE ... RENAME)
 -- setup: CREATE RULE parent_no_delete AS ON DELETE TO parent DO INSTEAD NOTHING;
 ALTER RULE parent_no_delete ON parent RENAME TO parent_keep;
 -- form: alter-constraint-deferrable
--- known-disagreement: no lock-table row yet (ALTER TABLE ... ALTER CONSTRAINT)
 ALTER TABLE child ALTER CONSTRAINT child_parent_id_fkey DEFERRABLE INITIALLY DEFERRED;
 -- form: rename-constraint
 ALTER TABLE child RENAME CONSTRAINT child_qty_check TO child_qty_nonneg;
@@ -115,22 +105,16 @@ CREATE TYPE pair AS (a int, b int);
 -- setup: CREATE TYPE unused_t AS ENUM ('x');
 DROP TYPE unused_t;
 -- form: alter-sequence-restart
--- known-disagreement: no lock-table row yet (ALTER SEQUENCE)
 ALTER SEQUENCE serials_id_seq RESTART WITH 1000;
 -- form: alter-sequence-increment
--- known-disagreement: no lock-table row yet (ALTER SEQUENCE)
 ALTER SEQUENCE free_seq INCREMENT BY 10;
 -- form: alter-sequence-as-bigint
--- known-disagreement: no lock-table row yet (ALTER SEQUENCE)
 ALTER SEQUENCE serials_id_seq AS bigint;
 -- form: alter-sequence-owned-by
--- known-disagreement: no lock-table row yet (ALTER SEQUENCE)
 ALTER SEQUENCE free_seq OWNED BY serials.v;
 -- form: alter-sequence-cache
--- known-disagreement: no lock-table row yet (ALTER SEQUENCE)
 ALTER SEQUENCE free_seq CACHE 10;
 -- form: alter-sequence-rename
--- known-disagreement: no lock-table row yet (ALTER SEQUENCE ... RENAME)
 ALTER SEQUENCE free_seq RENAME TO free_seq2;
 -- form: alter-sequence-set-logged
 -- known-disagreement: also locks the sequence the column owns or uses; the model does not name sequences
@@ -139,7 +123,6 @@ ALTER SEQUENCE free_seq SET UNLOGGED;
 -- form: create-sequence
 CREATE SEQUENCE new_seq;
 -- form: drop-sequence
--- known-disagreement: no lock-table row yet (DROP SEQUENCE)
 DROP SEQUENCE free_seq;
 -- form: setval-sequence
 SELECT setval('free_seq', 100);
@@ -158,7 +141,6 @@ CREATE TRIGGER events_noop BEFORE UPDATE ON events FOR EACH ROW EXECUTE FUNCTION
 -- setup: CREATE FUNCTION trg_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
 CREATE OR REPLACE TRIGGER child_noop AFTER INSERT ON child FOR EACH ROW EXECUTE FUNCTION trg_noop();
 -- form: alter-trigger-rename
--- known-disagreement: no lock-table row yet (ALTER TRIGGER ... RENAME)
 -- setup: CREATE FUNCTION trg_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
 -- setup: CREATE TRIGGER child_noop BEFORE UPDATE ON child FOR EACH ROW EXECUTE FUNCTION trg_noop();
 ALTER TRIGGER child_noop ON child RENAME TO child_noop2;
@@ -173,7 +155,6 @@ ALTER TABLE child DISABLE TRIGGER child_noop;
 -- form: disable-trigger-all
 ALTER TABLE child DISABLE TRIGGER ALL;
 -- form: create-statistics
--- known-disagreement: no lock-table row yet (CREATE STATISTICS)
 CREATE STATISTICS child_stats (dependencies) ON parent_id, qty FROM child;
 -- form: alter-statistics-rename
 -- setup: CREATE STATISTICS child_stats (dependencies) ON parent_id, qty FROM child;
@@ -187,13 +168,10 @@ ALTER STATISTICS child_stats SET STATISTICS 500;
 -- setup: CREATE STATISTICS child_stats (dependencies) ON parent_id, qty FROM child;
 DROP STATISTICS child_stats;
 -- form: create-table-as
--- known-disagreement: no lock-table row yet (CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW)
 CREATE TABLE child_copy AS SELECT * FROM child;
 -- form: create-table-as-with-no-data
--- known-disagreement: no lock-table row yet (CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW)
 CREATE TABLE child_copy AS SELECT * FROM child WITH NO DATA;
 -- form: select-into
--- known-disagreement: SELECT INTO is CREATE TABLE AS; the model does not classify it
 SELECT * INTO child_copy FROM child;
 -- form: create-table-like
 CREATE TABLE child_like (LIKE child INCLUDING ALL);
@@ -269,7 +247,6 @@ CREATE SCHEMA reporting;
 -- form: alter-schema-rename
 ALTER SCHEMA app RENAME TO application;
 -- form: create-publication
--- known-disagreement: no lock-table row yet (CREATE PUBLICATION ... FOR TABLE locks the tables it publishes)
 CREATE PUBLICATION child_pub FOR TABLE child;
 -- form: lock-table-share
 LOCK TABLE child IN SHARE MODE;

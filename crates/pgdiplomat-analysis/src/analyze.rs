@@ -67,6 +67,23 @@ impl Effect {
             .find_map(|r| fact.lock_on(r).map(|m| (r, m)))
     }
 
+    /// The schema-graph roles of the fact the schema did not resolve (the DEFAULT partition,
+    /// the indexes on a column, CASCADE dependents ... of a table the run does not know),
+    /// each with its lock mode, for "and, where they exist, ...".
+    pub fn unknown_related(&self) -> Vec<(RelationRole, LockMode)> {
+        let Some(fact) = self.fact else {
+            return Vec::new();
+        };
+        if self.new_table {
+            return Vec::new();
+        }
+        fact.locks
+            .iter()
+            .filter(|(r, _)| r.from_schema_graph() && self.op.related(*r).is_none())
+            .copied()
+            .collect()
+    }
+
     pub fn locks_on_existing(&self) -> impl Iterator<Item = &ResolvedLock> {
         self.locks.iter().filter(move |l| {
             l.role != RelationRole::NewIndex
@@ -324,6 +341,7 @@ impl Analyzer {
         if !op.only {
             op.descendants = op.table.as_ref().and_then(|t| self.schema.descendants(t));
         }
+        storage_parameter_form(&mut op, self.options.pg_version);
         let op = &op;
         let fact = op.form.and_then(|f| lookup(f, self.options.pg_version));
         let new_table = op
@@ -380,6 +398,18 @@ impl Analyzer {
                     }
                     continue;
                 }
+                if role.from_schema_graph() {
+                    // Unknown ones are not locks of named relations: explain says "and,
+                    // where they exist, ..." (Effect::unknown_related).
+                    for r in op.related(role).into_iter().flatten() {
+                        locks.push(ResolvedLock {
+                            role,
+                            relation: r.to_string(),
+                            mode,
+                        });
+                    }
+                    continue;
+                }
                 if role == RelationRole::ReferencingTables {
                     for r in &op.referencing {
                         locks.push(ResolvedLock {
@@ -403,6 +433,40 @@ impl Analyzer {
             new_table,
             locks,
         }
+    }
+}
+
+/// `SET (...)` takes the strongest lock of its options on this version (measured,
+/// `data/reloption-locks.tsv`): ACCESS EXCLUSIVE picks the exclusive form. An option the
+/// version does not have is assumed ACCESS EXCLUSIVE, and said so.
+fn storage_parameter_form(op: &mut Operation, major: u32) {
+    use pgdiplomat_locks::StatementForm as F;
+    let Some((kinds, options)) = &op.storage_parameters else {
+        return;
+    };
+    let mut strongest = None;
+    let mut unknown: Vec<&str> = Vec::new();
+    for o in options {
+        match crate::model::reloptions::lock_for(kinds, o, major) {
+            Some(m) => strongest = strongest.max(Some(m)),
+            None => unknown.push(o),
+        }
+    }
+    if !unknown.is_empty() {
+        op.assumed = true;
+        op.detail = Some(format!(
+            "PostgreSQL {major} has no storage parameter {} for a {}: assumed ACCESS EXCLUSIVE (PostgreSQL refuses an unknown one)",
+            unknown.join(", "),
+            kinds.join(" or ")
+        ));
+        strongest = Some(LockMode::AccessExclusive);
+    }
+    if strongest == Some(LockMode::AccessExclusive) {
+        op.form = match op.form {
+            Some(F::SetStorageParameters) => Some(F::SetStorageParametersExclusive),
+            Some(F::AlterIndexSetStorage) => Some(F::AlterIndexSetStorageExclusive),
+            other => other,
+        };
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::analyze::{AnalyzedStatement, Analyzer};
 use crate::lint::{parse_pipelined, LintOptions, StatementChecker, CHUNK_STATEMENTS};
-use crate::model::{StatementKind, Timeout};
+use crate::model::{SchemaState, StatementKind, Timeout};
 use crate::parse::SyntaxError;
 use crate::rules::Finding;
 use crate::source::SourceFile;
@@ -44,6 +44,13 @@ pub struct ExplainedOperation {
     /// "and any partitions ... of t" with the lock each would take.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub and_any: Option<String>,
+    /// Other relations read in full (the DEFAULT partition of ATTACH / PARTITION OF, the
+    /// referencing tables whose foreign keys are re-validated).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_scans: Vec<String>,
+    /// Other relations emptied or rewritten (what TRUNCATE ... CASCADE reaches).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_rewrites: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,14 +99,37 @@ pub fn explain_each(
     explain_chunked(source, opts, CHUNK_STATEMENTS, emit)
 }
 
+/// `explain_each` knowing the existing schema first (read from a database by
+/// `pgdiplomat-catalog`, or learned from earlier files): predictions then name the real
+/// partitions, indexes, dependents and column types.
+pub fn explain_each_with_schema(
+    source: &SourceFile,
+    opts: &LintOptions,
+    schema: SchemaState,
+    emit: impl FnMut(ExplainedStatement),
+) -> Result<(), SyntaxError> {
+    let mut analyzer = Analyzer::new(opts.analysis);
+    analyzer.schema = schema;
+    explain_with(analyzer, source, opts, CHUNK_STATEMENTS, emit)
+}
+
 /// `explain_each` with chunks of `chunk_statements` statements (chunks never change the result).
 pub fn explain_chunked(
     source: &SourceFile,
     opts: &LintOptions,
     chunk_statements: usize,
+    emit: impl FnMut(ExplainedStatement),
+) -> Result<(), SyntaxError> {
+    explain_with(Analyzer::new(opts.analysis), source, opts, chunk_statements, emit)
+}
+
+fn explain_with(
+    mut analyzer: Analyzer,
+    source: &SourceFile,
+    opts: &LintOptions,
+    chunk_statements: usize,
     mut emit: impl FnMut(ExplainedStatement),
 ) -> Result<(), SyntaxError> {
-    let mut analyzer = Analyzer::new(opts.analysis);
     let mut session = analyzer.start_file();
     let mut checker = StatementChecker::new(source, opts);
     parse_pipelined(&source.text, chunk_statements, |chunk| {
@@ -109,6 +139,42 @@ pub fn explain_chunked(
             emit(explain_statement(source, a, &findings));
         }
     })
+}
+
+/// What the statement also locks where the schema decides and the run does not know it:
+/// "and any partitions ... of t: MODE on each", "the DEFAULT partition of t, if any: MODE".
+fn and_any(e: &crate::analyze::Effect) -> Option<String> {
+    let table = e.op.table.as_ref().map(|t| t.to_string()).unwrap_or_default();
+    let mut parts: Vec<String> = Vec::new();
+    if let Some((role, mode)) = e.unknown_descendants() {
+        let what = if role == RelationRole::Partitions {
+            "partitions"
+        } else {
+            "partitions and inheritance children"
+        };
+        parts.push(format!("and any {what} of {table}: {mode} on each"));
+    }
+    for (role, mode) in e.unknown_related() {
+        if let Some(what) = crate::model::relation_for_role(&e.op, role) {
+            parts.push(format!("{what}: {mode}"));
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{} (which ones is not known without the database schema)",
+        parts.join("; ")
+    ))
+}
+
+/// The relations of `roles` the statement reaches (as resolved for its locks).
+fn also_relations(e: &crate::analyze::Effect, roles: &[RelationRole]) -> Vec<String> {
+    e.locks
+        .iter()
+        .filter(|l| roles.contains(&l.role))
+        .map(|l| l.relation.clone())
+        .collect()
 }
 
 fn explain_statement(
@@ -174,17 +240,9 @@ fn explain_statement(
                 unsupported: fact.unsupported,
                 detail: e.op.detail.clone(),
                 note: (!fact.note.is_empty()).then_some(fact.note),
-                and_any: e.unknown_descendants().map(|(role, mode)| {
-                    let what = if role == RelationRole::Partitions {
-                        "partitions"
-                    } else {
-                        "partitions and inheritance children"
-                    };
-                    format!(
-                        "and any {what} of {}: {mode} on each (which ones is not known without the database schema)",
-                        e.op.table.as_ref().map(|t| t.to_string()).unwrap_or_default()
-                    )
-                }),
+                and_any: and_any(e),
+                also_scans: also_relations(e, fact.also_scans),
+                also_rewrites: also_relations(e, fact.also_rewrites),
             })
         })
         .collect();
@@ -277,11 +335,17 @@ pub fn render_statement_text(out: &mut String, file_name: &str, s: &ExplainedSta
             } else {
                 "no"
             };
-            let _ = writeln!(out, "    {:<12} {rewrite}", "rewrite:");
-            let scan = if op.scans_table {
-                "yes: reads every row"
+            let rewrite = if op.also_rewrites.is_empty() {
+                rewrite.to_string()
             } else {
-                "no"
+                format!("{rewrite}; also empties {}", op.also_rewrites.join(", "))
+            };
+            let _ = writeln!(out, "    {:<12} {rewrite}", "rewrite:");
+            let scan = match (op.scans_table, op.also_scans.is_empty()) {
+                (true, true) => "yes: reads every row".to_string(),
+                (true, false) => format!("yes: reads every row, and every row of {}", op.also_scans.join(", ")),
+                (false, false) => format!("yes: reads every row of {}", op.also_scans.join(", ")),
+                (false, true) => "no".to_string(),
             };
             let _ = writeln!(out, "    {:<12} {scan}", "scan:");
             let _ = writeln!(out, "    {:<12} {}", "duration:", op.duration);

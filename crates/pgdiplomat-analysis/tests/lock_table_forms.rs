@@ -18,6 +18,17 @@ fn preambles(form: StatementForm) -> Vec<&'static str> {
     match form {
         // varchar(10) → varchar(20) is binary coercible only if the old type is known.
         F::AlterColumnTypeNoRewrite => vec!["ALTER TABLE t ADD COLUMN b varchar(10);"],
+        // Binary coercible, but a validated CHECK uses the column / an expression index does.
+        F::AlterColumnTypeRecheck => {
+            vec!["ALTER TABLE t ADD COLUMN chk varchar(30) DEFAULT 'x' CHECK (length(chk) < 30);"]
+        }
+        F::AlterColumnTypeRebuildIndex => vec![
+            "ALTER TABLE t ADD COLUMN lbl varchar(30) DEFAULT 'x'; CREATE INDEX t_lower_lbl_idx ON t (lower(lbl));",
+        ],
+        F::AlterIndexSetStorageExclusive => vec![
+            "",
+            "CREATE INDEX t_d_gin ON t USING gin (to_tsvector('simple', d));",
+        ],
         // Old type unknown → assumed rewrite; known int → bigint rewrites too.
         F::AlterColumnTypeRewrite => vec!["", "ALTER TABLE t ADD COLUMN a int;"],
         // Only a validated CHECK (a IS NOT NULL) lets PostgreSQL skip the scan.

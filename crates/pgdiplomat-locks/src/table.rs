@@ -39,6 +39,33 @@ pub enum RelationRole {
     Descendants,
     /// Every partition, recursively (not inheritance children: CREATE TRIGGER, CREATE INDEX).
     Partitions,
+    /// The indexes that use the altered column (as a key, in an expression or a predicate).
+    ColumnIndexes,
+    /// The DEFAULT partition of the partitioned table: rows of a new partition's range may be
+    /// in it, so it is locked and scanned.
+    DefaultPartition,
+    /// The partitioned parent of the partition the statement drops.
+    Parent,
+    /// Sequences owned by the table's columns (serial, identity) that the statement changes.
+    OwnedSequences,
+    /// What CASCADE reaches: referencing tables (their foreign keys dropped or their rows
+    /// truncated), views and materialized views built on it, recursively.
+    Dependents,
+}
+
+impl RelationRole {
+    /// Roles whose relations come from the schema graph (the operation lists them when the
+    /// schema knows them; explain says "any ..." otherwise).
+    pub fn from_schema_graph(self) -> bool {
+        matches!(
+            self,
+            RelationRole::ColumnIndexes
+                | RelationRole::DefaultPartition
+                | RelationRole::Parent
+                | RelationRole::OwnedSequences
+                | RelationRole::Dependents
+        )
+    }
 }
 
 impl RelationRole {
@@ -54,6 +81,11 @@ impl RelationRole {
             RelationRole::Partition => "partition",
             RelationRole::Descendants => "every partition and inheritance child",
             RelationRole::Partitions => "every partition",
+            RelationRole::ColumnIndexes => "indexes on the column",
+            RelationRole::DefaultPartition => "DEFAULT partition",
+            RelationRole::Parent => "partitioned parent of the partition",
+            RelationRole::OwnedSequences => "sequences owned by the table",
+            RelationRole::Dependents => "dependents reached by CASCADE",
         }
     }
 }
@@ -103,6 +135,7 @@ pub enum StatementForm {
     AlterIndexRename,
     AlterIndexSetTablespace,
     AlterIndexSetStorage,
+    AlterIndexSetStorageExclusive,
     AttachIndexPartition,
     // --- ALTER TABLE ... ADD COLUMN
     AddColumnNullable,
@@ -121,6 +154,8 @@ pub enum StatementForm {
     // --- ALTER TABLE ... other column changes
     DropColumn,
     AlterColumnTypeNoRewrite,
+    AlterColumnTypeRecheck,
+    AlterColumnTypeRebuildIndex,
     AlterColumnTypeRewrite,
     SetDefault,
     DropDefault,
@@ -132,6 +167,7 @@ pub enum StatementForm {
     SetCompression,
     AddIdentity,
     DropIdentity,
+    SetIdentity,
     SetExpression,
     DropExpression,
     // --- constraints
@@ -156,6 +192,7 @@ pub enum StatementForm {
     SetSchema,
     OwnerTo,
     SetStorageParameters,
+    SetStorageParametersExclusive,
     SetTablespace,
     SetLogged,
     SetUnlogged,
@@ -230,6 +267,11 @@ pub struct LockFact {
     /// relation any more (the old index of DROP/REINDEX CONCURRENTLY, after it is marked dead):
     /// it blocks no one, and a sampling trace sees it only when it is lucky.
     pub final_lock: Option<(RelationRole, LockMode)>,
+    /// Relations of other roles that are scanned too (the DEFAULT partition on ATTACH, the
+    /// referencing tables whose foreign keys are re-validated).
+    pub also_scans: &'static [RelationRole],
+    /// Relations of other roles that are rewritten too (TRUNCATE ... CASCADE empties them).
+    pub also_rewrites: &'static [RelationRole],
 }
 
 impl LockFact {
@@ -308,12 +350,22 @@ const fn fact(
         example,
         note: "",
         final_lock: None,
+        also_scans: &[],
+        also_rewrites: &[],
     }
 }
 
 impl LockFact {
     const fn final_lock(mut self, role: RelationRole, mode: LockMode) -> Self {
         self.final_lock = Some((role, mode));
+        self
+    }
+    const fn also_scans(mut self, roles: &'static [RelationRole]) -> Self {
+        self.also_scans = roles;
+        self
+    }
+    const fn also_rewrites(mut self, roles: &'static [RelationRole]) -> Self {
+        self.also_rewrites = roles;
         self
     }
     const fn rewrites(mut self, rewrite: Rewrite) -> Self {
@@ -362,6 +414,15 @@ const T_SRE: &[(RelationRole, LockMode)] = &[(Table, ShareRowExclusive)];
 /// The table and, unless ONLY, every partition and inheritance child (ALTER TABLE recursion).
 const D_AE: &[(RelationRole, LockMode)] = &[(Table, AccessExclusive), (Descendants, AccessExclusive)];
 const D_SUE: &[(RelationRole, LockMode)] = &[(Table, ShareUpdateExclusive), (Descendants, ShareUpdateExclusive)];
+/// ALTER COLUMN TYPE without a rewrite: the indexes on the column are re-created, foreign keys
+/// on it (either side) re-added.
+const ALTER_TYPE_LOCKS: &[(RelationRole, LockMode)] = &[
+    (Table, AccessExclusive),
+    (ColumnIndexes, AccessExclusive),
+    (ReferencingTables, AccessExclusive),
+    (ReferencedTable, AccessExclusive),
+    (Descendants, AccessExclusive),
+];
 const D_AE_INDEXES: &[(RelationRole, LockMode)] =
     &[(Table, AccessExclusive), (AllIndexes, AccessExclusive), (Descendants, AccessExclusive)];
 
@@ -405,7 +466,11 @@ pub static LOCK_TABLE: &[LockFact] = &[
         .rewrites(Rewrite::Indexes)
         .note("Copies the index; ACCESS EXCLUSIVE on an index blocks SELECTs on its table."),
     fact(F::AlterIndexSetStorage, "ALTER INDEX ... SET (...)", &[(Index, ShareUpdateExclusive)],
-        "ALTER INDEX t_a_idx SET (fillfactor = 80)"),
+        "ALTER INDEX t_a_idx SET (fillfactor = 80)")
+        .note("The lock level is the option's, measured per version (data/reloption-locks.tsv)."),
+    fact(F::AlterIndexSetStorageExclusive, "ALTER INDEX ... SET (option taking ACCESS EXCLUSIVE)", &[(Index, AccessExclusive)],
+        "ALTER INDEX t_d_gin SET (fastupdate = off)")
+        .note("GIN fastupdate / gin_pending_list_limit, GiST buffering, BRIN pages_per_range / autosummarize (measured per version, data/reloption-locks.tsv): ACCESS EXCLUSIVE on an index blocks SELECTs that plan with it."),
     fact(F::AttachIndexPartition, "ALTER INDEX ... ATTACH PARTITION", &[(Index, ShareUpdateExclusive), (Partition, AccessExclusive)],
         "ALTER INDEX parted_v_idx ATTACH PARTITION parted_1_v_idx")
         .note("Brief: the partition's index (ACCESS EXCLUSIVE) joins the parent's index (SHARE UPDATE EXCLUSIVE); the parent becomes valid with its last partition. Nothing is scanned."),
@@ -455,14 +520,22 @@ pub static LOCK_TABLE: &[LockFact] = &[
         "ALTER TABLE t2 ADD COLUMN n serial PRIMARY KEY")
         .rewrites(Rewrite::Table).scans(),
     // ------------------------------------------------------------------ columns
-    fact(F::DropColumn, "DROP COLUMN", D_AE, "ALTER TABLE t DROP COLUMN e")
+    fact(F::DropColumn, "DROP COLUMN", &[(Table, AccessExclusive), (Descendants, AccessExclusive), (ReferencedTable, AccessExclusive), (OwnedSequences, AccessExclusive), (Dependents, AccessExclusive)], "ALTER TABLE t DROP COLUMN e")
         .note("Instant (the column is only marked dropped), but running code that names the column breaks; indexes on it are dropped."),
-    fact(F::AlterColumnTypeNoRewrite, "ALTER COLUMN TYPE (binary coercible)", &[(Table, AccessExclusive), (Index, AccessExclusive), (ReferencingTables, AccessExclusive), (Descendants, AccessExclusive)],
+    fact(F::AlterColumnTypeNoRewrite, "ALTER COLUMN TYPE (binary coercible)", ALTER_TYPE_LOCKS,
         "ALTER TABLE t ALTER COLUMN b TYPE varchar(20)")
-        .note("varchar(n)→varchar(m>n), varchar→text, numeric precision increase: no rewrite; indexes on the column are recreated but keep their storage."),
-    fact(F::AlterColumnTypeRewrite, "ALTER COLUMN TYPE (rewrite)", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive), (ReferencingTables, AccessExclusive), (Descendants, AccessExclusive)],
+        .note("varchar(n)→varchar(m>n), varchar→text, numeric precision increase (binary-coercible casts come from pg_cast): no rewrite; indexes on the column are recreated but keep their storage; foreign keys on it are re-added without a check."),
+    fact(F::AlterColumnTypeRecheck, "ALTER COLUMN TYPE (binary coercible, a CHECK uses the column)", ALTER_TYPE_LOCKS,
+        "ALTER TABLE t ALTER COLUMN chk TYPE varchar(40)")
+        .scans()
+        .note("No rewrite, but every CHECK on the column is re-added and checked against every row under ACCESS EXCLUSIVE."),
+    fact(F::AlterColumnTypeRebuildIndex, "ALTER COLUMN TYPE (binary coercible, an expression or partial index uses the column)", ALTER_TYPE_LOCKS,
+        "ALTER TABLE t ALTER COLUMN lbl TYPE varchar(40)")
+        .rewrites(Rewrite::Indexes).scans()
+        .note("No table rewrite, but an index with an expression or a predicate on the column is rebuilt (every row read) under ACCESS EXCLUSIVE."),
+    fact(F::AlterColumnTypeRewrite, "ALTER COLUMN TYPE (rewrite)", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive), (ReferencingTables, AccessExclusive), (ReferencedTable, AccessExclusive), (Descendants, AccessExclusive)],
         "ALTER TABLE t ALTER COLUMN e TYPE bigint")
-        .rewrites(Rewrite::Table).scans()
+        .rewrites(Rewrite::Table).scans().also_scans(&[ReferencingTables])
         .note("Every row is rewritten and every index rebuilt under ACCESS EXCLUSIVE. Changing a referenced key also locks and re-validates referencing tables."),
     fact(F::SetDefault, "ALTER COLUMN SET DEFAULT", D_AE, "ALTER TABLE t ALTER COLUMN a SET DEFAULT 0"),
     fact(F::DropDefault, "ALTER COLUMN DROP DEFAULT", D_AE, "ALTER TABLE t ALTER COLUMN a DROP DEFAULT"),
@@ -482,7 +555,12 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::AddIdentity, "ALTER COLUMN ADD GENERATED AS IDENTITY", T_AE,
         "ALTER TABLE t ALTER COLUMN a ADD GENERATED BY DEFAULT AS IDENTITY")
         .note("Existing values are kept: no rewrite. The column must already be NOT NULL."),
-    fact(F::DropIdentity, "ALTER COLUMN DROP IDENTITY", T_AE, "ALTER TABLE t ALTER COLUMN id DROP IDENTITY IF EXISTS"),
+    fact(F::DropIdentity, "ALTER COLUMN DROP IDENTITY", &[(Table, AccessExclusive), (OwnedSequences, AccessExclusive)],
+        "ALTER TABLE t ALTER COLUMN id DROP IDENTITY IF EXISTS")
+        .note("The identity's sequence is dropped (ACCESS EXCLUSIVE on it)."),
+    fact(F::SetIdentity, "ALTER COLUMN SET GENERATED / SET sequence option / RESTART", &[(Table, AccessExclusive), (OwnedSequences, ShareRowExclusive)],
+        "ALTER TABLE t ALTER COLUMN idn SET GENERATED ALWAYS")
+        .note("Changes the identity's sequence like ALTER SEQUENCE (SHARE ROW EXCLUSIVE on it: nextval() waits)."),
     fact(F::SetExpression, "ALTER COLUMN SET EXPRESSION", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
         "ALTER TABLE t ALTER COLUMN g SET EXPRESSION AS (a * 3)")
         .unsupported(13, 16, "SET EXPRESSION arrived in PostgreSQL 17"),
@@ -533,7 +611,7 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::ValidateForeignKey, "VALIDATE CONSTRAINT (foreign key)", &[(Table, ShareUpdateExclusive), (ReferencedTable, RowShare)],
         "ALTER TABLE t VALIDATE CONSTRAINT t_ref_fk")
         .scans(),
-    fact(F::DropConstraint, "DROP CONSTRAINT", D_AE, "ALTER TABLE t DROP CONSTRAINT t_a_pos"),
+    fact(F::DropConstraint, "DROP CONSTRAINT", &[(Table, AccessExclusive), (Descendants, AccessExclusive), (Dependents, AccessExclusive)], "ALTER TABLE t DROP CONSTRAINT t_a_pos"),
     fact(F::DropForeignKey, "DROP CONSTRAINT (foreign key)", &[(Table, AccessExclusive), (ReferencedTable, AccessExclusive)],
         "ALTER TABLE t DROP CONSTRAINT t_ref_fk")
         .note("Also takes ACCESS EXCLUSIVE on the referenced table (its triggers are dropped)."),
@@ -547,6 +625,9 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::OwnerTo, "ALTER TABLE ... OWNER TO", T_AE, "ALTER TABLE t OWNER TO CURRENT_USER"),
     fact(F::SetStorageParameters, "ALTER TABLE ... SET (storage parameter)", T_SUE,
         "ALTER TABLE t SET (fillfactor = 90)"),
+    fact(F::SetStorageParametersExclusive, "ALTER TABLE/VIEW ... SET (option taking ACCESS EXCLUSIVE)", T_AE,
+        "ALTER TABLE t SET (user_catalog_table = true)")
+        .note("user_catalog_table and every view option (security_barrier, check_option, security_invoker), measured per version (data/reloption-locks.tsv)."),
     fact(F::SetTablespace, "ALTER TABLE ... SET TABLESPACE", T_AE, "ALTER TABLE t SET TABLESPACE ts1")
         .rewrites(Rewrite::Table)
         .note("Copies the table file by file while holding ACCESS EXCLUSIVE."),
@@ -571,15 +652,15 @@ pub static LOCK_TABLE: &[LockFact] = &[
         .note("The parent (shown as the referenced table) is locked too; the child keeps its rows (no scan)."),
     fact(F::EnableDisableTrigger, "ALTER TABLE ... ENABLE/DISABLE TRIGGER", T_SRE,
         "ALTER TABLE t DISABLE TRIGGER t_trg"),
-    fact(F::AttachPartition, "ALTER TABLE ... ATTACH PARTITION", &[(PartitionParent, ShareUpdateExclusive), (Partition, AccessExclusive)],
+    fact(F::AttachPartition, "ALTER TABLE ... ATTACH PARTITION", &[(PartitionParent, ShareUpdateExclusive), (Partition, AccessExclusive), (DefaultPartition, AccessExclusive)],
         "ALTER TABLE parted ATTACH PARTITION parted_2 FOR VALUES FROM (100) TO (200)")
-        .scans()
+        .scans().also_scans(&[DefaultPartition])
         .note("Scans the partition to check the bound unless a valid CHECK constraint implies it; a default partition is scanned too."),
-    fact(F::DetachPartition, "ALTER TABLE ... DETACH PARTITION", &[(PartitionParent, AccessExclusive), (Partition, ShareUpdateExclusive)],
+    fact(F::DetachPartition, "ALTER TABLE ... DETACH PARTITION", &[(PartitionParent, AccessExclusive), (Partition, ShareUpdateExclusive), (DefaultPartition, AccessExclusive)],
         "ALTER TABLE parted DETACH PARTITION parted_1")
         .versions(13, 13)
         .note("PostgreSQL 13 takes only SHARE UPDATE EXCLUSIVE on the partition (measured)."),
-    fact(F::DetachPartition, "ALTER TABLE ... DETACH PARTITION", &[(PartitionParent, AccessExclusive), (Partition, AccessExclusive)],
+    fact(F::DetachPartition, "ALTER TABLE ... DETACH PARTITION", &[(PartitionParent, AccessExclusive), (Partition, AccessExclusive), (DefaultPartition, AccessExclusive)],
         "ALTER TABLE parted DETACH PARTITION parted_1")
         .versions(14, 18),
     fact(F::DetachPartitionConcurrently, "ALTER TABLE ... DETACH PARTITION CONCURRENTLY", &[(PartitionParent, ShareUpdateExclusive), (Partition, AccessExclusive)],
@@ -594,13 +675,15 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::CreateTableWithForeignKey, "CREATE TABLE ... REFERENCES", &[(ReferencedTable, ShareRowExclusive)],
         "CREATE TABLE t3 (id int PRIMARY KEY, pk_id int REFERENCES pk (id))")
         .note("The referenced table gets SHARE ROW EXCLUSIVE (its triggers are created): writes to it wait."),
-    fact(F::CreateTablePartitionOf, "CREATE TABLE ... PARTITION OF", &[(PartitionParent, AccessExclusive)],
-        "CREATE TABLE parted_3 PARTITION OF parted FOR VALUES FROM (200) TO (300)"),
-    fact(F::DropTable, "DROP TABLE", &[(Table, AccessExclusive), (ReferencedTable, AccessExclusive)],
+    fact(F::CreateTablePartitionOf, "CREATE TABLE ... PARTITION OF", &[(PartitionParent, AccessExclusive), (DefaultPartition, AccessExclusive)],
+        "CREATE TABLE parted_3 PARTITION OF parted FOR VALUES FROM (200) TO (300)")
+        .also_scans(&[DefaultPartition])
+        .note("With a DEFAULT partition, it is locked and scanned for rows that belong to the new partition."),
+    fact(F::DropTable, "DROP TABLE", &[(Table, AccessExclusive), (ReferencedTable, AccessExclusive), (Descendants, AccessExclusive), (Parent, AccessExclusive), (DefaultPartition, AccessExclusive), (OwnedSequences, AccessExclusive), (Dependents, AccessExclusive)],
         "DROP TABLE t2")
-        .note("Also ACCESS EXCLUSIVE on every table its foreign keys reference."),
-    fact(F::Truncate, "TRUNCATE", D_AE, "TRUNCATE t2")
-        .rewrites(Rewrite::Table)
+        .note("Also ACCESS EXCLUSIVE on every table its foreign keys reference, its partitions, the parent (and DEFAULT partition) of a dropped partition, its owned sequences and, with CASCADE, every dependent."),
+    fact(F::Truncate, "TRUNCATE", &[(Table, AccessExclusive), (Descendants, AccessExclusive), (OwnedSequences, AccessExclusive), (Dependents, AccessExclusive)], "TRUNCATE t2")
+        .rewrites(Rewrite::Table).also_rewrites(&[Dependents])
         .note("Replaces the table with an empty file: all data is gone."),
     fact(F::CreateTrigger, "CREATE TRIGGER", &[(Table, ShareRowExclusive), (Partitions, ShareRowExclusive)],
         "CREATE TRIGGER t_trg2 BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION trg_fn()"),

@@ -176,6 +176,32 @@ impl Prediction {
                         self.lock(key(r), role, mode);
                     }
                 }
+                RelationRole::ColumnIndexes
+                | RelationRole::DefaultPartition
+                | RelationRole::Parent
+                | RelationRole::OwnedSequences
+                | RelationRole::Dependents => {
+                    for r in op.related(role).into_iter().flatten() {
+                        self.lock(key(r), role, mode);
+                    }
+                }
+            }
+        }
+        // Relations of other roles the fact also scans or rewrites (the DEFAULT partition of
+        // ATTACH, the referencing tables of a re-validated foreign key, what TRUNCATE CASCADE
+        // empties).
+        for &role in fact.also_scans.iter().chain(fact.also_rewrites) {
+            let names: Vec<String> = match role {
+                RelationRole::ReferencingTables => op.referencing.iter().map(key).collect(),
+                RelationRole::ReferencedTable => {
+                    op.referenced.iter().chain(&op.also_referenced).map(key).collect()
+                }
+                _ => op.related(role).into_iter().flatten().map(key).collect(),
+            };
+            for n in names {
+                let rewrite = if fact.also_rewrites.contains(&role) { Rewrite::Table } else { Rewrite::No };
+                let scan = if fact.also_scans.contains(&role) { Scan::Table } else { Scan::No };
+                self.tables.push((n.clone(), rewrite, n, scan, None));
             }
         }
         // A recursing statement rewrites, scans and re-indexes each partition and child the

@@ -127,7 +127,7 @@ pub struct FormResult {
 pub fn fixture_schema(cluster: &Cluster, db: &str) -> Result<SchemaState, CatalogueError> {
     let mut client = cluster.connect_db(db)?;
     let mut schema = SchemaState::default();
-    crate::introspect::load_schema(&mut client, &mut schema)?;
+    pgdiplomat_catalog::load_schema(&mut client, &mut schema)?;
     Ok(schema)
 }
 

@@ -9,9 +9,7 @@
 pub mod catalogue;
 pub mod compare;
 pub mod escape;
-pub mod facts;
 pub mod forms;
-pub mod introspect;
 pub mod observe;
 pub mod run;
 pub mod seed;

@@ -114,7 +114,7 @@ pub fn trace_files(
         assume_in_transaction: opts.rollback,
     });
     // Predictions know the database's existing columns, constraints and indexes.
-    crate::introspect::load_schema(client, &mut analyzer.schema)?;
+    pgdiplomat_catalog::load_schema(client, &mut analyzer.schema)?;
     let mut seeded_already = Vec::new();
     let mut out = Vec::new();
     for source in sources {

@@ -45,8 +45,8 @@ Settings are read from pgdiplomat.toml in the current directory or the nearest p
 lock on each relation and which application statements it blocks, whether the table is rewritten or \
 scanned, how the statement's duration grows (instant, with table size, waiting for other \
 transactions) and whether it may run inside a transaction. Findings of the lint rules are shown \
-under each statement.",
-        after_help = "Example:\n  pgdiplomat explain migrations/0002_email_unique.sql"
+under each statement. Without a database the model knows what the file itself creates and says \"and any partitions ...\" where the schema decides; with --database-url it reads the existing schema first and names the real relations.",
+        after_help = "Examples:\n  pgdiplomat explain migrations/0002_email_unique.sql\n  pgdiplomat explain --database-url postgres://app@db/staging migrations/0042_partitioned.sql\n  pgdiplomat explain --format json migrations/0002_email_unique.sql"
     )]
     Explain(ExplainArgs),
     /// Run migrations on a real PostgreSQL and record the locks, rewrites and scans that happen.
@@ -214,6 +214,12 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
     pub format: ExplainFormat,
+    /// Read the existing schema from this database first (libpq URL or key=value; PG*
+    /// variables fill in the rest): predictions then name the real partitions, indexes on a
+    /// column, DEFAULT partition, owned sequences and dependents, and know column types and
+    /// constraints. Only catalog queries are run; nothing is locked or changed.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -2,11 +2,12 @@
 
 use std::io::Write;
 
-use pgdiplomat_analysis::explain::{explain_each, render_statement_text, JsonStream};
+use pgdiplomat_analysis::explain::{explain_each_with_schema, render_statement_text, JsonStream};
+use pgdiplomat_analysis::model::SchemaState;
 use pgdiplomat_analysis::lint::LintOptions;
 
 use crate::cli::{ExplainArgs, ExplainFormat};
-use crate::input::{analysis_options, error, load_settings, read_sources};
+use crate::input::{analysis_options, error, load_database_schema, load_settings, read_sources};
 use crate::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
 
 pub fn run(args: ExplainArgs) -> u8 {
@@ -26,6 +27,13 @@ pub fn run(args: ExplainArgs) -> u8 {
         return EXIT_USAGE;
     }
     let source = &sources[0];
+    let mut schema = SchemaState::default();
+    if let Some(url) = &args.database_url {
+        if let Err(e) = load_database_schema(url, &mut schema) {
+            error(format!("cannot read the schema: {e}"));
+            return EXIT_USAGE;
+        }
+    }
     let opts = LintOptions {
         analysis,
         include: config.include.clone(),
@@ -38,7 +46,7 @@ pub fn run(args: ExplainArgs) -> u8 {
     let mut writer = Output::Text(out);
     let mut failed: Option<std::io::Error> = None;
     let mut text = String::new();
-    let explained = explain_each(source, &opts, |s| {
+    let explained = explain_each_with_schema(source, &opts, schema, |s| {
         if failed.is_some() {
             return;
         }

@@ -258,3 +258,18 @@ fn decode(name: &str, mut bytes: Vec<u8>) -> Result<SourceFile, ()> {
         }
     }
 }
+
+/// Reads the schema of the database at `url` (catalog queries only) into `schema`; the error
+/// says what failed, never the password.
+pub fn load_database_schema(
+    url: &str,
+    schema: &mut pgdiplomat_analysis::model::SchemaState,
+) -> Result<(), String> {
+    pgdiplomat_apply::connect::target(Some(url))
+        .map_err(|e| e.to_string())
+        .and_then(|t| t.connect().map_err(|e| e.to_string()))
+        .and_then(|mut c| {
+            pgdiplomat_catalog::load_schema(&mut c, schema)
+                .map_err(|e| pgdiplomat_trace::run::error_text(&e))
+        })
+}

@@ -83,14 +83,7 @@ pub fn run(args: LintArgs) -> u8 {
     // transaction the tool wraps each file in is set per file.
     let mut analyzer = Analyzer::new(analysis);
     if let Some(url) = &args.database_url {
-        let loaded = pgdiplomat_apply::connect::target(Some(url))
-            .map_err(|e| e.to_string())
-            .and_then(|t| t.connect().map_err(|e| e.to_string()))
-            .and_then(|mut c| {
-                pgdiplomat_trace::introspect::load_schema(&mut c, &mut analyzer.schema)
-                    .map_err(|e| pgdiplomat_trace::run::error_text(&e))
-            });
-        if let Err(e) = loaded {
+        if let Err(e) = crate::input::load_database_schema(url, &mut analyzer.schema) {
             error(format!("cannot read the schema: {e}"));
             return EXIT_USAGE;
         }

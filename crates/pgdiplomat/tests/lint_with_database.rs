@@ -74,3 +74,56 @@ fn the_live_schema_turns_assumptions_into_facts() {
         "{err}"
     );
 }
+
+/// `explain --database-url`: the live schema graph names the relations a statement reaches
+/// (the DEFAULT partition ATTACH scans, the indexes a binary-coercible type change re-creates,
+/// what TRUNCATE ... CASCADE empties); without it explain says what it cannot know.
+#[test]
+fn explain_with_the_database_names_the_relations_the_schema_graph_decides() {
+    let cluster = Cluster::start(ClusterOptions::default().tcp(true)).expect("start PostgreSQL");
+    let mut c = cluster.connect().unwrap();
+    c.batch_execute(
+        "CREATE TABLE events (id int, at date NOT NULL) PARTITION BY RANGE (at);
+         CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+         CREATE TABLE events_other PARTITION OF events DEFAULT;
+         CREATE TABLE events_2027 (id int, at date NOT NULL);
+         CREATE TABLE users_user (id int PRIMARY KEY, email varchar(50));
+         CREATE INDEX users_user_email_idx ON users_user (email);
+         CREATE TABLE orders (id int PRIMARY KEY, user_id int REFERENCES users_user (id));",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("0003.sql"),
+        "ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');\n\
+         ALTER TABLE users_user ALTER COLUMN email TYPE varchar(80);\n\
+         TRUNCATE users_user CASCADE;\n",
+    )
+    .unwrap();
+    let explain = |args: &[&str]| {
+        let out = Command::cargo_bin("pgdiplomat")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(["explain", "--no-config"])
+            .args(args)
+            .arg("0003.sql")
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (_, blind) = explain(&[]);
+    assert!(blind.contains("the DEFAULT partition of events, if any"), "{blind}");
+    assert!(blind.contains("the current type of email is unknown"), "{blind}");
+    assert!(blind.contains("any dependents of users_user"), "{blind}");
+    let (code, seen) = explain(&["--database-url", &cluster.url("postgres")]);
+    assert_eq!(code, Some(0), "{seen}");
+    assert!(!seen.contains("if any"), "{seen}");
+    assert!(!seen.contains("not known without the database schema"), "{seen}");
+    for relation in ["events_other", "users_user_email_idx", "orders"] {
+        assert!(seen.contains(relation), "{relation} missing:\n{seen}");
+    }
+    assert!(seen.contains("binary coercible"), "{seen}");
+    // A database that cannot be reached is a usage error that names no password.
+    let (code, _) = explain(&["--database-url", "postgres://app:s3cret@127.0.0.1:1/nope"]);
+    assert_eq!(code, Some(2));
+}

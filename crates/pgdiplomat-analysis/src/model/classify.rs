@@ -4,7 +4,7 @@
 
 use pg_query::protobuf::{self, AlterTableType, ConstrType, ObjectType};
 use pg_query::NodeEnum;
-use pgdiplomat_locks::{LockMode, StatementForm as F, StatementForm};
+use pgdiplomat_locks::{LockMode, RelationRole as R, StatementForm as F, StatementForm};
 
 use super::expr::{default_kind, DefaultKind};
 use super::names::{string_list, RelName};
@@ -69,9 +69,33 @@ pub struct Operation {
     /// The table's partitions and inheritance children, recursively, each with whether it is a
     /// partition (filled by the analyser from the schema); `None` when the schema does not know.
     pub descendants: Option<Vec<(RelName, bool)>>,
+    /// The relations of the schema-graph roles ([`RelationRole::from_schema_graph`]: indexes
+    /// on the column, DEFAULT partition, parent, owned sequences, CASCADE dependents) as the
+    /// schema resolved them; a role of the fact missing here is not known (explain: "any").
+    pub related: Vec<(pgdiplomat_locks::RelationRole, Vec<RelName>)>,
+    /// `SET/RESET (...)` of storage parameters: the kinds the relation may be (`table`,
+    /// `view`, an index method) and the option names (`toast.x` for TOAST options). The
+    /// analyser picks the form from each option's measured lock level on the version.
+    pub storage_parameters: Option<(Vec<&'static str>, Vec<String>)>,
 }
 
 impl Operation {
+    /// The relations of a schema-graph role, when the schema resolved them.
+    pub fn related(&self, role: pgdiplomat_locks::RelationRole) -> Option<&[RelName]> {
+        self.related
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    fn with(mut self, role: pgdiplomat_locks::RelationRole, relations: Option<Vec<RelName>>) -> Self {
+        if let Some(rels) = relations {
+            self.related.retain(|(r, _)| *r != role);
+            self.related.push((role, rels));
+        }
+        self
+    }
+
     fn new(form: StatementForm, table: Option<RelName>) -> Self {
         Operation {
             form: Some(form),
@@ -147,15 +171,34 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
             }])
         }
         NodeEnum::ReindexStmt(r) => Operations(vec![classify_reindex(r)]),
-        NodeEnum::CreateStmt(c) => Operations(vec![classify_create_table(c)]),
+        NodeEnum::CreateStmt(c) => Operations(vec![classify_create_table(c, schema)]),
         NodeEnum::TruncateStmt(t) => Operations(
             t.relations
                 .iter()
                 .filter_map(|n| match n.node.as_ref() {
-                    Some(NodeEnum::RangeVar(rv)) => Some(Operation {
-                        only: !rv.inh,
-                        ..Operation::new(F::Truncate, Some(RelName::from_range_var(rv)))
-                    }),
+                    Some(NodeEnum::RangeVar(rv)) => {
+                        let table = RelName::from_range_var(rv);
+                        let cascade = t.behavior == protobuf::DropBehavior::DropCascade as i32;
+                        let known = schema.table(&table).is_some_and(|s| s.kind_known);
+                        let sequences = if t.restart_seqs {
+                            schema.owned_sequences(&table, None)
+                        } else {
+                            Some(Vec::new())
+                        };
+                        let dependents = match (cascade, known) {
+                            (false, _) => Some(Vec::new()),
+                            (true, true) => Some(schema.all_referencing_tables(&table, true)),
+                            (true, false) => None,
+                        };
+                        Some(
+                            Operation {
+                                only: !rv.inh,
+                                ..Operation::new(F::Truncate, Some(table))
+                            }
+                            .with(R::OwnedSequences, sequences)
+                            .with(R::Dependents, dependents),
+                        )
+                    }
                     _ => None,
                 })
                 .collect(),
@@ -429,12 +472,38 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                 referenced.sort_by_key(|r| r.key());
                 referenced.dedup();
                 let mut referenced = referenced.into_iter();
-                out.push(Operation {
-                    referenced: referenced.next(),
-                    also_referenced: referenced.collect(),
-                    if_exists: d.missing_ok,
-                    ..Operation::new(F::DropTable, Some(table))
+                let cascade = d.behavior == protobuf::DropBehavior::DropCascade as i32;
+                let known = schema.table(&table).filter(|t| t.kind_known);
+                let parent = known.map(|t| t.parent.clone().into_iter().collect::<Vec<_>>());
+                let default = known.map(|t| {
+                    t.parent
+                        .as_ref()
+                        .and_then(|p| schema.default_partition(p).flatten())
+                        .filter(|d| d.key() != table.key())
+                        .into_iter()
+                        .collect::<Vec<_>>()
                 });
+                let dependents = match (cascade, known) {
+                    (false, _) => Some(Vec::new()),
+                    (true, Some(_)) => {
+                        let mut deps = schema.all_referencing_tables(&table, false);
+                        deps.extend(schema.dependent_views(&table, None));
+                        Some(deps)
+                    }
+                    (true, None) => None,
+                };
+                out.push(
+                    Operation {
+                        referenced: referenced.next(),
+                        also_referenced: referenced.collect(),
+                        if_exists: d.missing_ok,
+                        ..Operation::new(F::DropTable, Some(table.clone()))
+                    }
+                    .with(R::Parent, parent)
+                    .with(R::DefaultPartition, default)
+                    .with(R::OwnedSequences, schema.owned_sequences(&table, None))
+                    .with(R::Dependents, dependents),
+                );
             }
             ObjectType::ObjectTrigger => {
                 // [schema.]table.trigger
@@ -554,14 +623,20 @@ fn classify_reindex(r: &protobuf::ReindexStmt) -> Operation {
     }
 }
 
-fn classify_create_table(c: &protobuf::CreateStmt) -> Operation {
+fn classify_create_table(c: &protobuf::CreateStmt, schema: &SchemaState) -> Operation {
     let table = c.relation.as_ref().map(RelName::from_range_var);
-    if c.partbound.is_some() {
+    if let Some(bound) = &c.partbound {
         if let Some(parent) = c.inh_relations.first().and_then(range_var) {
+            let default = if bound.is_default {
+                Some(Vec::new())
+            } else {
+                schema.default_partition(&parent).map(|d| d.into_iter().collect())
+            };
             return Operation {
                 partition: table,
                 ..Operation::new(F::CreateTablePartitionOf, Some(parent))
-            };
+            }
+            .with(R::DefaultPartition, default);
         }
     }
     let mut referenced = None;
@@ -709,10 +784,46 @@ fn classify_alter_table(a: &protobuf::AlterTableStmt, schema: &SchemaState) -> V
     a.cmds
         .iter()
         .filter_map(|c| match c.node.as_ref()? {
-            NodeEnum::AlterTableCmd(cmd) => Some(Operation {
-                only: !rv.inh,
-                ..classify_alter_cmd(&rel, on_index, cmd, schema)
-            }),
+            NodeEnum::AlterTableCmd(cmd) => {
+                let mut op = Operation {
+                    only: !rv.inh,
+                    ..classify_alter_cmd(&rel, on_index, cmd, schema)
+                };
+                if matches!(op.form, Some(F::SetStorageParameters | F::AlterIndexSetStorage)) {
+                    op.storage_parameters = Some((storage_kinds(a, &rel, schema), option_names(cmd)));
+                }
+                Some(op)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// What kind of relation an `ALTER ... SET (...)` may be about, for the option lock levels.
+fn storage_kinds(a: &protobuf::AlterTableStmt, rel: &RelName, schema: &SchemaState) -> Vec<&'static str> {
+    use super::reloptions::INDEX_METHODS;
+    match ObjectType::try_from(a.objtype).unwrap_or(ObjectType::Undefined) {
+        ObjectType::ObjectIndex => match schema.index(rel).and_then(|i| i.method.as_deref()) {
+            Some(m) => INDEX_METHODS.iter().copied().filter(|k| *k == m).collect(),
+            None => INDEX_METHODS.to_vec(),
+        },
+        ObjectType::ObjectView => vec!["view"],
+        ObjectType::ObjectMatview => vec!["table"],
+        _ if schema.table(rel).is_some_and(|t| t.kind_known) => vec!["table"],
+        _ => vec!["table", "view"],
+    }
+}
+
+/// The option names of `SET (...)` / `RESET (...)`, `toast.`-prefixed for TOAST options.
+fn option_names(cmd: &protobuf::AlterTableCmd) -> Vec<String> {
+    let Some(NodeEnum::List(list)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) else {
+        return Vec::new();
+    };
+    list.items
+        .iter()
+        .filter_map(|n| match n.node.as_ref()? {
+            NodeEnum::DefElem(d) if d.defnamespace.is_empty() => Some(d.defname.clone()),
+            NodeEnum::DefElem(d) => Some(format!("{}.{}", d.defnamespace, d.defname)),
             _ => None,
         })
         .collect()
@@ -767,10 +878,30 @@ fn classify_alter_cmd(
     };
     match subtype {
         A::AtAddColumn => match def {
-            Some(NodeEnum::ColumnDef(cd)) => classify_add_column(rel, cd),
+            Some(NodeEnum::ColumnDef(cd)) => classify_add_column(rel, cd, schema),
             _ => Operation::default(),
         },
-        A::AtDropColumn => simple(F::DropColumn),
+        A::AtDropColumn => {
+            let cascade = cmd.behavior == protobuf::DropBehavior::DropCascade as i32;
+            let known = schema.table(rel).is_some_and(|t| t.kind_known);
+            let dependents = match (cascade, known) {
+                (false, _) => Some(Vec::new()),
+                (true, true) => {
+                    let mut deps = schema.referencing_tables(rel, &cmd.name);
+                    deps.extend(schema.dependent_views(rel, Some(&cmd.name)));
+                    Some(deps)
+                }
+                (true, false) => None,
+            };
+            let mut referenced = schema.referenced_by_column(rel, &cmd.name).into_iter();
+            Operation {
+                referenced: referenced.next(),
+                also_referenced: referenced.collect(),
+                ..simple(F::DropColumn)
+            }
+            .with(R::OwnedSequences, schema.owned_sequences(rel, Some(&cmd.name)))
+            .with(R::Dependents, dependents)
+        }
         A::AtAlterColumnType => {
             let Some(NodeEnum::ColumnDef(cd)) = def else {
                 return Operation::default();
@@ -797,8 +928,10 @@ fn classify_alter_cmd(
         A::AtSetStorage => simple(F::SetColumnStorage),
         A::AtSetCompression => simple(F::SetCompression),
         A::AtAddIdentity => simple(F::AddIdentity),
-        A::AtSetIdentity => simple(F::DropIdentity),
-        A::AtDropIdentity => simple(F::DropIdentity),
+        A::AtSetIdentity => simple(F::SetIdentity)
+            .with(R::OwnedSequences, schema.owned_sequences(rel, Some(&cmd.name))),
+        A::AtDropIdentity => simple(F::DropIdentity)
+            .with(R::OwnedSequences, schema.owned_sequences(rel, Some(&cmd.name))),
         A::AtSetExpression => simple(F::SetExpression),
         A::AtDropExpression => simple(F::DropExpression),
         A::AtAddConstraint => match def {
@@ -832,13 +965,33 @@ fn classify_alter_cmd(
                     referenced,
                     ..Operation::new(F::DropForeignKey, table)
                 },
-                _ => Operation {
-                    constraint: col(),
-                    assumed: c.is_none(),
-                    detail: c.is_none().then(|| "if it is a foreign key, the referenced table is locked ACCESS EXCLUSIVE too".to_string()),
-                    if_exists: cmd.missing_ok,
-                    ..Operation::new(F::DropConstraint, table)
-                },
+                _ => {
+                    let cascade = cmd.behavior == protobuf::DropBehavior::DropCascade as i32;
+                    // CASCADE drops the foreign keys that use a dropped key's index.
+                    let dependents = match (cascade, c) {
+                        (false, _) => Some(Vec::new()),
+                        (true, Some(c)) => {
+                            let mut deps: Vec<RelName> = Vec::new();
+                            for col in &c.columns {
+                                for r in schema.referencing_tables(rel, col) {
+                                    if !deps.contains(&r) {
+                                        deps.push(r);
+                                    }
+                                }
+                            }
+                            Some(deps)
+                        }
+                        (true, None) => None,
+                    };
+                    Operation {
+                        constraint: col(),
+                        assumed: c.is_none(),
+                        detail: c.is_none().then(|| "if it is a foreign key, the referenced table is locked ACCESS EXCLUSIVE too".to_string()),
+                        if_exists: cmd.missing_ok,
+                        ..Operation::new(F::DropConstraint, table)
+                    }
+                    .with(R::Dependents, dependents)
+                }
             }
         }
         A::AtChangeOwner => simple(F::OwnerTo),
@@ -890,10 +1043,22 @@ fn classify_alter_cmd(
                 _ if pc.concurrent => F::DetachPartitionConcurrently,
                 _ => F::DetachPartition,
             };
+            // The DEFAULT partition is locked (and on ATTACH scanned) unless it is the one
+            // attached or detached.
+            let default = if pc.bound.as_ref().is_some_and(|b| b.is_default) {
+                Some(Vec::new())
+            } else {
+                schema.default_partition(rel).map(|d| {
+                    d.into_iter()
+                        .filter(|d| partition.as_ref().is_none_or(|p| p.key() != d.key()))
+                        .collect()
+                })
+            };
             Operation {
                 partition,
                 ..Operation::new(form, table)
             }
+            .with(R::DefaultPartition, default)
         }
         _ => Operation::not_modelled(format!("ALTER TABLE ... {}", subtype_sql(subtype)), table),
     }
@@ -929,7 +1094,7 @@ fn subtype_sql(subtype: AlterTableType) -> String {
     }
 }
 
-fn classify_add_column(rel: &RelName, cd: &protobuf::ColumnDef) -> Operation {
+fn classify_add_column(rel: &RelName, cd: &protobuf::ColumnDef, schema: &SchemaState) -> Operation {
     let table = Some(rel.clone());
     let column = Some(cd.colname.clone());
     let ty = cd.type_name.as_ref().and_then(ColumnType::from_type_name);
@@ -967,6 +1132,18 @@ fn classify_add_column(rel: &RelName, cd: &protobuf::ColumnDef) -> Operation {
     }
     if ty.as_ref().is_some_and(ColumnType::is_serial) {
         return op(F::AddColumnSerial, None);
+    }
+    // A domain with a CHECK or NOT NULL checks every row; one whose own default is volatile
+    // (and no DEFAULT here) computes it per row: both rewrite the table.
+    if let Some((name, d)) = ty.as_ref().and_then(|t| schema.domain(&t.name).map(|d| (&t.name, d))) {
+        if d.constrained || (d.volatile_default && default.is_none()) {
+            let why = if d.constrained {
+                format!("domain {name} has constraints: PostgreSQL checks and rewrites every row")
+            } else {
+                format!("domain {name} has a volatile default: every row gets its own value")
+            };
+            return op(F::AddColumnVolatileDefault, Some(why));
+        }
     }
     // A volatile default rewrites the table; a CHECK, REFERENCES or UNIQUE on the column is then
     // checked during that rewrite, under the same ACCESS EXCLUSIVE lock.
@@ -1030,19 +1207,61 @@ fn classify_alter_type(
         return Operation::default();
     };
     let old = schema.column(rel, column).and_then(|c| c.ty.clone());
-    let has_using = cd.raw_default.is_some();
+    // A domain is stored as its base type: a constraint-free domain is binary coercible with
+    // it; one with constraints checks (rewrites) every row.
+    let new_domain = schema.domain(&new.name);
+    let stored_new = new_domain.and_then(|d| d.base.clone()).unwrap_or_else(|| new.clone());
+    let stored_old = old
+        .as_ref()
+        .map(|o| schema.domain(&o.name).and_then(|d| d.base.clone()).unwrap_or_else(|| o.clone()));
+    // `USING col::newtype` is what PostgreSQL does without USING: no different.
+    let has_using = cd.raw_default.as_ref().is_some_and(|u| !is_plain_cast_of(u, column, &new));
+    let indexes = schema.column_indexes(rel, column);
+    let mut referenced = schema.referenced_by_column(rel, column).into_iter();
     let base = Operation {
         referencing: schema.referencing_tables(rel, column),
+        referenced: referenced.next(),
+        also_referenced: referenced.collect(),
         column: Some(column.to_string()),
         type_change: Some((old.clone(), new.clone())),
         ..Operation::new(F::AlterColumnTypeRewrite, Some(rel.clone()))
+    }
+    .with(
+        R::ColumnIndexes,
+        indexes.as_ref().map(|i| i.iter().map(|(r, _)| r.clone()).collect()),
+    );
+    let utc_timestamp_change = stored_old.as_ref().is_some_and(|o| {
+        matches!(
+            (o.name.as_str(), stored_new.name.as_str()),
+            ("timestamp", "timestamptz") | ("timestamptz", "timestamp")
+        ) && (stored_new.mods.is_empty() || o.mods == stored_new.mods)
+    }) && schema.timezone_is_utc() == Some(true);
+    let coercible = |o: &ColumnType| {
+        !new_domain.is_some_and(|d| d.constrained)
+            && (is_binary_coercible(o, &stored_new) || utc_timestamp_change)
     };
     match old {
-        Some(old) if !has_using && is_binary_coercible(&old, &new) => Operation {
-            form: Some(F::AlterColumnTypeNoRewrite),
-            detail: Some(format!("{old} → {new} is binary coercible")),
-            ..base
-        },
+        Some(old) if !has_using && stored_old.as_ref().is_some_and(coercible) => {
+            let why_utc = if utc_timestamp_change { " (the session TimeZone is UTC)" } else { "" };
+            // Still re-checked: a CHECK on the column; still rebuilt: an expression index.
+            let expression_index = schema
+                .known_column_indexes(rel, column)
+                .into_iter()
+                .find(|(_, e)| *e)
+                .map(|(r, _)| r);
+            let (form, why) = if let Some(i) = expression_index {
+                (F::AlterColumnTypeRebuildIndex, format!(", but {i} (an expression or partial index) is rebuilt"))
+            } else if schema.column_has_check(rel, column) {
+                (F::AlterColumnTypeRecheck, ", but its CHECK constraints are checked again".to_string())
+            } else {
+                (F::AlterColumnTypeNoRewrite, String::new())
+            };
+            Operation {
+                form: Some(form),
+                detail: Some(format!("{old} → {new} is binary coercible{why_utc}{why}")),
+                ..base
+            }
+        }
         Some(old) => Operation { detail: Some(format!("from {old}")), ..base },
         None if !has_using && may_be_binary_coercible(&new) => Operation {
             assumed: true,
@@ -1053,6 +1272,22 @@ fn classify_alter_type(
         },
         None => base,
     }
+}
+
+/// Whether a USING expression is just `column::new_type` (or `CAST(column AS new_type)`).
+fn is_plain_cast_of(using: &protobuf::Node, column: &str, new: &ColumnType) -> bool {
+    let Some(NodeEnum::TypeCast(tc)) = using.node.as_ref() else {
+        return false;
+    };
+    let same_type = tc.type_name.as_ref().and_then(ColumnType::from_type_name).as_ref() == Some(new);
+    let of_column = match tc.arg.as_ref().and_then(|a| a.node.as_ref()) {
+        Some(NodeEnum::ColumnRef(cr)) => {
+            cr.fields.len() == 1
+                && cr.fields.iter().filter_map(super::names::string_value).next() == Some(column)
+        }
+        _ => false,
+    };
+    same_type && of_column
 }
 
 fn classify_add_constraint(
@@ -1148,6 +1383,14 @@ pub fn relation_for_role(op: &Operation, role: pgdiplomat_locks::RelationRole) -
             .as_ref()
             .map(|t| format!("any partitions and inheritance children of {t}")),
         R::Partitions => op.table.as_ref().map(|t| format!("any partitions of {t}")),
+        R::ColumnIndexes => op.table.as_ref().map(|t| match &op.column {
+            Some(c) => format!("any indexes on {t}.{c}"),
+            None => format!("any indexes on the column of {t}"),
+        }),
+        R::DefaultPartition => op.table.as_ref().map(|t| format!("the DEFAULT partition of {t}, if any")),
+        R::Parent => op.table.as_ref().map(|t| format!("the partitioned parent of {t}, if any")),
+        R::OwnedSequences => op.table.as_ref().map(|t| format!("any sequences owned by {t}")),
+        R::Dependents => op.table.as_ref().map(|t| format!("any dependents of {t}")),
     }
 }
 

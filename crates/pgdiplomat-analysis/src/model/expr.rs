@@ -102,8 +102,40 @@ pub fn not_null_check_column(expr: &protobuf::Node) -> Option<String> {
         NodeEnum::BoolExpr(b) if b.boolop == protobuf::BoolExprType::AndExpr as i32 => {
             b.args.iter().find_map(not_null_check_column)
         }
+        // NOT (col IS NULL): PostgreSQL's predicate proof treats it as col IS NOT NULL.
+        NodeEnum::BoolExpr(b) if b.boolop == protobuf::BoolExprType::NotExpr as i32 => {
+            match b.args.first()?.node.as_ref()? {
+                NodeEnum::NullTest(nt) if nt.nulltesttype == protobuf::NullTestType::IsNull as i32 => {
+                    match nt.arg.as_ref()?.node.as_ref()? {
+                        NodeEnum::ColumnRef(cr) => cr
+                            .fields
+                            .iter()
+                            .filter_map(string_value)
+                            .next_back()
+                            .map(str::to_string),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            }
+        }
         _ => None,
     }
+}
+
+/// The column names an expression refers to (the last field of each column reference).
+pub fn column_refs(expr: &protobuf::Node) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    visit(expr, &mut |n| {
+        if let NodeEnum::ColumnRef(cr) = n {
+            if let Some(name) = cr.fields.iter().filter_map(string_value).next_back() {
+                if !out.iter().any(|o| o == name) {
+                    out.push(name.to_string());
+                }
+            }
+        }
+    });
+    out
 }
 
 /// Calls `f` on every node of an expression tree (pre-order). Iterative, so deep nesting

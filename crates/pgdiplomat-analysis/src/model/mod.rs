@@ -7,6 +7,7 @@ pub mod classify;
 pub mod coverage;
 pub mod expr;
 pub mod names;
+pub mod reloptions;
 pub mod schema;
 pub mod types;
 

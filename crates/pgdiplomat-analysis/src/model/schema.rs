@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use pg_query::protobuf::{self, AlterTableType, ConstrType, ObjectType};
 use pg_query::NodeEnum;
 
-use super::expr::not_null_check_columns;
+use super::expr::{column_refs, not_null_check_columns};
 use super::names::{index_column_names, make_object_name, name_addition, string_list, RelName};
 use super::types::ColumnType;
 
@@ -18,6 +18,13 @@ pub struct SchemaState {
     indexes: HashMap<String, IndexState>,
     /// Other relations created by this run (sequences, views): nothing uses them yet.
     other_created: std::collections::HashSet<String>,
+    /// Views and materialized views per relation they read (relation key → views, each with
+    /// the columns it uses, empty when not known): what CASCADE reaches.
+    views: HashMap<String, Vec<(RelName, Vec<String>)>>,
+    /// Domains by name (unqualified, lower case).
+    domains: HashMap<String, DomainState>,
+    /// The session TimeZone, when known (from the database, or `SET TimeZone` in the run).
+    timezone: Option<String>,
     /// How many known constraints of each schema have each name (for choosing new names).
     names: NameCounts,
 }
@@ -88,6 +95,8 @@ pub struct TableState {
     pub parent: Option<RelName>,
     /// Tables that inherit from this one (plain inheritance, not partitions).
     pub children: Vec<RelName>,
+    /// The DEFAULT partition of a partitioned table.
+    pub default_partition: Option<RelName>,
     pub columns: HashMap<String, ColumnState>,
     pub constraints: HashMap<String, ConstraintState>,
 }
@@ -96,6 +105,8 @@ pub struct TableState {
 pub struct ColumnState {
     pub ty: Option<ColumnType>,
     pub not_null: bool,
+    /// The sequence the column owns (serial, identity).
+    pub sequence: Option<RelName>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,12 +128,31 @@ pub struct ConstraintState {
     pub referenced: Option<RelName>,
     /// For a foreign key: the referenced columns (empty when it names none: the primary key).
     pub referenced_columns: Vec<String>,
+    /// The table's columns the constraint uses (its keys, or the columns of a CHECK).
+    pub columns: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+/// A domain: its base type, whether it has constraints (CHECK or NOT NULL), whether its own
+/// default is volatile.
+#[derive(Debug, Clone, Default)]
+pub struct DomainState {
+    pub base: Option<ColumnType>,
+    pub constrained: bool,
+    pub volatile_default: bool,
+}
+
+#[derive(Debug, Clone, Default)]
 pub struct IndexState {
     pub table: Option<RelName>,
     pub created_in_run: bool,
+    /// The columns the index uses: keys, expressions and predicate.
+    pub columns: Vec<String>,
+    /// Some key is an expression, or the index is partial: PostgreSQL then rebuilds it on any
+    /// type change of its columns (CheckIndexCompatible does not compare expressions or
+    /// predicates), binary coercible or not.
+    pub expression_or_predicate: bool,
+    /// The access method (`btree`, `gin`, ...), when known.
+    pub method: Option<String>,
 }
 
 impl SchemaState {
@@ -135,8 +165,189 @@ impl SchemaState {
         not_null: bool,
     ) {
         let t = self.table_mut(table);
-        t.columns
-            .insert(column.to_string(), ColumnState { ty, not_null });
+        let c = t.columns.entry(column.to_string()).or_default();
+        c.ty = ty;
+        c.not_null = not_null;
+    }
+
+    /// Records the sequence a column of the database owns (serial, identity).
+    pub fn learn_owned_sequence(&mut self, table: &RelName, column: &str, sequence: &RelName) {
+        let t = self.table_mut(table);
+        t.columns.entry(column.to_string()).or_default().sequence = Some(sequence.clone());
+    }
+
+    /// Records that `view` (a view or materialized view) reads `relation`, using `columns`
+    /// of it (empty: not known which).
+    pub fn learn_view_dependency(&mut self, relation: &RelName, view: &RelName, columns: Vec<String>) {
+        let e = self.views.entry(relation.key()).or_default();
+        match e.iter_mut().find(|(v, _)| v.key() == view.key()) {
+            Some((_, cols)) => {
+                for c in columns {
+                    if !cols.contains(&c) {
+                        cols.push(c);
+                    }
+                }
+            }
+            None => e.push((view.clone(), columns)),
+        }
+    }
+
+    /// Records a domain of the database (or created by the run).
+    pub fn learn_domain(&mut self, name: &str, domain: DomainState) {
+        self.domains.insert(name.to_ascii_lowercase(), domain);
+    }
+
+    /// The domain called `name`, when the run knows one.
+    pub fn domain(&self, name: &str) -> Option<&DomainState> {
+        self.domains.get(&name.to_ascii_lowercase())
+    }
+
+    /// Records the session TimeZone (read from the database, or set by the run).
+    pub fn learn_timezone(&mut self, tz: &str) {
+        self.timezone = Some(tz.to_string());
+    }
+
+    /// Whether the session TimeZone is UTC (then timestamp ↔ timestamptz keeps every stored
+    /// value); `None` when not known.
+    pub fn timezone_is_utc(&self) -> Option<bool> {
+        let tz = self.timezone.as_deref()?.trim().trim_matches('\'').to_ascii_lowercase();
+        Some(matches!(
+            tz.as_str(),
+            "utc" | "etc/utc" | "gmt" | "etc/gmt" | "uct" | "etc/uct" | "zulu" | "etc/zulu"
+                | "universal" | "etc/universal" | "z" | "gmt0" | "etc/gmt0" | "gmt+0" | "gmt-0"
+                | "etc/gmt+0" | "etc/gmt-0" | "greenwich" | "etc/greenwich" | "0"
+        ))
+    }
+
+    /// Records the DEFAULT partition of a partitioned table.
+    pub fn learn_default_partition(&mut self, parent: &RelName, partition: &RelName) {
+        self.learn_partition(parent, partition);
+        self.table_mut(parent).default_partition = Some(partition.clone());
+    }
+
+    /// The DEFAULT partition of `parent`: `Some(None)` when the run knows it has none, `None`
+    /// when the run does not know the table.
+    pub fn default_partition(&self, parent: &RelName) -> Option<Option<RelName>> {
+        let t = self.table(parent)?;
+        (t.kind_known || t.default_partition.is_some()).then(|| t.default_partition.clone())
+    }
+
+    /// The indexes using `column` of `table`, each with whether it has expressions; `None`
+    /// when the run does not know the table's indexes.
+    pub fn column_indexes(&self, table: &RelName, column: &str) -> Option<Vec<(RelName, bool)>> {
+        let t = self.table(table)?;
+        t.kind_known.then(|| self.known_column_indexes(table, column))
+    }
+
+    /// The indexes using `column` of `table` that the run knows of (maybe not all of them).
+    pub fn known_column_indexes(&self, table: &RelName, column: &str) -> Vec<(RelName, bool)> {
+        let key = table.key();
+        let mut out: Vec<(RelName, bool)> = self
+            .indexes
+            .iter()
+            .filter(|(_, i)| i.table.as_ref().is_some_and(|t| t.key() == key))
+            .filter(|(_, i)| i.columns.iter().any(|c| c == column))
+            .map(|(k, i)| (index_rel(k, table), i.expression_or_predicate))
+            .collect();
+        out.sort_by_key(|(r, _)| r.key());
+        out
+    }
+
+    /// Whether a validated CHECK constraint of `table` uses `column`.
+    pub fn column_has_check(&self, table: &RelName, column: &str) -> bool {
+        self.table(table).is_some_and(|t| {
+            t.constraints.values().any(|c| {
+                c.kind == ConstraintKind::Check && c.validated && c.columns.iter().any(|x| x == column)
+            })
+        })
+    }
+
+    /// Tables referenced by the foreign keys of `table` that include `column`.
+    pub fn referenced_by_column(&self, table: &RelName, column: &str) -> Vec<RelName> {
+        let mut out: Vec<RelName> = Vec::new();
+        if let Some(t) = self.table(table) {
+            for c in t.constraints.values() {
+                if c.kind == ConstraintKind::ForeignKey && c.columns.iter().any(|x| x == column) {
+                    if let Some(r) = &c.referenced {
+                        if !out.contains(r) {
+                            out.push(r.clone());
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The sequences owned by `table`'s columns (`column`: only that one's).
+    pub fn owned_sequences(&self, table: &RelName, column: Option<&str>) -> Option<Vec<RelName>> {
+        let t = self.table(table)?;
+        let column_seq = column.and_then(|c| t.columns.get(c)).and_then(|c| c.sequence.clone());
+        if !t.kind_known {
+            // A column the run saw get its sequence (ADD COLUMN ... serial / identity).
+            return column_seq.map(|s| vec![s]);
+        }
+        let mut out: Vec<RelName> = t
+            .columns
+            .iter()
+            .filter(|(n, _)| column.is_none_or(|c| c == n.as_str()))
+            .filter_map(|(_, c)| c.sequence.clone())
+            .collect();
+        out.sort_by_key(|r| r.key());
+        Some(out)
+    }
+
+    /// Views and materialized views reading `relation` (using `column`, when given),
+    /// recursively (views on those views).
+    pub fn dependent_views(&self, relation: &RelName, column: Option<&str>) -> Vec<RelName> {
+        let mut out: Vec<RelName> = Vec::new();
+        let mut stack: Vec<(RelName, Option<String>)> = vec![(relation.clone(), column.map(String::from))];
+        while let Some((r, col)) = stack.pop() {
+            for (v, cols) in self.views.get(&r.key()).into_iter().flatten() {
+                let uses = match &col {
+                    Some(c) => cols.is_empty() || cols.contains(c),
+                    None => true,
+                };
+                if uses && !out.contains(v) {
+                    out.push(v.clone());
+                    stack.push((v.clone(), None));
+                }
+            }
+        }
+        out.sort_by_key(|r| r.key());
+        out
+    }
+
+    /// Tables with a foreign key to `table` (any column), recursively when `recursive`
+    /// (TRUNCATE ... CASCADE reaches the referencing tables of the referencing tables).
+    pub fn all_referencing_tables(&self, table: &RelName, recursive: bool) -> Vec<RelName> {
+        let mut out: Vec<RelName> = Vec::new();
+        let mut stack = vec![table.clone()];
+        while let Some(x) = stack.pop() {
+            let key = x.key();
+            let mut found: Vec<RelName> = self
+                .tables
+                .iter()
+                .filter(|(_, t)| {
+                    t.constraints.values().any(|c| {
+                        c.kind == ConstraintKind::ForeignKey
+                            && c.referenced.as_ref().is_some_and(|r| r.key() == key)
+                    })
+                })
+                .filter_map(|(k, _)| rel_of_key(k))
+                .collect();
+            found.sort_by_key(|r| r.key());
+            for f in found {
+                if f.key() != table.key() && !out.contains(&f) {
+                    out.push(f.clone());
+                    if recursive {
+                        stack.push(f);
+                    }
+                }
+            }
+        }
+        out.sort_by_key(|r| r.key());
+        out
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -151,6 +362,7 @@ impl SchemaState {
         definition: &str,
         referenced: Option<RelName>,
         referenced_columns: Vec<String>,
+        columns: Vec<String>,
     ) {
         let proves_not_null = if kind == ConstraintKind::Check {
             let sql = format!("ALTER TABLE x ADD CONSTRAINT c {definition}");
@@ -182,6 +394,7 @@ impl SchemaState {
                 proves_not_null,
                 referenced,
                 referenced_columns,
+                columns,
             },
         );
         if let Some(old) = old {
@@ -191,13 +404,23 @@ impl SchemaState {
     }
 
     /// Records an index that exists in the database.
-    pub fn learn_existing_index(&mut self, index: &RelName, table: &RelName) {
+    pub fn learn_existing_index(
+        &mut self,
+        index: &RelName,
+        table: &RelName,
+        columns: Vec<String>,
+        expression_or_predicate: bool,
+        method: Option<String>,
+    ) {
         self.table_mut(table);
         self.indexes.insert(
             index.key(),
             IndexState {
                 table: Some(table.clone()),
                 created_in_run: false,
+                columns,
+                expression_or_predicate,
+                method,
             },
         );
     }
@@ -264,6 +487,11 @@ impl SchemaState {
         }
         if let Some(c) = self.tables.get_mut(&key) {
             c.parent = None;
+        }
+        if let Some(p) = self.tables.get_mut(&parent.key()) {
+            if p.default_partition.as_ref().is_some_and(|d| d.key() == key) {
+                p.default_partition = None;
+            }
         }
     }
 
@@ -481,16 +709,20 @@ impl SchemaState {
                 for elt in &c.table_elts {
                     match elt.node.as_ref() {
                         Some(NodeEnum::ColumnDef(cd)) => {
-                            let col = column_state(cd);
+                            let mut col = column_state(cd);
+                            if owns_sequence(cd) {
+                                let seq = make_object_name(&name.name, Some(&cd.colname), "seq");
+                                col.sequence = Some(RelName::new(name.schema.as_deref(), &seq));
+                            }
                             for con in column_constraints(cd) {
                                 let n = self.name_for(&name, Some(&table), &con, Some(&cd.colname));
-                                record_constraint(&mut table, &con, n, true);
+                                record_constraint(&mut table, &con, n, true, Some(&cd.colname));
                             }
                             table.columns.insert(cd.colname.clone(), col);
                         }
                         Some(NodeEnum::Constraint(con)) => {
                             let n = self.name_for(&name, Some(&table), con, None);
-                            record_constraint(&mut table, con, n, true);
+                            record_constraint(&mut table, con, n, true, None);
                         }
                         _ => {}
                     }
@@ -503,8 +735,11 @@ impl SchemaState {
                     Some(NodeEnum::RangeVar(rv)) => Some(RelName::from_range_var(rv)),
                     _ => None,
                 });
+                let is_default = c.partbound.as_ref().is_some_and(|b| b.is_default);
                 for parent in parents.collect::<Vec<_>>() {
-                    if c.partbound.is_some() {
+                    if is_default {
+                        self.learn_default_partition(&parent, &name);
+                    } else if c.partbound.is_some() {
                         self.learn_partition(&parent, &name);
                     } else {
                         self.learn_inheritance(&parent, &name);
@@ -515,6 +750,13 @@ impl SchemaState {
                 if let Some(into) = &c.into {
                     if let Some(rv) = &into.rel {
                         let name = RelName::from_range_var(rv);
+                        if c.objtype == ObjectType::ObjectMatview as i32 {
+                            if let Some(q) = &c.query {
+                                for r in query_relations(q) {
+                                    self.learn_view_dependency(&r, &name, Vec::new());
+                                }
+                            }
+                        }
                         let old = self.tables.insert(
                             name.key(),
                             TableState {
@@ -529,14 +771,59 @@ impl SchemaState {
                     }
                 }
             }
+            NodeEnum::CreateDomainStmt(d) => {
+                let names = string_list(&d.domainname);
+                if let Some(name) = names.last() {
+                    let mut domain = DomainState {
+                        base: d.type_name.as_ref().and_then(ColumnType::from_type_name),
+                        ..Default::default()
+                    };
+                    for c in &d.constraints {
+                        if let Some(NodeEnum::Constraint(con)) = c.node.as_ref() {
+                            match ConstrType::try_from(con.contype) {
+                                Ok(ConstrType::ConstrCheck | ConstrType::ConstrNotnull) => domain.constrained = true,
+                                Ok(ConstrType::ConstrDefault) => {
+                                    domain.volatile_default = con.raw_expr.as_deref().is_some_and(|e| {
+                                        matches!(super::expr::default_kind(e), super::expr::DefaultKind::Volatile(_))
+                                    })
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    self.learn_domain(name, domain);
+                }
+            }
+            NodeEnum::VariableSetStmt(v) if v.name.eq_ignore_ascii_case("timezone") => {
+                let value = v.args.first().and_then(|a| match a.node.as_ref()? {
+                    NodeEnum::AConst(c) => match c.val.as_ref()? {
+                        protobuf::a_const::Val::Sval(s) => Some(s.sval.clone()),
+                        protobuf::a_const::Val::Ival(i) => Some(i.ival.to_string()),
+                        _ => None,
+                    },
+                    _ => None,
+                });
+                match value {
+                    Some(tz) => self.learn_timezone(&tz),
+                    None => self.timezone = None,
+                }
+            }
             NodeEnum::CreateSeqStmt(c) => {
                 if let Some(rv) = &c.sequence {
                     self.other_created.insert(RelName::from_range_var(rv).key());
                 }
             }
-            NodeEnum::ViewStmt(v) if !v.replace => {
+            NodeEnum::ViewStmt(v) => {
                 if let Some(rv) = &v.view {
-                    self.other_created.insert(RelName::from_range_var(rv).key());
+                    let view = RelName::from_range_var(rv);
+                    if !v.replace {
+                        self.other_created.insert(view.key());
+                    }
+                    if let Some(q) = &v.query {
+                        for r in query_relations(q) {
+                            self.learn_view_dependency(&r, &view, Vec::new());
+                        }
+                    }
                 }
             }
             NodeEnum::IndexStmt(i) => {
@@ -550,11 +837,34 @@ impl SchemaState {
                 if let Some(idxname) = idxname {
                     let schema = i.relation.as_ref().map(|r| r.schemaname.as_str());
                     let key = RelName::new(schema, &idxname).key();
+                    let mut columns: Vec<String> = Vec::new();
+                    let mut expression_or_predicate = false;
+                    for p in &i.index_params {
+                        if let Some(NodeEnum::IndexElem(ie)) = p.node.as_ref() {
+                            if !ie.name.is_empty() {
+                                columns.push(ie.name.clone());
+                            } else if let Some(e) = &ie.expr {
+                                expression_or_predicate = true;
+                                columns.extend(column_refs(e));
+                            }
+                        }
+                    }
+                    if let Some(w) = &i.where_clause {
+                        expression_or_predicate = true;
+                        columns.extend(column_refs(w));
+                    }
                     self.indexes.insert(
                         key,
                         IndexState {
                             table,
                             created_in_run,
+                            columns,
+                            expression_or_predicate,
+                            method: Some(if i.access_method.is_empty() {
+                                "btree".to_string()
+                            } else {
+                                i.access_method.to_ascii_lowercase()
+                            }),
                         },
                     );
                 }
@@ -621,7 +931,12 @@ impl SchemaState {
         match (subtype, def) {
             (AlterTableType::AtAttachPartition, Some(NodeEnum::PartitionCmd(pc))) => {
                 if let Some(rv) = &pc.name {
-                    self.learn_partition(table, &RelName::from_range_var(rv));
+                    let part = RelName::from_range_var(rv);
+                    if pc.bound.as_ref().is_some_and(|b| b.is_default) {
+                        self.learn_default_partition(table, &part);
+                    } else {
+                        self.learn_partition(table, &part);
+                    }
                 }
                 return;
             }
@@ -669,9 +984,13 @@ impl SchemaState {
         let counts = &mut self.names;
         match (subtype, def) {
             (AlterTableType::AtAddColumn, Some(NodeEnum::ColumnDef(cd))) => {
-                let col = column_state(cd);
+                let mut col = column_state(cd);
+                if owns_sequence(cd) {
+                    let seq = make_object_name(&table.name, Some(&cd.colname), "seq");
+                    col.sequence = Some(RelName::new(table.schema.as_deref(), &seq));
+                }
                 for (con, name) in column_constraints(cd).iter().zip(names) {
-                    record_constraint_counted(t, counts, ns, con, name);
+                    record_constraint_counted(t, counts, ns, con, name, Some(&cd.colname));
                 }
                 t.columns.insert(cd.colname.clone(), col);
             }
@@ -690,7 +1009,7 @@ impl SchemaState {
             }
             (AlterTableType::AtAddConstraint, Some(NodeEnum::Constraint(con))) => {
                 if let Some(name) = names.into_iter().next() {
-                    record_constraint_counted(t, counts, ns, con, name);
+                    record_constraint_counted(t, counts, ns, con, name, None);
                 }
             }
             (AlterTableType::AtValidateConstraint, _) => {
@@ -775,7 +1094,50 @@ fn column_state(cd: &protobuf::ColumnDef) -> ColumnState {
                     | ConstrType::ConstrIdentity)
             )
         });
-    ColumnState { ty, not_null }
+    ColumnState {
+        ty,
+        not_null,
+        sequence: None,
+    }
+}
+
+/// A serial column or an identity column owns a sequence named `<table>_<column>_seq`.
+fn owns_sequence(cd: &protobuf::ColumnDef) -> bool {
+    cd.type_name
+        .as_ref()
+        .and_then(ColumnType::from_type_name)
+        .is_some_and(|t| t.is_serial())
+        || column_constraints(cd)
+            .iter()
+            .any(|c| ConstrType::try_from(c.contype) == Ok(ConstrType::ConstrIdentity))
+}
+
+/// The relations a query reads (its range variables, CTE names included).
+fn query_relations(q: &protobuf::Node) -> Vec<RelName> {
+    let mut out: Vec<RelName> = Vec::new();
+    super::expr::visit(q, &mut |n| {
+        if let NodeEnum::RangeVar(rv) = n {
+            let r = RelName::from_range_var(rv);
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+    });
+    out
+}
+
+/// An index's name in the schema of its table.
+fn index_rel(key: &str, table: &RelName) -> RelName {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    RelName::new(table.schema.as_deref(), name)
+}
+
+/// A relation name back from its key.
+fn rel_of_key(key: &str) -> Option<RelName> {
+    match key.split_once('.') {
+        Some((s, n)) => Some(RelName::new(Some(s), n)),
+        None => Some(RelName::new(None, key)),
+    }
 }
 
 /// The `Constraint` nodes attached to a column definition.
@@ -808,6 +1170,7 @@ fn record_constraint_counted(
     ns: &str,
     con: &protobuf::Constraint,
     name: String,
+    column: Option<&str>,
 ) {
     let Some(kind) = constraint_kind(con) else {
         return;
@@ -816,7 +1179,7 @@ fn record_constraint_counted(
         counts.change(ns, &name, old.kind, false);
     }
     counts.change(ns, &name, kind, true);
-    record_constraint(t, con, name, false);
+    record_constraint(t, con, name, false, column);
 }
 
 fn record_constraint(
@@ -824,6 +1187,7 @@ fn record_constraint(
     con: &protobuf::Constraint,
     name: String,
     new_table: bool,
+    column: Option<&str>,
 ) {
     let Some(kind) = constraint_kind(con) else {
         return;
@@ -851,6 +1215,23 @@ fn record_constraint(
             proves_not_null,
             referenced: con.pktable.as_ref().map(RelName::from_range_var),
             referenced_columns: string_list(&con.pk_attrs),
+            columns: constraint_columns(con, column),
         },
     );
+}
+
+/// The columns of its table a constraint uses (`column`: the column it is declared on).
+fn constraint_columns(con: &protobuf::Constraint, column: Option<&str>) -> Vec<String> {
+    let mut cols: Vec<String> = Vec::new();
+    cols.extend(string_list(&con.fk_attrs));
+    cols.extend(string_list(&con.keys));
+    if let Some(e) = &con.raw_expr {
+        cols.extend(column_refs(e));
+    }
+    if let Some(c) = column {
+        if !cols.iter().any(|x| x == c) {
+            cols.push(c.to_string());
+        }
+    }
+    cols
 }

@@ -121,10 +121,15 @@ pub fn is_binary_coercible(old: &ColumnType, new: &ColumnType) -> bool {
         (None, Some(_)) => false,
     };
     match (old.name.as_str(), new.name.as_str()) {
+        // A cast without a function (pg_cast, data/binary-coercible-casts.tsv: varchar → text,
+        // cidr → inet, bit → varbit ...), then no length coercion or one that only widens.
+        // (char(n) → text strips trailing blanks with a function: a rewrite.)
+        (o, n) if o != n && cast_is_binary_coercible(o, n) => {
+            // (bit(4) → varbit(4) is measured to rewrite: the length coercion after the cast
+            // is not recognised as a no-op.)
+            new.mods.is_empty()
+        }
         ("varchar", "varchar") => widens(old.mods.first(), new.mods.first()),
-        // char(n) → text strips trailing blanks: a rewrite.
-        ("varchar", "text") => true,
-        ("text", "varchar") => new.mods.is_empty(),
         ("varbit", "varbit") => widens(old.mods.first(), new.mods.first()),
         ("numeric", "numeric") => match (old.mods.as_slice(), new.mods.as_slice()) {
             (_, []) => true,
@@ -137,9 +142,28 @@ pub fn is_binary_coercible(old: &ColumnType, new: &ColumnType) -> bool {
         | ("timestamptz", "timestamptz")
         | ("time", "time")
         | ("interval", "interval") => widens(old.mods.first(), new.mods.first()),
-        ("cidr", "inet") => true,
         _ => false,
     }
+}
+
+const BINARY_COERCIBLE_CASTS: &str = include_str!("../../data/binary-coercible-casts.tsv");
+
+/// Whether `pg_cast` has a binary-coercible cast (no function) from `source` to `target` on
+/// every supported version (generated from real servers: data/binary-coercible-casts.tsv).
+pub fn cast_is_binary_coercible(source: &str, target: &str) -> bool {
+    static CASTS: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
+    let casts = CASTS.get_or_init(|| {
+        BINARY_COERCIBLE_CASTS
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("cast\t") && !l.is_empty())
+            .filter_map(|l| {
+                let mut cells = l.split('\t');
+                let key = cells.next()?;
+                cells.all(|c| c == "b").then(|| key.to_string())
+            })
+            .collect()
+    });
+    casts.contains(&format!("{source}>{target}"))
 }
 
 /// For an unknown old type: whether the new type is one that *some* old type reaches

@@ -40,47 +40,35 @@ ALTER TABLE child ADD COLUMN x mood DEFAULT 'happy'::mood;
 -- form: default-null
 ALTER TABLE child ADD COLUMN x int DEFAULT NULL;
 -- form: bit4-to-varbit
--- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
 ALTER TABLE child ALTER COLUMN bits TYPE bit varying;
 -- form: bit4-to-varbit4
 ALTER TABLE child ALTER COLUMN bits TYPE varbit(4);
 -- form: int-to-constraint-free-domain
--- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
 ALTER TABLE child ALTER COLUMN qty TYPE plain_int;
 -- form: no-op-using-cast
--- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
 ALTER TABLE parent ALTER COLUMN code TYPE varchar(30) USING code::varchar(30);
 -- form: no-op-same-type
--- known-disagreement: a binary-coercible change locks no index; the lock table says it does
 ALTER TABLE parent ALTER COLUMN code TYPE varchar(30);
 -- form: varchar-widen-no-check
--- known-disagreement: a binary-coercible change locks no index; the lock table says it does
 ALTER TABLE parent ALTER COLUMN code TYPE varchar(31);
 -- form: varchar-to-text-no-check
--- known-disagreement: a binary-coercible change locks no index; the lock table says it does
 ALTER TABLE parent ALTER COLUMN code TYPE text;
 -- form: text-to-varchar-unlimited
--- known-disagreement: a binary-coercible change locks no index; the lock table says it does
 ALTER TABLE child ALTER COLUMN note TYPE varchar;
 -- form: cidr-to-inet
--- known-disagreement: a binary-coercible change locks no index; the lock table says it does
 -- setup: ALTER TABLE grandchild ADD COLUMN net cidr;
 ALTER TABLE grandchild ALTER COLUMN net TYPE inet;
 -- form: numeric-precision-widen-same-scale
--- known-disagreement: a binary-coercible change locks no index; the lock table says it does
 -- setup: ALTER TABLE grandchild ADD COLUMN amount numeric(10, 2);
 ALTER TABLE grandchild ALTER COLUMN amount TYPE numeric(14, 2);
 -- form: timestamp-precision-widen
--- known-disagreement: a binary-coercible change locks no index; the lock table says it does
 -- setup: ALTER TABLE grandchild ADD COLUMN t timestamp(3);
 ALTER TABLE grandchild ALTER COLUMN t TYPE timestamp(6);
 -- form: timestamptz-to-timestamp-utc
--- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
 -- setup: ALTER TABLE grandchild ADD COLUMN t timestamptz;
 -- setup: SET TimeZone = 'UTC';
 ALTER TABLE grandchild ALTER COLUMN t TYPE timestamp;
 -- form: check-not-is-null-proves-not-null
--- known-disagreement: false alarm: PostgreSQL proves this without a scan
 -- setup: ALTER TABLE child ADD CONSTRAINT note_nn CHECK (NOT (note IS NULL));
 ALTER TABLE child ALTER COLUMN note SET NOT NULL;
 -- form: check-is-not-null-and-more-proves-not-null

@@ -61,13 +61,13 @@ ALTER INDEX events_kind_idx ATTACH PARTITION events_2025_kind_idx;
 -- setup: ALTER TABLE child CLUSTER ON child_parent_idx;
 CLUSTER child;
 -- form: vacuum-plain
--- known-disagreement: false alarm: PostgreSQL proves this without a scan
 -- autocommit
+-- setup: SET vacuum_cost_delay = 20; SET vacuum_cost_limit = 1;
 -- hold: LOCK TABLE child IN SHARE UPDATE EXCLUSIVE MODE
 VACUUM child;
 -- form: vacuum-analyze
--- known-disagreement: false alarm: PostgreSQL proves this without a scan
 -- autocommit
+-- setup: SET vacuum_cost_delay = 20; SET vacuum_cost_limit = 1;
 -- hold: LOCK TABLE child IN SHARE UPDATE EXCLUSIVE MODE
 VACUUM ANALYZE child;
 -- form: analyze-table

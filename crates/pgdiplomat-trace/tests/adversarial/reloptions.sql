@@ -15,7 +15,6 @@ ALTER TABLE child SET (toast_tuple_target = 256);
 -- form: table-set-parallel-workers
 ALTER TABLE child SET (parallel_workers = 2);
 -- form: table-set-user-catalog-table
--- known-disagreement: the lock level depends on the option (PostgreSQL measures it per reloption); the model uses SHARE UPDATE EXCLUSIVE for all
 ALTER TABLE child SET (user_catalog_table = true);
 -- form: table-set-log-autovacuum-min-duration
 ALTER TABLE child SET (log_autovacuum_min_duration = 0);
@@ -31,12 +30,10 @@ ALTER TABLE child SET (toast.autovacuum_enabled = false);
 -- form: table-set-two-options
 ALTER TABLE child SET (fillfactor = 80, autovacuum_enabled = false);
 -- form: table-set-mixed-options
--- known-disagreement: the lock level depends on the option (PostgreSQL measures it per reloption); the model uses SHARE UPDATE EXCLUSIVE for all
 ALTER TABLE child SET (autovacuum_enabled = false, user_catalog_table = true);
 -- form: table-reset-fillfactor
 ALTER TABLE child RESET (fillfactor);
 -- form: table-reset-user-catalog-table
--- known-disagreement: the lock level depends on the option (PostgreSQL measures it per reloption); the model uses SHARE UPDATE EXCLUSIVE for all
 ALTER TABLE child RESET (user_catalog_table);
 -- form: partitioned-set-fillfactor-refused
 -- known-disagreement: a partitioned table takes no storage parameters; the model does not know the rule
@@ -50,31 +47,23 @@ ALTER INDEX child_parent_idx SET (deduplicate_items = off);
 -- form: btree-index-reset-fillfactor
 ALTER INDEX child_parent_idx RESET (fillfactor);
 -- form: gin-index-set-fastupdate
--- known-disagreement: the lock level depends on the option (PostgreSQL measures it per reloption); the model uses SHARE UPDATE EXCLUSIVE for all
 ALTER INDEX docs_tags_gin SET (fastupdate = off);
 -- form: gin-index-set-pending-list-limit
--- known-disagreement: the lock level depends on the option (PostgreSQL measures it per reloption); the model uses SHARE UPDATE EXCLUSIVE for all
 ALTER INDEX docs_tags_gin SET (gin_pending_list_limit = 1024);
 -- form: gist-index-set-buffering
--- known-disagreement: the lock level depends on the option (PostgreSQL measures it per reloption); the model uses SHARE UPDATE EXCLUSIVE for all
 ALTER INDEX docs_body_trgm SET (buffering = off);
 -- form: gist-index-set-fillfactor
 ALTER INDEX docs_body_trgm SET (fillfactor = 80);
 -- form: brin-index-set-pages-per-range
--- known-disagreement: the lock level depends on the option (PostgreSQL measures it per reloption); the model uses SHARE UPDATE EXCLUSIVE for all
 ALTER INDEX docs_id_brin SET (pages_per_range = 64);
 -- form: brin-index-set-autosummarize
--- known-disagreement: the lock level depends on the option (PostgreSQL measures it per reloption); the model uses SHARE UPDATE EXCLUSIVE for all
 ALTER INDEX docs_id_brin SET (autosummarize = on);
 -- form: view-set-security-barrier
--- known-disagreement: a view option takes ACCESS EXCLUSIVE; the model uses the table row
 ALTER VIEW parent_vv SET (security_barrier = true);
 -- form: view-set-security-invoker
--- known-disagreement: a view option takes ACCESS EXCLUSIVE; the model uses the table row
 -- since: 15
 ALTER VIEW parent_vv SET (security_invoker = true);
 -- form: view-reset-security-barrier
--- known-disagreement: a view option takes ACCESS EXCLUSIVE; the model uses the table row
 ALTER VIEW parent_vv RESET (security_barrier);
 -- form: matview-set-fillfactor
 ALTER MATERIALIZED VIEW source_mv SET (fillfactor = 90);

@@ -2,16 +2,12 @@
 -- constraints that validate, and defaults.
 
 -- form: add-column-domain-check
--- known-disagreement: a domain with constraints or a volatile default rewrites and checks every row; the model treats it as its base type
 ALTER TABLE child ADD COLUMN p posint;
 -- form: add-column-domain-check-default
--- known-disagreement: a domain with constraints or a volatile default rewrites and checks every row; the model treats it as its base type
 ALTER TABLE child ADD COLUMN p posint DEFAULT 1;
 -- form: add-column-domain-not-null-default
--- known-disagreement: a domain with constraints or a volatile default rewrites and checks every row; the model treats it as its base type
 ALTER TABLE child ADD COLUMN t nonnull_text DEFAULT 'x';
 -- form: add-column-domain-volatile-default
--- known-disagreement: a domain with constraints or a volatile default rewrites and checks every row; the model treats it as its base type
 ALTER TABLE child ADD COLUMN r rand_default;
 -- form: add-column-plain-domain
 ALTER TABLE child ADD COLUMN d plain_int;
@@ -62,22 +58,17 @@ ALTER TABLE child ADD COLUMN r float8 DEFAULT random() CHECK (r >= 0);
 -- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
 ALTER TABLE child ADD COLUMN c int DEFAULT f_volatile();
 -- form: varchar-widen
--- known-disagreement: a binary-coercible change locks no index; the lock table says it does
 ALTER TABLE parent ALTER COLUMN code TYPE varchar(40);
 -- form: varchar-widen-with-check
--- known-disagreement: a binary-coercible change still checks the CHECKs on the column and rebuilds expression indexes
 ALTER TABLE child ALTER COLUMN label TYPE varchar(40);
 -- form: varchar-widen-with-expression-index
--- known-disagreement: a binary-coercible change still checks the CHECKs on the column and rebuilds expression indexes
 -- setup: ALTER TABLE child DROP CONSTRAINT child_label_check;
 ALTER TABLE child ALTER COLUMN label TYPE varchar(40);
 -- form: varchar-to-text-with-check
--- known-disagreement: a binary-coercible change still checks the CHECKs on the column and rebuilds expression indexes
 ALTER TABLE child ALTER COLUMN label TYPE text;
 -- form: varchar-narrow
 ALTER TABLE parent ALTER COLUMN code TYPE varchar(20);
 -- form: varchar-unlimited
--- known-disagreement: a binary-coercible change locks no index; the lock table says it does
 ALTER TABLE parent ALTER COLUMN code TYPE varchar;
 -- form: text-to-varchar
 ALTER TABLE child ALTER COLUMN note TYPE varchar(100);
@@ -86,39 +77,31 @@ ALTER TABLE child ALTER COLUMN qty TYPE bigint;
 -- form: int-to-check-domain
 ALTER TABLE child ALTER COLUMN qty TYPE posint;
 -- form: bit-to-varbit
--- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
 ALTER TABLE child ALTER COLUMN bits TYPE varbit;
 -- form: bit-to-longer-bit
 ALTER TABLE child ALTER COLUMN bits TYPE bit(8) USING bits::bit(8);
 -- form: timestamp-to-timestamptz
--- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
 ALTER TABLE child ALTER COLUMN ts TYPE timestamptz;
 -- form: timestamp-to-timestamptz-utc
--- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
 -- setup: SET TimeZone = 'UTC';
 ALTER TABLE child ALTER COLUMN ts TYPE timestamptz;
 -- form: text-to-int-using
 -- setup: UPDATE child SET note = '1';
 ALTER TABLE child ALTER COLUMN note TYPE int USING note::int;
 -- form: numeric-widen-precision
--- known-disagreement: a binary-coercible change locks no index; the lock table says it does
 -- setup: ALTER TABLE grandchild ADD COLUMN amount numeric(10, 2);
 ALTER TABLE grandchild ALTER COLUMN amount TYPE numeric(12, 2);
 -- form: numeric-change-scale
 -- setup: ALTER TABLE grandchild ADD COLUMN amount numeric(10, 2);
 ALTER TABLE grandchild ALTER COLUMN amount TYPE numeric(10, 3);
 -- form: numeric-to-unconstrained
--- known-disagreement: a binary-coercible change locks no index; the lock table says it does
 -- setup: ALTER TABLE grandchild ADD COLUMN amount numeric(10, 2);
 ALTER TABLE grandchild ALTER COLUMN amount TYPE numeric;
 -- form: alter-type-collate
--- known-disagreement: a binary-coercible change locks no index; the lock table says it does
 ALTER TABLE app.parent ALTER COLUMN name TYPE text COLLATE "C";
 -- form: alter-type-with-index
--- known-disagreement: a foreign key column type change also locks and checks the referenced table
 ALTER TABLE grandchild ALTER COLUMN child_id TYPE bigint;
 -- form: domain-column-to-base-type
--- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
 ALTER TABLE uses_domain ALTER COLUMN p TYPE int;
 -- form: enum-column-to-text
 ALTER TABLE diary ALTER COLUMN m TYPE text;
@@ -187,7 +170,6 @@ ALTER TABLE child ALTER COLUMN qty2 DROP EXPRESSION;
 -- setup: ALTER TABLE grandchild ALTER COLUMN child_id SET NOT NULL;
 ALTER TABLE grandchild ALTER COLUMN child_id ADD GENERATED BY DEFAULT AS IDENTITY;
 -- form: drop-identity
--- known-disagreement: also locks the sequence the column owns or uses; the model does not name sequences
 -- setup: ALTER TABLE grandchild ADD COLUMN n bigint GENERATED ALWAYS AS IDENTITY;
 ALTER TABLE grandchild ALTER COLUMN n DROP IDENTITY;
 -- form: set-without-oids-noop

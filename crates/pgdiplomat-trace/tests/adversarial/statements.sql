@@ -20,10 +20,8 @@ ALTER VIEW parent_vv RENAME COLUMN id TO parent_id;
 -- form: alter-view-set-schema
 ALTER VIEW parent_vv SET SCHEMA app;
 -- form: alter-view-set-security-barrier
--- known-disagreement: a view option takes ACCESS EXCLUSIVE; the model uses the table row
 ALTER VIEW parent_v SET (security_barrier = true);
 -- form: alter-view-set-check-option
--- known-disagreement: a view option takes ACCESS EXCLUSIVE; the model uses the table row
 ALTER VIEW parent_v SET (check_option = local);
 -- form: alter-view-owner
 ALTER VIEW parent_v OWNER TO CURRENT_USER;
@@ -127,7 +125,6 @@ DROP SEQUENCE free_seq;
 -- form: setval-sequence
 SELECT setval('free_seq', 100);
 -- form: alter-column-set-identity-restart
--- known-disagreement: also locks the sequence the column owns or uses; the model does not name sequences
 -- setup: ALTER TABLE grandchild ADD COLUMN n bigint GENERATED ALWAYS AS IDENTITY;
 ALTER TABLE grandchild ALTER COLUMN n RESTART WITH 5000;
 -- form: create-trigger

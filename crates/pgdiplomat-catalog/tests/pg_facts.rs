@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use pgdiplomat_pg::{Cluster, ClusterOptions};
-use pgdiplomat_trace::facts::function_volatility;
+use pgdiplomat_catalog::facts::{binary_coercible_casts, function_volatility, reloption_lock_levels};
 
 fn data_file(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -73,14 +73,10 @@ impl Table {
     }
 }
 
-#[test]
-fn function_volatility_matches_the_server() {
-    let cluster = Cluster::start(ClusterOptions::default()).expect("start PostgreSQL");
-    let major = cluster.version().major;
-    let mut client = cluster.connect().unwrap();
-    let facts = function_volatility(&mut client).expect("read pg_proc");
-    assert!(facts.len() > 1000, "only {} functions read", facts.len());
-    let path = data_file("function-volatility.tsv");
+/// Checks one version's column of a data file against what the server says, or (with
+/// `PGDIPLOMAT_WRITE_FACTS`) writes that column.
+fn check_or_write(file: &str, major: u32, version: &str, facts: &BTreeMap<String, String>) {
+    let path = data_file(file);
     let mut table = Table::read(&std::fs::read_to_string(&path).expect("data file"));
     let col = table.column(major);
     let width = table.header.len() - 1;
@@ -89,12 +85,12 @@ fn function_volatility_matches_the_server() {
         for cells in table.rows.values_mut() {
             cells[col] = "-".into();
         }
-        for (name, v) in &facts {
+        for (name, v) in facts {
             let cells = table
                 .rows
                 .entry(name.clone())
                 .or_insert_with(|| vec!["-".to_string(); width]);
-            cells[col] = v.to_string();
+            cells[col] = v.clone();
         }
         table.rows.retain(|_, cells| cells.iter().any(|c| c != "-"));
         std::fs::write(&path, table.render()).unwrap();
@@ -103,26 +99,57 @@ fn function_volatility_matches_the_server() {
     }
 
     let mut diffs = Vec::new();
-    for (name, v) in &facts {
+    for (name, v) in facts {
         let recorded = table.rows.get(name).map(|c| c[col].as_str()).unwrap_or("-");
-        if recorded != v.to_string() {
+        if recorded != v {
             diffs.push(format!("{name}: server {v}, data file {recorded}"));
         }
     }
     for (name, cells) in &table.rows {
         if cells[col] != "-" && !facts.contains_key(name) {
-            diffs.push(format!(
-                "{name}: data file {}, absent on the server",
-                cells[col]
-            ));
+            diffs.push(format!("{name}: data file {}, absent on the server", cells[col]));
         }
     }
     assert!(
         diffs.is_empty(),
-        "{} differences between {} and PostgreSQL {} (regenerate with scripts/gen-pg-facts):\n{}",
+        "{} differences between {} and PostgreSQL {version} (regenerate with scripts/gen-pg-facts):\n{}",
         diffs.len(),
         path.display(),
-        cluster.version(),
         diffs.join("\n")
     );
+}
+
+#[test]
+fn function_volatility_matches_the_server() {
+    let cluster = Cluster::start(ClusterOptions::default()).expect("start PostgreSQL");
+    let major = cluster.version().major;
+    let mut client = cluster.connect().unwrap();
+    let facts = function_volatility(&mut client).expect("read pg_proc");
+    assert!(facts.len() > 1000, "only {} functions read", facts.len());
+    let facts: BTreeMap<String, String> = facts.into_iter().map(|(k, v)| (k, v.to_string())).collect();
+    check_or_write("function-volatility.tsv", major, &cluster.version().to_string(), &facts);
+}
+
+/// The lock level of every storage parameter, measured on the server (`ALTER ... SET` in a
+/// rolled-back transaction, strongest lock on the relation from `pg_locks`).
+#[test]
+fn reloption_lock_levels_match_the_server() {
+    let cluster = Cluster::start(ClusterOptions::default()).expect("start PostgreSQL");
+    let major = cluster.version().major;
+    let mut client = cluster.connect().unwrap();
+    let facts = reloption_lock_levels(&mut client).expect("measure reloptions");
+    assert!(facts.len() > 30, "only {} options measured", facts.len());
+    check_or_write("reloption-locks.tsv", major, &cluster.version().to_string(), &facts);
+}
+
+/// The binary-coercible casts of `pg_cast` (castmethod 'b'): type changes along them keep
+/// every stored value.
+#[test]
+fn binary_coercible_casts_match_the_server() {
+    let cluster = Cluster::start(ClusterOptions::default()).expect("start PostgreSQL");
+    let major = cluster.version().major;
+    let mut client = cluster.connect().unwrap();
+    let facts = binary_coercible_casts(&mut client).expect("read pg_cast");
+    assert!(facts.contains_key("varchar>text") && facts.contains_key("cidr>inet"), "{facts:?}");
+    check_or_write("binary-coercible-casts.tsv", major, &cluster.version().to_string(), &facts);
 }

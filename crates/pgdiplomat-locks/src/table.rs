@@ -229,6 +229,7 @@ pub enum StatementForm {
     AlterSequence,
     RenameSequence,
     DropSequence,
+    DropType,
     CreateTableAs,
     AlterConstraint,
     CreatePublication,
@@ -437,8 +438,9 @@ pub static LOCK_TABLE: &[LockFact] = &[
         "CREATE INDEX CONCURRENTLY t_d_idx ON t (d)")
         .scans().no_transaction().waits()
         .note("Two table scans; waits for writers and for every transaction with an older snapshot in the database. A failure leaves an INVALID index behind. Not supported on partitioned tables."),
-    fact(F::DropIndex, "DROP INDEX", &[(Table, AccessExclusive), (Index, AccessExclusive)],
-        "DROP INDEX t_a_idx"),
+    fact(F::DropIndex, "DROP INDEX", &[(Table, AccessExclusive), (Index, AccessExclusive), (Partitions, AccessExclusive)],
+        "DROP INDEX t_a_idx")
+        .note("The index of a partitioned table is dropped on every partition too (ACCESS EXCLUSIVE on each)."),
     fact(F::DropIndexConcurrently, "DROP INDEX CONCURRENTLY",
         &[(Table, ShareUpdateExclusive), (Index, ShareUpdateExclusive)],
         "DROP INDEX CONCURRENTLY t_a_idx")
@@ -717,6 +719,8 @@ pub static LOCK_TABLE: &[LockFact] = &[
         .note("The relation is the sequence: nextval() on it (every insert that uses it) waits until the transaction ends. The sequence's one-row file is replaced."),
     fact(F::RenameSequence, "ALTER SEQUENCE ... RENAME", T_AE, "ALTER SEQUENCE t_seq RENAME TO t_seq2")
         .note("Defaults keep working (they name the sequence by OID); code that names it breaks."),
+    fact(F::DropType, "DROP TYPE / DROP DOMAIN", &[], "DROP TYPE t_mood")
+        .note("Locks no table: PostgreSQL refuses it while a column, function or view uses the type (without CASCADE)."),
     fact(F::DropSequence, "DROP SEQUENCE", T_AE, "DROP SEQUENCE t_seq")
         .note("Column defaults that use it block the drop (or are dropped with CASCADE); inserts relying on them fail."),
     fact(F::CreateTableAs, "CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW", &[], "CREATE TABLE t_copy AS SELECT * FROM t")

@@ -430,7 +430,19 @@ fn classify_index(i: &protobuf::IndexStmt, _schema: &SchemaState) -> Operation {
 fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation> {
     let kind = ObjectType::try_from(d.remove_type).unwrap_or(ObjectType::Undefined);
     let mut out = Vec::new();
+    let cascade = d.behavior == protobuf::DropBehavior::DropCascade as i32;
     for obj in &d.objects {
+        // DROP TYPE / DROP DOMAIN name types (TypeName nodes): no table is locked; what
+        // CASCADE also drops is not modelled (below).
+        if matches!(kind, ObjectType::ObjectType | ObjectType::ObjectDomain) {
+            if !cascade {
+                out.push(Operation {
+                    if_exists: d.missing_ok,
+                    ..Operation::new(F::DropType, None)
+                });
+            }
+            continue;
+        }
         let list = match obj.node.as_ref() {
             Some(NodeEnum::List(l)) => &l.items[..],
             _ => continue,
@@ -525,10 +537,10 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                 let table = RelName::from_name_list(&list[..list.len().saturating_sub(1)]);
                 out.push(Operation::new(F::CreatePolicy, table));
             }
+
             _ => {}
         }
     }
-    let cascade = d.behavior == protobuf::DropBehavior::DropCascade as i32;
     if cascade
         && matches!(
             kind,

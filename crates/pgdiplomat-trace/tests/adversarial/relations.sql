@@ -93,7 +93,6 @@ DROP SEQUENCE serials_id_seq CASCADE;
 -- form: drop-materialized-view
 DROP MATERIALIZED VIEW source_mv;
 -- form: drop-index-of-partitioned
--- known-disagreement: recurses to every partition; the model names only the partitioned parent
 DROP INDEX events_at_idx;
 -- form: attach-partition-with-default
 ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');

@@ -86,7 +86,6 @@ ALTER DOMAIN posint RENAME TO positive_int;
 -- form: create-domain
 CREATE DOMAIN small_text AS varchar(10);
 -- form: drop-domain-unused
--- known-disagreement: no lock-table row yet (DROP TYPE / DROP DOMAIN)
 DROP DOMAIN plain_int;
 -- form: alter-type-add-value
 ALTER TYPE mood ADD VALUE 'angry';
@@ -99,7 +98,6 @@ CREATE TYPE color AS ENUM ('red', 'green');
 -- form: create-composite-type
 CREATE TYPE pair AS (a int, b int);
 -- form: drop-type-unused
--- known-disagreement: no lock-table row yet (DROP TYPE / DROP DOMAIN)
 -- setup: CREATE TYPE unused_t AS ENUM ('x');
 DROP TYPE unused_t;
 -- form: alter-sequence-restart

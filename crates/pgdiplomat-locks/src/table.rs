@@ -694,11 +694,18 @@ pub static LOCK_TABLE: &[LockFact] = &[
         .rewrites(Rewrite::Table).scans(),
     fact(F::VacuumFull, "VACUUM FULL", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)], "VACUUM FULL t")
         .rewrites(Rewrite::Table).scans().no_transaction(),
-    fact(F::Vacuum, "VACUUM", T_SUE, "VACUUM t")
-        .scans().no_transaction()
-        .note("Its final truncate phase briefly takes ACCESS EXCLUSIVE (disable with vacuum_truncate = false)."),
+    fact(F::Vacuum, "VACUUM", &[(Table, ShareUpdateExclusive), (Partitions, ShareUpdateExclusive)], "VACUUM t")
+        .scans().no_transaction().versions(13, 17)
+        .note("Its final truncate phase briefly takes ACCESS EXCLUSIVE (disable with vacuum_truncate = false). Each partition is vacuumed too."),
+    fact(F::Vacuum, "VACUUM", &[(Table, ShareUpdateExclusive), (Descendants, ShareUpdateExclusive)], "VACUUM t")
+        .scans().no_transaction().versions(18, 18)
+        .note("Its final truncate phase briefly takes ACCESS EXCLUSIVE (disable with vacuum_truncate = false). Since PostgreSQL 18 inheritance children are vacuumed too, unless ONLY."),
     fact(F::Analyze, "ANALYZE", &[(Table, ShareUpdateExclusive), (Partitions, ShareUpdateExclusive)], "ANALYZE t")
+        .versions(13, 17)
         .note("Reads a sample, not the whole table. Each partition is analysed too; inheritance children are only read (ACCESS SHARE)."),
+    fact(F::Analyze, "ANALYZE", &[(Table, ShareUpdateExclusive), (Descendants, ShareUpdateExclusive)], "ANALYZE t")
+        .versions(18, 18)
+        .note("Reads a sample, not the whole table. Since PostgreSQL 18 partitions and inheritance children are analysed too, unless ONLY."),
     fact(F::RefreshMaterializedView, "REFRESH MATERIALIZED VIEW", &[(Table, AccessExclusive)], "REFRESH MATERIALIZED VIEW mv")
         .rewrites(Rewrite::Table).query_scans(),
     fact(F::RefreshMaterializedViewConcurrently, "REFRESH MATERIALIZED VIEW CONCURRENTLY", &[(Table, Exclusive)],

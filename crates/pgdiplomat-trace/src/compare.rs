@@ -213,6 +213,12 @@ impl Prediction {
             let index_mode = fact.lock_on(RelationRole::AllIndexes);
             for (r, _) in descendants(op, role) {
                 let rewrite = if role == RelationRole::Descendants { fact.rewrite } else { Rewrite::No };
+                // A sampled statement's scans are seen only on its main table (progress view):
+                // a descendant's scan is neither required nor refused then.
+                if obs.sampled && fact.scan == Scan::Table {
+                    self.may_read.push(key(r));
+                    continue;
+                }
                 self.tables.push((key(r), rewrite, key(r), fact.scan, None));
                 if let Some(mode) = index_mode.filter(|_| role == RelationRole::Descendants) {
                     self.all_indexes.push((key(r), mode));

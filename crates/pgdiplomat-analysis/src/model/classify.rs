@@ -1055,16 +1055,13 @@ fn classify_alter_cmd(
                 _ if pc.concurrent => F::DetachPartitionConcurrently,
                 _ => F::DetachPartition,
             };
-            // The DEFAULT partition is locked (and on ATTACH scanned) unless it is the one
-            // attached or detached.
+            // The DEFAULT partition is locked ACCESS EXCLUSIVE (and on ATTACH scanned) — also
+            // when it is the one detached (PostgreSQL 13 locks a plain detached partition only
+            // SHARE UPDATE EXCLUSIVE) — unless it is the one attached.
             let default = if pc.bound.as_ref().is_some_and(|b| b.is_default) {
                 Some(Vec::new())
             } else {
-                schema.default_partition(rel).map(|d| {
-                    d.into_iter()
-                        .filter(|d| partition.as_ref().is_none_or(|p| p.key() != d.key()))
-                        .collect()
-                })
+                schema.default_partition(rel).map(|d| d.into_iter().collect())
             };
             Operation {
                 partition,

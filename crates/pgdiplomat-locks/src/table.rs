@@ -51,6 +51,8 @@ pub enum RelationRole {
     /// What CASCADE reaches: referencing tables (their foreign keys dropped or their rows
     /// truncated), views and materialized views built on it, recursively.
     Dependents,
+    /// Every table with a column of the domain the statement changes.
+    DomainUsers,
 }
 
 impl RelationRole {
@@ -64,6 +66,7 @@ impl RelationRole {
                 | RelationRole::Parent
                 | RelationRole::OwnedSequences
                 | RelationRole::Dependents
+                | RelationRole::DomainUsers
         )
     }
 }
@@ -86,6 +89,7 @@ impl RelationRole {
             RelationRole::Parent => "partitioned parent of the partition",
             RelationRole::OwnedSequences => "sequences owned by the table",
             RelationRole::Dependents => "dependents reached by CASCADE",
+            RelationRole::DomainUsers => "tables with a column of the domain",
         }
     }
 }
@@ -230,6 +234,8 @@ pub enum StatementForm {
     RenameSequence,
     DropSequence,
     DropType,
+    AlterDomainCheck,
+    AlterDomainCatalogOnly,
     CreateTableAs,
     AlterConstraint,
     CreatePublication,
@@ -726,6 +732,13 @@ pub static LOCK_TABLE: &[LockFact] = &[
         .note("The relation is the sequence: nextval() on it (every insert that uses it) waits until the transaction ends. The sequence's one-row file is replaced."),
     fact(F::RenameSequence, "ALTER SEQUENCE ... RENAME", T_AE, "ALTER SEQUENCE t_seq RENAME TO t_seq2")
         .note("Defaults keep working (they name the sequence by OID); code that names it breaks."),
+    fact(F::AlterDomainCheck, "ALTER DOMAIN ... ADD CONSTRAINT / SET NOT NULL / VALIDATE CONSTRAINT", &[(DomainUsers, Share)],
+        "ALTER DOMAIN t_dom ADD CONSTRAINT t_dom_pos CHECK (VALUE > 0)")
+        .also_scans(&[DomainUsers])
+        .note("Checks every row of every table with a column of the domain, under SHARE (writes wait). Add it NOT VALID, then VALIDATE: the validation still takes SHARE."),
+    fact(F::AlterDomainCatalogOnly, "ALTER DOMAIN ... ADD CONSTRAINT NOT VALID / DROP CONSTRAINT / DROP NOT NULL / SET DEFAULT", &[],
+        "ALTER DOMAIN t_dom DROP NOT NULL")
+        .note("A catalog change: no table is locked or read."),
     fact(F::DropType, "DROP TYPE / DROP DOMAIN", &[], "DROP TYPE t_mood")
         .note("Locks no table: PostgreSQL refuses it while a column, function or view uses the type (without CASCADE)."),
     fact(F::DropSequence, "DROP SEQUENCE", T_AE, "DROP SEQUENCE t_seq")

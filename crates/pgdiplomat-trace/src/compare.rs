@@ -180,7 +180,8 @@ impl Prediction {
                 | RelationRole::DefaultPartition
                 | RelationRole::Parent
                 | RelationRole::OwnedSequences
-                | RelationRole::Dependents => {
+                | RelationRole::Dependents
+                | RelationRole::DomainUsers => {
                     for r in op.related(role).into_iter().flatten() {
                         self.lock(key(r), role, mode);
                     }

@@ -172,6 +172,7 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
         }
         NodeEnum::ReindexStmt(r) => Operations(vec![classify_reindex(r)]),
         NodeEnum::CreateStmt(c) => Operations(vec![classify_create_table(c, schema)]),
+        NodeEnum::AlterDomainStmt(d) => Operations(vec![classify_alter_domain(d, schema)]),
         NodeEnum::TruncateStmt(t) => Operations(
             t.relations
                 .iter()
@@ -1283,6 +1284,32 @@ fn classify_alter_type(
     }
 }
 
+/// ALTER DOMAIN: a constraint that is checked (ADD without NOT VALID, SET NOT NULL,
+/// VALIDATE) reads every table with a column of the domain under SHARE; the rest is catalog.
+fn classify_alter_domain(d: &protobuf::AlterDomainStmt, schema: &SchemaState) -> Operation {
+    let name = string_list(&d.type_name);
+    let domain = name.last().cloned().unwrap_or_default();
+    let checks = match d.subtype.as_str() {
+        "O" | "V" => true,
+        "C" => !matches!(
+            d.def.as_ref().and_then(|n| n.node.as_ref()),
+            Some(NodeEnum::Constraint(c)) if c.skip_validation
+        ),
+        "T" | "N" | "X" => false,
+        other => {
+            return Operation::not_modelled(format!("ALTER DOMAIN (subcommand {other})"), None);
+        }
+    };
+    if !checks {
+        return Operation::new(F::AlterDomainCatalogOnly, None);
+    }
+    Operation {
+        detail: Some(format!("checks every value of domain {domain} in every table that uses it")),
+        ..Operation::new(F::AlterDomainCheck, None)
+    }
+    .with(R::DomainUsers, schema.domain_users(&domain))
+}
+
 /// Whether a USING expression is just `column::new_type` (or `CAST(column AS new_type)`).
 fn is_plain_cast_of(using: &protobuf::Node, column: &str, new: &ColumnType) -> bool {
     let Some(NodeEnum::TypeCast(tc)) = using.node.as_ref() else {
@@ -1400,6 +1427,7 @@ pub fn relation_for_role(op: &Operation, role: pgdiplomat_locks::RelationRole) -
         R::Parent => op.table.as_ref().map(|t| format!("the partitioned parent of {t}, if any")),
         R::OwnedSequences => op.table.as_ref().map(|t| format!("any sequences owned by {t}")),
         R::Dependents => op.table.as_ref().map(|t| format!("any dependents of {t}")),
+        R::DomainUsers => Some("every table with a column of the domain".to_string()),
     }
 }
 

@@ -202,6 +202,25 @@ impl SchemaState {
         self.domains.get(&name.to_ascii_lowercase())
     }
 
+    /// The tables with a column of domain `name`, when the run knows the domain (created in
+    /// the run or read from the database): the users it has seen.
+    pub fn domain_users(&self, name: &str) -> Option<Vec<RelName>> {
+        self.domain(name)?;
+        let name = name.to_ascii_lowercase();
+        let mut out: Vec<RelName> = self
+            .tables
+            .iter()
+            .filter(|(_, t)| {
+                t.columns
+                    .values()
+                    .any(|c| c.ty.as_ref().is_some_and(|ty| ty.name.eq_ignore_ascii_case(&name)))
+            })
+            .filter_map(|(k, _)| rel_of_key(k))
+            .collect();
+        out.sort_by_key(|r| r.key());
+        Some(out)
+    }
+
     /// Records the session TimeZone (read from the database, or set by the run).
     pub fn learn_timezone(&mut self, tz: &str) {
         self.timezone = Some(tz.to_string());

@@ -60,26 +60,19 @@ ALTER TABLE child DROP CONSTRAINT child_qty_check;
 -- form: drop-constraint-if-exists-missing
 ALTER TABLE child DROP CONSTRAINT IF EXISTS no_such_constraint;
 -- form: alter-domain-add-check
--- known-disagreement: no lock-table row yet (ALTER DOMAIN: adding a constraint or NOT NULL scans every column of the domain's type under SHARE locks)
 ALTER DOMAIN posint ADD CONSTRAINT posint_small CHECK (VALUE < 1000000);
 -- form: alter-domain-add-check-not-valid
--- known-disagreement: no lock-table row yet (ALTER DOMAIN: adding a constraint or NOT NULL scans every column of the domain's type under SHARE locks)
 ALTER DOMAIN posint ADD CONSTRAINT posint_small CHECK (VALUE < 1000000) NOT VALID;
 -- form: alter-domain-validate
--- known-disagreement: no lock-table row yet (ALTER DOMAIN: adding a constraint or NOT NULL scans every column of the domain's type under SHARE locks)
 -- setup: ALTER DOMAIN posint ADD CONSTRAINT posint_small CHECK (VALUE < 1000000) NOT VALID;
 ALTER DOMAIN posint VALIDATE CONSTRAINT posint_small;
 -- form: alter-domain-set-not-null
--- known-disagreement: no lock-table row yet (ALTER DOMAIN: adding a constraint or NOT NULL scans every column of the domain's type under SHARE locks)
 ALTER DOMAIN posint SET NOT NULL;
 -- form: alter-domain-drop-not-null
--- known-disagreement: no lock-table row yet (ALTER DOMAIN: adding a constraint or NOT NULL scans every column of the domain's type under SHARE locks)
 ALTER DOMAIN nonnull_text DROP NOT NULL;
 -- form: alter-domain-drop-constraint
--- known-disagreement: no lock-table row yet (ALTER DOMAIN: adding a constraint or NOT NULL scans every column of the domain's type under SHARE locks)
 ALTER DOMAIN posint DROP CONSTRAINT posint_check;
 -- form: alter-domain-set-default
--- known-disagreement: no lock-table row yet (ALTER DOMAIN: adding a constraint or NOT NULL scans every column of the domain's type under SHARE locks)
 ALTER DOMAIN posint SET DEFAULT 1;
 -- form: alter-domain-rename
 ALTER DOMAIN posint RENAME TO positive_int;

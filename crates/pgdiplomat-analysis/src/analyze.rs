@@ -79,7 +79,9 @@ impl Effect {
         }
         fact.locks
             .iter()
-            .filter(|(r, _)| r.from_schema_graph() && self.op.related(*r).is_none())
+            // (A DML statement's "rows may reach" is not worth a line when unknown: ROW
+            // EXCLUSIVE at most, only where its rows go.)
+            .filter(|(r, _)| r.from_schema_graph() && !r.may_lock() && self.op.related(*r).is_none())
             .copied()
             .collect()
     }

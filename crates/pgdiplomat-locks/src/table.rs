@@ -53,6 +53,10 @@ pub enum RelationRole {
     Dependents,
     /// Every table with a column of the domain the statement changes.
     DomainUsers,
+    /// The relations a DML statement's rows may reach: partitions and inheritance children,
+    /// a view's base tables, tables whose foreign keys point at it. The plan decides which:
+    /// the lock is "up to", never required ([`RelationRole::may_lock`]).
+    RowsReach,
 }
 
 impl RelationRole {
@@ -67,7 +71,14 @@ impl RelationRole {
                 | RelationRole::OwnedSequences
                 | RelationRole::Dependents
                 | RelationRole::DomainUsers
+                | RelationRole::RowsReach
         )
+    }
+
+    /// Whether the lock on this role's relations is a maximum the plan may take, not a lock
+    /// the statement always takes.
+    pub fn may_lock(self) -> bool {
+        self == RelationRole::RowsReach
     }
 }
 
@@ -90,6 +101,7 @@ impl RelationRole {
             RelationRole::OwnedSequences => "sequences owned by the table",
             RelationRole::Dependents => "dependents reached by CASCADE",
             RelationRole::DomainUsers => "tables with a column of the domain",
+            RelationRole::RowsReach => "relations its rows may reach",
         }
     }
 }
@@ -755,7 +767,7 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::CreatePolicy, "CREATE/ALTER/DROP POLICY", T_AE, "CREATE POLICY p ON t USING (true)"),
     fact(F::LockTable, "LOCK TABLE", T_AE, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
         .note("The mode shown is the default; an explicit IN ... MODE is honoured."),
-    fact(F::Dml, "INSERT / UPDATE / DELETE", &[(Table, RowExclusive)], "UPDATE t SET a = a WHERE id = 1")
+    fact(F::Dml, "INSERT / UPDATE / DELETE", &[(Table, RowExclusive), (RowsReach, RowExclusive)], "UPDATE t SET a = a WHERE id = 1")
         .query_scans()
         .note("Row locks on every changed row; a whole-table UPDATE writes a new version of every row."),
 ];

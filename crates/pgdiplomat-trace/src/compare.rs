@@ -102,6 +102,9 @@ pub struct Prediction {
     pub may_read: Vec<String>,
     /// The statement runs a query of the user's (DML, REFRESH): it reads what the plan reads.
     pub runs_query: bool,
+    /// Relations the statement may lock up to a mode, if its plan reaches them (DML rows
+    /// routed to partitions, a view's base tables, RI triggers on referencing tables).
+    pub may_lock: BTreeMap<String, LockMode>,
 }
 
 impl Prediction {
@@ -184,6 +187,13 @@ impl Prediction {
                 | RelationRole::DomainUsers => {
                     for r in op.related(role).into_iter().flatten() {
                         self.lock(key(r), role, mode);
+                    }
+                }
+                // Up to this mode, if the plan reaches them.
+                RelationRole::RowsReach => {
+                    for r in op.related(role).into_iter().flatten() {
+                        let e = self.may_lock.entry(key(r)).or_insert(mode);
+                        *e = (*e).max(mode);
                     }
                 }
             }
@@ -328,6 +338,7 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
         if matches!(rel.kind, 'r' | 'p' | 'm' | 'v' | 'S' | 'f')
             && *mode > harmless
             && !p.locks.contains_key(name)
+            && p.may_lock.get(name).is_none_or(|m| mode > m)
         {
             out.push(format!(
                 "{name}: observed {mode}, which the model does not predict"

@@ -243,13 +243,13 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
                 .collect(),
         ),
         NodeEnum::UpdateStmt(u) => {
-            Operations(vec![dml(u.relation.as_ref(), u.where_clause.is_none())])
+            Operations(vec![dml(u.relation.as_ref(), u.where_clause.is_none(), true, schema)])
         }
         NodeEnum::DeleteStmt(d) => {
-            Operations(vec![dml(d.relation.as_ref(), d.where_clause.is_none())])
+            Operations(vec![dml(d.relation.as_ref(), d.where_clause.is_none(), true, schema)])
         }
-        NodeEnum::InsertStmt(i) => Operations(vec![dml(i.relation.as_ref(), false)]),
-        NodeEnum::MergeStmt(m) => Operations(vec![dml(m.relation.as_ref(), false)]),
+        NodeEnum::InsertStmt(i) => Operations(vec![dml(i.relation.as_ref(), false, false, schema)]),
+        NodeEnum::MergeStmt(m) => Operations(vec![dml(m.relation.as_ref(), false, true, schema)]),
         NodeEnum::AlterObjectSchemaStmt(a) => {
             match ObjectType::try_from(a.object_type) {
                 Ok(ObjectType::ObjectSequence) => Operations(vec![Operation::not_modelled(
@@ -335,11 +335,33 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
     }
 }
 
-fn dml(rv: Option<&protobuf::RangeVar>, whole_table: bool) -> Operation {
+/// DML: ROW EXCLUSIVE on the table, and on what its rows may reach: partitions and
+/// inheritance children (unless ONLY), a view's base tables, and — for UPDATE / DELETE — the
+/// tables whose foreign keys point at it (their RI triggers lock them).
+fn dml(rv: Option<&protobuf::RangeVar>, whole_table: bool, removes_rows: bool, schema: &SchemaState) -> Operation {
+    let table = rv.map(RelName::from_range_var);
+    let reach = table.as_ref().and_then(|t| {
+        let known = schema.table(t).is_some_and(|s| s.kind_known) || schema.view_bases(t).is_some();
+        if !known {
+            return None;
+        }
+        let mut out: Vec<RelName> = Vec::new();
+        if rv.is_some_and(|r| r.inh) {
+            out.extend(schema.descendants(t).into_iter().flatten().map(|(r, _)| r));
+        }
+        out.extend(schema.view_bases(t).into_iter().flatten());
+        if removes_rows {
+            out.extend(schema.all_referencing_tables(t, true));
+        }
+        out.sort_by_key(|r| r.key());
+        out.dedup();
+        Some(out)
+    });
     Operation {
         detail: whole_table.then(|| "no WHERE clause: every row is changed".to_string()),
-        ..Operation::new(F::Dml, rv.map(RelName::from_range_var))
+        ..Operation::new(F::Dml, table)
     }
+    .with(R::RowsReach, reach)
 }
 
 fn range_var(node: &protobuf::Node) -> Option<RelName> {
@@ -1428,6 +1450,10 @@ pub fn relation_for_role(op: &Operation, role: pgdiplomat_locks::RelationRole) -
         R::OwnedSequences => op.table.as_ref().map(|t| format!("any sequences owned by {t}")),
         R::Dependents => op.table.as_ref().map(|t| format!("any dependents of {t}")),
         R::DomainUsers => Some("every table with a column of the domain".to_string()),
+        R::RowsReach => op
+            .table
+            .as_ref()
+            .map(|t| format!("any partitions, base tables or referencing tables the rows of {t} reach")),
     }
 }
 

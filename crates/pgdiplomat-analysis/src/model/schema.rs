@@ -221,6 +221,34 @@ impl SchemaState {
         Some(out)
     }
 
+    /// The relations a view (or materialized view) reads, recursively through views on
+    /// views; `None` when the run knows no view of that name.
+    pub fn view_bases(&self, view: &RelName) -> Option<Vec<RelName>> {
+        let key = view.key();
+        let direct = |v: &str| -> Vec<RelName> {
+            self.views
+                .iter()
+                .filter(|(_, vs)| vs.iter().any(|(x, _)| x.key() == v))
+                .filter_map(|(k, _)| rel_of_key(k))
+                .collect()
+        };
+        let first = direct(&key);
+        if first.is_empty() {
+            return None;
+        }
+        let mut out: Vec<RelName> = Vec::new();
+        let mut stack = first;
+        while let Some(r) = stack.pop() {
+            if out.contains(&r) {
+                continue;
+            }
+            stack.extend(direct(&r.key()));
+            out.push(r);
+        }
+        out.sort_by_key(|r| r.key());
+        Some(out)
+    }
+
     /// Records the session TimeZone (read from the database, or set by the run).
     pub fn learn_timezone(&mut self, tz: &str) {
         self.timezone = Some(tz.to_string());

@@ -247,14 +247,10 @@ SET LOCAL statement_timeout = '5s';
 -- form: update-with-subquery
 UPDATE child SET qty = qty + 1 WHERE parent_id IN (SELECT id FROM parent WHERE id < 10);
 -- form: delete-cascading-fk
--- known-disagreement: DML also locks the tables its rows reach (partitions, view base tables, ON DELETE CASCADE)
 DELETE FROM child WHERE id = 1;
 -- form: insert-into-partitioned
--- known-disagreement: recurses to every partition; the model names only the partitioned parent
 INSERT INTO events VALUES (1000, 'k', '2026-05-01');
 -- form: insert-into-view
--- known-disagreement: DML also locks the tables its rows reach (partitions, view base tables, ON DELETE CASCADE)
 INSERT INTO parent_v VALUES (1000, 'p1000');
 -- form: update-partitioned-moves-row
--- known-disagreement: recurses to every partition; the model names only the partitioned parent
 UPDATE events SET at = '2026-06-01' WHERE id = 1;

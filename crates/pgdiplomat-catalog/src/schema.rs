@@ -175,6 +175,17 @@ pub fn load_schema(client: &mut Client, state: &mut SchemaState) -> Result<(), P
             },
         );
     }
+    // User functions: whether some overload of each name is volatile.
+    for row in client.query(
+        &format!(
+            "SELECT p.proname::text, bool_or(p.provolatile = 'v')
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE {USER} GROUP BY 1"
+        ),
+        &[],
+    )? {
+        state.learn_function(row.get(0), row.get(1));
+    }
     // The session TimeZone new connections get (timestamp <-> timestamptz rewrites unless UTC).
     let tz: String = client.query_one("SELECT current_setting('TimeZone')", &[])?.get(0);
     state.learn_timezone(&tz);

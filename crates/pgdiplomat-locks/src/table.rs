@@ -217,6 +217,7 @@ pub enum StatementForm {
     RowLevelSecurity,
     ClusterOn,
     InheritChange,
+    DropInherit,
     EnableDisableTrigger,
     AttachPartition,
     DetachPartition,
@@ -225,6 +226,7 @@ pub enum StatementForm {
     CreateTable,
     CreateTableWithForeignKey,
     CreateTablePartitionOf,
+    CreateTableInherits,
     DropTable,
     Truncate,
     CreateTrigger,
@@ -667,9 +669,12 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::RowLevelSecurity, "ALTER TABLE ... ENABLE/DISABLE ROW LEVEL SECURITY", T_AE,
         "ALTER TABLE t ENABLE ROW LEVEL SECURITY"),
     fact(F::ClusterOn, "ALTER TABLE ... CLUSTER ON", T_SUE, "ALTER TABLE t CLUSTER ON t_a_idx"),
-    fact(F::InheritChange, "ALTER TABLE ... [NO] INHERIT", &[(Table, AccessExclusive), (ReferencedTable, ShareUpdateExclusive)],
+    fact(F::InheritChange, "ALTER TABLE ... INHERIT", &[(Table, AccessExclusive), (ReferencedTable, ShareUpdateExclusive)],
         "ALTER TABLE inh_child INHERIT inh_parent")
         .note("The parent (shown as the referenced table) is locked too; the child keeps its rows (no scan)."),
+    fact(F::DropInherit, "ALTER TABLE ... NO INHERIT", &[(Table, AccessExclusive), (ReferencedTable, AccessShare)],
+        "ALTER TABLE inh_child NO INHERIT inh_parent")
+        .note("The parent (shown as the referenced table) is only read (ACCESS SHARE)."),
     fact(F::EnableDisableTrigger, "ALTER TABLE ... ENABLE/DISABLE TRIGGER", T_SRE,
         "ALTER TABLE t DISABLE TRIGGER t_trg"),
     fact(F::AttachPartition, "ALTER TABLE ... ATTACH PARTITION", &[(PartitionParent, ShareUpdateExclusive), (Partition, AccessExclusive), (DefaultPartition, AccessExclusive)],
@@ -699,6 +704,9 @@ pub static LOCK_TABLE: &[LockFact] = &[
         "CREATE TABLE parted_3 PARTITION OF parted FOR VALUES FROM (200) TO (300)")
         .also_scans(&[DefaultPartition])
         .note("With a DEFAULT partition, it is locked and scanned for rows that belong to the new partition."),
+    fact(F::CreateTableInherits, "CREATE TABLE ... INHERITS", &[(Parent, ShareUpdateExclusive), (ReferencedTable, ShareRowExclusive)],
+        "CREATE TABLE inh_child2 (x int) INHERITS (inh_parent)")
+        .note("SHARE UPDATE EXCLUSIVE on each parent: other DDL and VACUUM on it wait, reads and writes do not."),
     fact(F::DropTable, "DROP TABLE", &[(Table, AccessExclusive), (ReferencedTable, AccessExclusive), (Descendants, AccessExclusive), (Parent, AccessExclusive), (DefaultPartition, AccessExclusive), (OwnedSequences, AccessExclusive), (Dependents, AccessExclusive)],
         "DROP TABLE t2")
         .note("Also ACCESS EXCLUSIVE on every table its foreign keys reference, its partitions, the parent (and DEFAULT partition) of a dropped partition, its owned sequences and, with CASCADE, every dependent."),
@@ -732,7 +740,7 @@ pub static LOCK_TABLE: &[LockFact] = &[
         .note("EXCLUSIVE lets SELECTs continue; needs a unique index on the view."),
     fact(F::CreateOrReplaceView, "CREATE OR REPLACE VIEW", T_AE, "CREATE OR REPLACE VIEW v AS SELECT id, a FROM t")
         .note("ACCESS EXCLUSIVE on the existing view: queries on the view wait; its base tables are only read (ACCESS SHARE)."),
-    fact(F::DropView, "DROP VIEW", T_AE, "DROP VIEW v")
+    fact(F::DropView, "DROP VIEW", &[(Table, AccessExclusive), (Dependents, AccessExclusive)], "DROP VIEW v")
         .note("Queries that use the view fail from then on; with CASCADE, views built on it are dropped too."),
     fact(F::CreateRule, "CREATE RULE", T_AE, "CREATE RULE t2_no_delete AS ON DELETE TO t2 DO INSTEAD NOTHING")
         .note("Changes what every query on the table does."),
@@ -751,7 +759,7 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::AlterDomainCatalogOnly, "ALTER DOMAIN ... ADD CONSTRAINT NOT VALID / DROP CONSTRAINT / DROP NOT NULL / SET DEFAULT", &[],
         "ALTER DOMAIN t_dom DROP NOT NULL")
         .note("A catalog change: no table is locked or read."),
-    fact(F::DropType, "DROP TYPE / DROP DOMAIN", &[], "DROP TYPE t_mood")
+    fact(F::DropType, "DROP TYPE / DROP DOMAIN", &[(Dependents, AccessExclusive)], "DROP TYPE t_mood")
         .note("Locks no table: PostgreSQL refuses it while a column, function or view uses the type (without CASCADE)."),
     fact(F::DropSequence, "DROP SEQUENCE", T_AE, "DROP SEQUENCE t_seq")
         .note("Column defaults that use it block the drop (or are dropped with CASCADE); inserts relying on them fail."),

@@ -6,7 +6,7 @@ use pg_query::protobuf::{self, AlterTableType, ConstrType, ObjectType};
 use pg_query::NodeEnum;
 use pgdiplomat_locks::{LockMode, RelationRole as R, StatementForm as F, StatementForm};
 
-use super::expr::{default_kind, DefaultKind};
+use super::expr::{default_kind_with, DefaultKind};
 use super::names::{string_list, RelName};
 use super::schema::{column_constraints, ConstraintKind, SchemaState};
 use super::types::{is_binary_coercible, may_be_binary_coercible, ColumnType};
@@ -458,11 +458,25 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
         // DROP TYPE / DROP DOMAIN name types (TypeName nodes): no table is locked; what
         // CASCADE also drops is not modelled (below).
         if matches!(kind, ObjectType::ObjectType | ObjectType::ObjectDomain) {
-            if !cascade {
-                out.push(Operation {
-                    if_exists: d.missing_ok,
-                    ..Operation::new(F::DropType, None)
-                });
+            // CASCADE drops the columns of that type: known for a domain the run knows.
+            let name = match obj.node.as_ref() {
+                Some(NodeEnum::TypeName(t)) => string_list(&t.names).last().cloned(),
+                _ => None,
+            };
+            let dependents = match (cascade, kind) {
+                (false, _) => Some(Vec::new()),
+                (true, ObjectType::ObjectDomain) => name.as_deref().and_then(|n| schema.domain_users(n)),
+                (true, _) => None,
+            };
+            if dependents.is_some() {
+                out.push(
+                    Operation {
+                        if_exists: d.missing_ok,
+                        detail: cascade.then(|| "CASCADE drops every column of the domain".to_string()),
+                        ..Operation::new(F::DropType, None)
+                    }
+                    .with(R::Dependents, dependents),
+                );
             }
             continue;
         }
@@ -551,10 +565,22 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
             }
             ObjectType::ObjectView | ObjectType::ObjectSequence => {
                 let form = if kind == ObjectType::ObjectView { F::DropView } else { F::DropSequence };
-                out.push(Operation {
-                    if_exists: d.missing_ok,
-                    ..Operation::new(form, RelName::from_name_list(list))
-                });
+                let name = RelName::from_name_list(list);
+                // Views on the view, when the run knows the view (it reads something known).
+                let dependents = match (cascade, kind, &name) {
+                    (false, _, _) => Some(Vec::new()),
+                    (true, ObjectType::ObjectView, Some(v)) if schema.view_bases(v).is_some() => {
+                        Some(schema.dependent_views(v, None))
+                    }
+                    _ => None,
+                };
+                out.push(
+                    Operation {
+                        if_exists: d.missing_ok,
+                        ..Operation::new(form, name)
+                    }
+                    .with(R::Dependents, dependents),
+                );
             }
             ObjectType::ObjectPolicy => {
                 let table = RelName::from_name_list(&list[..list.len().saturating_sub(1)]);
@@ -564,11 +590,11 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
             _ => {}
         }
     }
+    let unresolved_cascade = out
+        .iter()
+        .any(|o| matches!(o.form, Some(F::DropView | F::DropSequence)) && o.related(R::Dependents).is_none());
     if cascade
-        && matches!(
-            kind,
-            ObjectType::ObjectView | ObjectType::ObjectSequence | ObjectType::ObjectRule
-        )
+        && (unresolved_cascade || kind == ObjectType::ObjectRule)
     {
         // The object itself is modelled; what CASCADE also drops is not (yet).
         out.push(Operation::not_modelled(
@@ -689,6 +715,15 @@ fn classify_create_table(c: &protobuf::CreateStmt, schema: &SchemaState) -> Oper
             referenced = Some(RelName::from_range_var(pk));
             break;
         }
+    }
+    let parents: Vec<RelName> = c.inh_relations.iter().filter_map(range_var).collect();
+    if !parents.is_empty() {
+        return Operation {
+            referenced,
+            partition: table,
+            ..Operation::new(F::CreateTableInherits, None)
+        }
+        .with(R::Parent, Some(parents));
     }
     match referenced {
         Some(r) => Operation {
@@ -951,7 +986,12 @@ fn classify_alter_cmd(
             }
         }
         A::AtSetNotNull => {
-            if schema.has_valid_not_null_check(rel, &cmd.name) || schema.is_new_table(rel) {
+            if schema.column(rel, &cmd.name).is_some_and(|c| c.not_null) {
+                Operation {
+                    detail: Some(format!("{} is already NOT NULL: nothing to check", cmd.name)),
+                    ..simple(F::SetNotNullProvenByCheck)
+                }
+            } else if schema.has_valid_not_null_check(rel, &cmd.name) || schema.is_new_table(rel) {
                 simple(F::SetNotNullProvenByCheck)
             } else {
                 simple(F::SetNotNull)
@@ -1053,7 +1093,7 @@ fn classify_alter_cmd(
             };
             Operation {
                 referenced: parent,
-                ..simple(F::InheritChange)
+                ..simple(if subtype == A::AtDropInherit { F::DropInherit } else { F::InheritChange })
             }
         }
         A::AtReplicaIdentity => simple(F::ReplicaIdentity),
@@ -1180,7 +1220,7 @@ fn classify_add_column(rel: &RelName, cd: &protobuf::ColumnDef, schema: &SchemaS
     // A volatile default rewrites the table; a CHECK, REFERENCES or UNIQUE on the column is then
     // checked during that rewrite, under the same ACCESS EXCLUSIVE lock.
     if let Some(expr) = default {
-        if let DefaultKind::Volatile(func) = default_kind(expr) {
+        if let DefaultKind::Volatile(func) = default_kind_with(expr, &|f| schema.function_is_volatile(f)) {
             let with = [
                 (ConstrType::ConstrUnique, "UNIQUE"),
                 (ConstrType::ConstrForeign, "REFERENCES"),

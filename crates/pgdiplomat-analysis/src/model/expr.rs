@@ -41,6 +41,13 @@ pub fn builtin_may_be_volatile(name: &str) -> Option<bool> {
 /// Functions we do not know (a user's, or schema-qualified outside pg_catalog) are assumed
 /// volatile, since that is PostgreSQL's default for user-defined functions.
 pub fn default_kind(expr: &protobuf::Node) -> DefaultKind {
+    default_kind_with(expr, &|_| None)
+}
+
+/// [`default_kind`] knowing the user's functions: `user(name)` is `Some(true)` when a function
+/// of that name is volatile (some overload), `Some(false)` when none is (from the database's
+/// `pg_proc`, or a CREATE FUNCTION earlier in the run).
+pub fn default_kind_with(expr: &protobuf::Node, user: &dyn Fn(&str) -> Option<bool>) -> DefaultKind {
     let mut found = None;
     visit(expr, &mut |n| {
         if found.is_some() {
@@ -56,7 +63,11 @@ pub fn default_kind(expr: &protobuf::Node) -> DefaultKind {
                 .to_string();
             let qualified_elsewhere = f.funcname.len() > 1
                 && f.funcname.first().and_then(string_value) != Some("pg_catalog");
-            if qualified_elsewhere || builtin_may_be_volatile(&name).unwrap_or(true) {
+            let volatile = match user(&name) {
+                Some(v) => v,
+                None => qualified_elsewhere || builtin_may_be_volatile(&name).unwrap_or(true),
+            };
+            if volatile {
                 found = Some(name);
             }
         }

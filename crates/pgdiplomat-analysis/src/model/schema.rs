@@ -25,6 +25,8 @@ pub struct SchemaState {
     domains: HashMap<String, DomainState>,
     /// The session TimeZone, when known (from the database, or `SET TimeZone` in the run).
     timezone: Option<String>,
+    /// User functions by name: whether some overload is volatile.
+    functions: HashMap<String, bool>,
     /// How many known constraints of each schema have each name (for choosing new names).
     names: NameCounts,
 }
@@ -247,6 +249,18 @@ impl SchemaState {
         }
         out.sort_by_key(|r| r.key());
         Some(out)
+    }
+
+    /// Records a user function (from the database, or CREATE FUNCTION in the run): whether an
+    /// overload of that name is volatile.
+    pub fn learn_function(&mut self, name: &str, volatile: bool) {
+        let e = self.functions.entry(name.to_string()).or_insert(false);
+        *e |= volatile;
+    }
+
+    /// Whether the user function `name` may be volatile; `None` when the run knows none.
+    pub fn function_is_volatile(&self, name: &str) -> Option<bool> {
+        self.functions.get(name).copied()
     }
 
     /// Records the session TimeZone (read from the database, or set by the run).
@@ -839,6 +853,19 @@ impl SchemaState {
                         }
                     }
                     self.learn_domain(name, domain);
+                }
+            }
+            NodeEnum::CreateFunctionStmt(f) if !f.is_procedure => {
+                if let Some(name) = string_list(&f.funcname).last() {
+                    // VOLATILE is PostgreSQL's default.
+                    let volatile = !f.options.iter().any(|o| match o.node.as_ref() {
+                        Some(NodeEnum::DefElem(d)) if d.defname == "volatility" => matches!(
+                            d.arg.as_ref().and_then(|a| a.node.as_ref()),
+                            Some(NodeEnum::String(s)) if s.sval == "immutable" || s.sval == "stable"
+                        ),
+                        _ => false,
+                    });
+                    self.learn_function(name, volatile);
                 }
             }
             NodeEnum::VariableSetStmt(v) if v.name.eq_ignore_ascii_case("timezone") => {

@@ -18,10 +18,8 @@ ALTER TABLE child ADD COLUMN x timestamp DEFAULT localtimestamp;
 -- form: default-statement-timestamp
 ALTER TABLE child ADD COLUMN x timestamptz DEFAULT statement_timestamp();
 -- form: default-immutable-user-function
--- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
 ALTER TABLE child ADD COLUMN x int DEFAULT f_immutable(41);
 -- form: default-stable-user-function
--- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
 ALTER TABLE child ADD COLUMN x int DEFAULT f_stable();
 -- form: default-cast-expression
 ALTER TABLE child ADD COLUMN x numeric DEFAULT '1.5'::numeric;
@@ -78,7 +76,6 @@ ALTER TABLE child ALTER COLUMN note SET NOT NULL;
 -- setup: ALTER TABLE child ADD CONSTRAINT "NoteNN" CHECK ("note" IS NOT NULL);
 ALTER TABLE child ALTER COLUMN note SET NOT NULL;
 -- form: set-not-null-already-not-null
--- known-disagreement: false alarm: PostgreSQL proves this without a scan
 ALTER TABLE child ALTER COLUMN id SET NOT NULL;
 -- form: set-access-method-current
 -- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)

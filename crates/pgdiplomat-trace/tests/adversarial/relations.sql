@@ -78,10 +78,8 @@ DROP SCHEMA app CASCADE;
 -- known-disagreement: no lock-table row yet (DROP TYPE / DROP DOMAIN)
 DROP TYPE mood CASCADE;
 -- form: drop-domain-cascade
--- known-disagreement: no lock-table row yet (DROP TYPE / DROP DOMAIN)
 DROP DOMAIN posint CASCADE;
 -- form: drop-view-cascade
--- known-disagreement: no lock-table row yet (DROP VIEW)
 DROP VIEW parent_v CASCADE;
 -- form: drop-function-cascade
 -- known-disagreement: no lock-table row yet (DROP ... CASCADE)
@@ -167,7 +165,6 @@ ALTER TABLE vehicle DROP COLUMN wheels;
 -- form: inheritance-parent-rename-column
 ALTER TABLE vehicle RENAME COLUMN wheels TO wheel_count;
 -- form: inheritance-no-inherit
--- known-disagreement: NO INHERIT takes ACCESS SHARE on the parent, not the SHARE UPDATE EXCLUSIVE the model says
 ALTER TABLE car NO INHERIT vehicle;
 -- form: inheritance-inherit
 -- setup: CREATE TABLE bike (id int, wheels int);

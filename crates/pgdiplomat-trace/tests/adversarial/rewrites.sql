@@ -55,7 +55,7 @@ ALTER TABLE child ADD COLUMN c int PRIMARY KEY;
 -- form: add-column-volatile-default-check
 ALTER TABLE child ADD COLUMN r float8 DEFAULT random() CHECK (r >= 0);
 -- form: add-column-volatile-user-fn-default
--- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
+-- known-disagreement: false alarm: f_volatile is declared VOLATILE but is a one-line SQL function (SELECT 1) that PostgreSQL inlines into a constant, so nothing is rewritten; the model trusts the declared volatility
 ALTER TABLE child ADD COLUMN c int DEFAULT f_volatile();
 -- form: varchar-widen
 ALTER TABLE parent ALTER COLUMN code TYPE varchar(40);

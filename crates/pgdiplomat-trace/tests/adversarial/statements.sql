@@ -164,7 +164,6 @@ SELECT * INTO child_copy FROM child;
 -- form: create-table-like
 CREATE TABLE child_like (LIKE child INCLUDING ALL);
 -- form: create-table-inherits
--- known-disagreement: CREATE TABLE ... INHERITS takes SHARE UPDATE EXCLUSIVE on the parent; the model does not name it
 CREATE TABLE bus (seats int) INHERITS (vehicle);
 -- form: create-table-references
 CREATE TABLE reviews (id int PRIMARY KEY, parent_id int REFERENCES parent (id));

@@ -25,6 +25,8 @@ fn preambles(form: StatementForm) -> Vec<&'static str> {
         F::AlterColumnTypeRebuildIndex => vec![
             "ALTER TABLE t ADD COLUMN lbl varchar(30) DEFAULT 'x'; CREATE INDEX t_lower_lbl_idx ON t (lower(lbl));",
         ],
+        F::CreateIndexSkipped => vec!["CREATE INDEX t_e_idx ON t (e);"],
+        F::AddPrimaryKeyUsingIndexSetsNotNull => vec!["CREATE UNIQUE INDEX t2_v_uidx ON t2 (v);"],
         F::AlterIndexSetStorageExclusive => vec![
             "",
             "CREATE INDEX t_d_gin ON t USING gin (to_tsvector('simple', d));",

@@ -143,6 +143,7 @@ pub enum StatementForm {
     // --- indexes
     CreateIndex,
     CreateIndexConcurrently,
+    CreateIndexSkipped,
     DropIndex,
     DropIndexConcurrently,
     ReindexIndex,
@@ -152,6 +153,7 @@ pub enum StatementForm {
     AlterIndexSetTablespace,
     AlterIndexSetStorage,
     AlterIndexSetStorageExclusive,
+    AlterIndexSetStatistics,
     AttachIndexPartition,
     // --- ALTER TABLE ... ADD COLUMN
     AddColumnNullable,
@@ -196,6 +198,7 @@ pub enum StatementForm {
     AddPrimaryKey,
     AddUniqueUsingIndex,
     AddPrimaryKeyUsingIndex,
+    AddPrimaryKeyUsingIndexSetsNotNull,
     AddExclude,
     ValidateCheck,
     ValidateForeignKey,
@@ -217,6 +220,7 @@ pub enum StatementForm {
     RowLevelSecurity,
     ClusterOn,
     InheritChange,
+    SetWithoutOids,
     DropInherit,
     EnableDisableTrigger,
     AttachPartition,
@@ -246,6 +250,7 @@ pub enum StatementForm {
     CreateStatistics,
     AlterSequence,
     RenameSequence,
+    AlterSequenceSetLogged,
     DropSequence,
     DropType,
     AlterDomainCheck,
@@ -454,6 +459,9 @@ pub static LOCK_TABLE: &[LockFact] = &[
         "CREATE INDEX t_d_idx ON t (d)")
         .scans()
         .note("SHARE on the table blocks writes for the whole build."),
+    fact(F::CreateIndexSkipped, "CREATE INDEX IF NOT EXISTS (an index of that name exists: skipped)", &[(Table, Share)],
+        "CREATE INDEX IF NOT EXISTS t_e_idx ON t (e)")
+        .note("Nothing is built, but SHARE is still taken on the table (writes wait for the lock). The existing index is kept as it is, even if it differs or is INVALID."),
     fact(F::CreateIndexConcurrently, "CREATE INDEX CONCURRENTLY", T_SUE,
         "CREATE INDEX CONCURRENTLY t_d_idx ON t (d)")
         .scans().no_transaction().waits()
@@ -487,6 +495,8 @@ pub static LOCK_TABLE: &[LockFact] = &[
         "ALTER INDEX t_a_idx SET TABLESPACE ts1")
         .rewrites(Rewrite::Indexes)
         .note("Copies the index; ACCESS EXCLUSIVE on an index blocks SELECTs on its table."),
+    fact(F::AlterIndexSetStatistics, "ALTER INDEX ... ALTER COLUMN ... SET STATISTICS", &[(Index, ShareUpdateExclusive)],
+        "ALTER INDEX t_expr_idx ALTER COLUMN 1 SET STATISTICS 100"),
     fact(F::AlterIndexSetStorage, "ALTER INDEX ... SET (...)", &[(Index, ShareUpdateExclusive)],
         "ALTER INDEX t_a_idx SET (fillfactor = 80)")
         .note("The lock level is the option's, measured per version (data/reloption-locks.tsv)."),
@@ -623,6 +633,10 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::AddPrimaryKeyUsingIndex, "ADD CONSTRAINT ... PRIMARY KEY USING INDEX", &[(Table, AccessExclusive), (Index, ShareUpdateExclusive)],
         "ALTER TABLE t2 ADD CONSTRAINT t2_pkey PRIMARY KEY USING INDEX t2_id_uidx")
         .note("No scan when the key columns are already NOT NULL; otherwise PostgreSQL scans to set NOT NULL."),
+    fact(F::AddPrimaryKeyUsingIndexSetsNotNull, "ADD CONSTRAINT ... PRIMARY KEY USING INDEX (a key column is nullable)", &[(Table, AccessExclusive), (Index, ShareUpdateExclusive)],
+        "ALTER TABLE t2 ADD CONSTRAINT t2_pkey PRIMARY KEY USING INDEX t2_v_uidx")
+        .scans()
+        .note("A nullable key column is set NOT NULL first: every row is checked under ACCESS EXCLUSIVE. Add a CHECK (col IS NOT NULL) NOT VALID, VALIDATE it, SET NOT NULL, then the key."),
     fact(F::AddExclude, "ADD CONSTRAINT ... EXCLUDE", &[(Table, AccessExclusive), (NewIndex, AccessExclusive)],
         "ALTER TABLE t ADD CONSTRAINT t_a_excl EXCLUDE USING btree (a WITH =)")
         .scans()
@@ -669,6 +683,8 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::RowLevelSecurity, "ALTER TABLE ... ENABLE/DISABLE ROW LEVEL SECURITY", T_AE,
         "ALTER TABLE t ENABLE ROW LEVEL SECURITY"),
     fact(F::ClusterOn, "ALTER TABLE ... CLUSTER ON", T_SUE, "ALTER TABLE t CLUSTER ON t_a_idx"),
+    fact(F::SetWithoutOids, "ALTER TABLE ... SET WITHOUT OIDS", T_AE, "ALTER TABLE t SET WITHOUT OIDS")
+        .note("A no-op since PostgreSQL 12 (tables have no OIDs), but it still takes ACCESS EXCLUSIVE."),
     fact(F::InheritChange, "ALTER TABLE ... INHERIT", &[(Table, AccessExclusive), (ReferencedTable, ShareUpdateExclusive)],
         "ALTER TABLE inh_child INHERIT inh_parent")
         .note("The parent (shown as the referenced table) is locked too; the child keeps its rows (no scan)."),
@@ -742,7 +758,7 @@ pub static LOCK_TABLE: &[LockFact] = &[
         .note("ACCESS EXCLUSIVE on the existing view: queries on the view wait; its base tables are only read (ACCESS SHARE)."),
     fact(F::DropView, "DROP VIEW", &[(Table, AccessExclusive), (Dependents, AccessExclusive)], "DROP VIEW v")
         .note("Queries that use the view fail from then on; with CASCADE, views built on it are dropped too."),
-    fact(F::CreateRule, "CREATE RULE", T_AE, "CREATE RULE t2_no_delete AS ON DELETE TO t2 DO INSTEAD NOTHING")
+    fact(F::CreateRule, "CREATE RULE", &[(Table, AccessExclusive), (RowsReach, RowExclusive)], "CREATE RULE t2_no_delete AS ON DELETE TO t2 DO INSTEAD NOTHING")
         .note("Changes what every query on the table does."),
     fact(F::DropRule, "DROP RULE", T_AE, "DROP RULE t2_no_delete ON t2"),
     fact(F::RenameRule, "ALTER RULE ... RENAME", T_AE, "ALTER RULE t2_no_delete ON t2 RENAME TO t2_keep"),
@@ -750,6 +766,11 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::CreateStatistics, "CREATE STATISTICS", T_SUE, "CREATE STATISTICS t_st (dependencies) ON a, e FROM t"),
     fact(F::AlterSequence, "ALTER SEQUENCE", T_SRE, "ALTER SEQUENCE t_seq INCREMENT BY 2")
         .note("The relation is the sequence: nextval() on it (every insert that uses it) waits until the transaction ends. The sequence's one-row file is replaced."),
+    fact(F::AlterSequenceSetLogged, "ALTER SEQUENCE ... SET LOGGED / UNLOGGED", T_AE, "ALTER SEQUENCE t_seq SET UNLOGGED")
+        .unsupported(13, 14, "ALTER SEQUENCE ... SET LOGGED / UNLOGGED arrived in PostgreSQL 15"),
+    fact(F::AlterSequenceSetLogged, "ALTER SEQUENCE ... SET LOGGED / UNLOGGED", T_AE, "ALTER SEQUENCE t_seq SET UNLOGGED")
+        .versions(15, 18)
+        .note("The sequence's one-row file is replaced under ACCESS EXCLUSIVE: nextval() waits."),
     fact(F::RenameSequence, "ALTER SEQUENCE ... RENAME", T_AE, "ALTER SEQUENCE t_seq RENAME TO t_seq2")
         .note("Defaults keep working (they name the sequence by OID); code that names it breaks."),
     fact(F::AlterDomainCheck, "ALTER DOMAIN ... ADD CONSTRAINT / SET NOT NULL / VALIDATE CONSTRAINT", &[(DomainUsers, Share)],

@@ -287,9 +287,14 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
                 None,
             )])
         }
+        // The rule's actions are parsed at creation: the tables they write get ROW EXCLUSIVE.
         NodeEnum::RuleStmt(r) => Operations(vec![Operation::new(
             F::CreateRule,
             r.relation.as_ref().map(RelName::from_range_var),
+        )
+        .with(
+            R::RowsReach,
+            Some(r.actions.iter().flat_map(super::schema::query_relations).collect()),
         )]),
         NodeEnum::CreateStatsStmt(c) => Operations(vec![Operation::new(
             F::CreateStatistics,
@@ -428,7 +433,7 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     Some((value * factor) as u64)
 }
 
-fn classify_index(i: &protobuf::IndexStmt, _schema: &SchemaState) -> Operation {
+fn classify_index(i: &protobuf::IndexStmt, schema: &SchemaState) -> Operation {
     let table = i.relation.as_ref().map(RelName::from_range_var);
     let index = (!i.idxname.is_empty()).then(|| {
         RelName::new(
@@ -436,11 +441,17 @@ fn classify_index(i: &protobuf::IndexStmt, _schema: &SchemaState) -> Operation {
             &i.idxname,
         )
     });
+    // IF NOT EXISTS and the run knows an index of that name: PostgreSQL skips the build.
+    let skipped = i.if_not_exists
+        && !i.concurrent
+        && index.as_ref().is_some_and(|x| schema.index(x).is_some());
     Operation {
         index,
         if_exists: i.if_not_exists,
         ..Operation::new(
-            if i.concurrent {
+            if skipped {
+                F::CreateIndexSkipped
+            } else if i.concurrent {
                 F::CreateIndexConcurrently
             } else {
                 F::CreateIndex
@@ -851,13 +862,14 @@ fn classify_alter_table(a: &protobuf::AlterTableStmt, schema: &SchemaState) -> V
     let Some(rv) = &a.relation else { return vec![] };
     let rel = RelName::from_range_var(rv);
     let on_index = a.objtype == ObjectType::ObjectIndex as i32;
+    let on_sequence = a.objtype == ObjectType::ObjectSequence as i32;
     a.cmds
         .iter()
         .filter_map(|c| match c.node.as_ref()? {
             NodeEnum::AlterTableCmd(cmd) => {
                 let mut op = Operation {
                     only: !rv.inh,
-                    ..classify_alter_cmd(&rel, on_index, cmd, schema)
+                    ..classify_alter_cmd(&rel, on_index, on_sequence, cmd, schema)
                 };
                 if matches!(op.form, Some(F::SetStorageParameters | F::AlterIndexSetStorage)) {
                     op.storage_parameters = Some((storage_kinds(a, &rel, schema), option_names(cmd)));
@@ -902,6 +914,7 @@ fn option_names(cmd: &protobuf::AlterTableCmd) -> Vec<String> {
 fn classify_alter_cmd(
     rel: &RelName,
     on_index: bool,
+    on_sequence: bool,
     cmd: &protobuf::AlterTableCmd,
     schema: &SchemaState,
 ) -> Operation {
@@ -914,6 +927,7 @@ fn classify_alter_cmd(
         let form = match subtype {
             A::AtSetTableSpace => F::AlterIndexSetTablespace,
             A::AtSetRelOptions | A::AtResetRelOptions => F::AlterIndexSetStorage,
+            A::AtSetStatistics => F::AlterIndexSetStatistics,
             A::AtAttachPartition => {
                 let partition = match def {
                     Some(NodeEnum::PartitionCmd(pc)) => {
@@ -1071,8 +1085,10 @@ fn classify_alter_cmd(
         }
         A::AtChangeOwner => simple(F::OwnerTo),
         A::AtClusterOn | A::AtDropCluster => simple(F::ClusterOn),
+        A::AtSetLogged | A::AtSetUnLogged if on_sequence => simple(F::AlterSequenceSetLogged),
         A::AtSetLogged => simple(F::SetLogged),
         A::AtSetUnLogged => simple(F::SetUnlogged),
+        A::AtDropOids => simple(F::SetWithoutOids),
         A::AtSetAccessMethod => simple(F::SetAccessMethod),
         A::AtSetTableSpace => simple(F::SetTablespace),
         A::AtSetRelOptions | A::AtResetRelOptions | A::AtReplaceRelOptions => {
@@ -1447,13 +1463,32 @@ fn classify_add_constraint(
         },
         ConstrType::ConstrPrimary if using_index => {
             let index = RelName::new(rel.schema.as_deref(), &con.indexname);
-            Operation {
-                index: Some(index),
-                detail: Some(
-                    "if a key column is nullable, PostgreSQL scans the table to set NOT NULL"
-                        .into(),
-                ),
-                ..op(F::AddPrimaryKeyUsingIndex)
+            // Known key columns: NOT NULL already, or set (with a scan) by the key.
+            let nullable: Option<Vec<String>> = schema.index(&index).filter(|i| !i.columns.is_empty()).map(|i| {
+                i.columns
+                    .iter()
+                    .filter(|c| !schema.column(rel, c).is_some_and(|s| s.not_null))
+                    .cloned()
+                    .collect()
+            });
+            match nullable {
+                Some(cols) if cols.is_empty() => Operation {
+                    index: Some(index),
+                    ..op(F::AddPrimaryKeyUsingIndex)
+                },
+                Some(cols) => Operation {
+                    index: Some(index),
+                    detail: Some(format!("{} nullable: PostgreSQL scans the table to set NOT NULL", cols.join(", "))),
+                    ..op(F::AddPrimaryKeyUsingIndexSetsNotNull)
+                },
+                None => Operation {
+                    index: Some(index),
+                    detail: Some(
+                        "if a key column is nullable, PostgreSQL scans the table to set NOT NULL"
+                            .into(),
+                    ),
+                    ..op(F::AddPrimaryKeyUsingIndex)
+                },
             }
         }
         ConstrType::ConstrPrimary => Operation {

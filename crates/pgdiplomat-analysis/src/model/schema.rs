@@ -1187,7 +1187,7 @@ fn owns_sequence(cd: &protobuf::ColumnDef) -> bool {
 }
 
 /// The relations a query reads (its range variables, CTE names included).
-fn query_relations(q: &protobuf::Node) -> Vec<RelName> {
+pub(crate) fn query_relations(q: &protobuf::Node) -> Vec<RelName> {
     let mut out: Vec<RelName> = Vec::new();
     super::expr::visit(q, &mut |n| {
         if let NodeEnum::RangeVar(rv) = n {

@@ -86,7 +86,6 @@ ALTER TABLE child ADD COLUMN IF NOT EXISTS qty int;
 -- form: drop-column-if-exists-missing
 ALTER TABLE child DROP COLUMN IF EXISTS nothing_here;
 -- form: create-index-if-not-exists-existing
--- known-disagreement: false alarm: PostgreSQL proves this without a scan
 CREATE INDEX IF NOT EXISTS child_parent_idx ON child (parent_id);
 -- form: create-table-if-not-exists-existing
 CREATE TABLE IF NOT EXISTS child (id int);

@@ -43,7 +43,6 @@ CREATE INDEX source_mv_n_idx ON source_mv (n);
 -- form: create-rule
 CREATE RULE parent_no_delete AS ON DELETE TO parent DO INSTEAD NOTHING;
 -- form: create-rule-on-view
--- known-disagreement: no lock-table row yet (CREATE RULE)
 CREATE RULE parent_v_insert AS ON INSERT TO parent_v DO INSTEAD INSERT INTO parent (id, name) VALUES (NEW.id, NEW.name);
 -- form: drop-rule
 -- setup: CREATE RULE parent_no_delete AS ON DELETE TO parent DO INSTEAD NOTHING;
@@ -106,7 +105,6 @@ ALTER SEQUENCE free_seq CACHE 10;
 -- form: alter-sequence-rename
 ALTER SEQUENCE free_seq RENAME TO free_seq2;
 -- form: alter-sequence-set-logged
--- known-disagreement: also locks the sequence the column owns or uses; the model does not name sequences
 -- since: 15
 ALTER SEQUENCE free_seq SET UNLOGGED;
 -- form: create-sequence
@@ -210,7 +208,6 @@ ALTER INDEX child_parent_idx SET TABLESPACE pg_default;
 -- known-disagreement: the lock level depends on the option (PostgreSQL measures it per reloption); the model uses SHARE UPDATE EXCLUSIVE for all
 ALTER TABLE child SET TABLESPACE pg_default;
 -- form: alter-index-set-statistics
--- known-disagreement: no lock-table row yet (ALTER INDEX ... ALTER COLUMN ... SET STATISTICS)
 ALTER INDEX child_lower_label_idx ALTER COLUMN 1 SET STATISTICS 100;
 -- form: alter-table-replica-identity-full
 ALTER TABLE child REPLICA IDENTITY FULL;

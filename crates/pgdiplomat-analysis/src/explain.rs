@@ -38,6 +38,9 @@ pub struct ExplainedOperation {
     /// The table was created earlier in this run: nothing else uses it yet.
     pub on_new_table: bool,
     pub unsupported: Option<&'static str>,
+    /// Why PostgreSQL will refuse the statement, when the schema shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     pub detail: Option<String>,
     pub note: Option<&'static str>,
     /// The statement recurses to partitions or inheritance children the run does not know:
@@ -238,6 +241,7 @@ fn explain_statement(
                 waits_for_transactions: fact.waits_for_transactions,
                 on_new_table: e.new_table,
                 unsupported: fact.unsupported,
+                refused: e.op.refused.clone(),
                 detail: e.op.detail.clone(),
                 note: (!fact.note.is_empty()).then_some(fact.note),
                 and_any: and_any(e),
@@ -308,6 +312,9 @@ pub fn render_statement_text(out: &mut String, file_name: &str, s: &ExplainedSta
             if let Some(why) = op.unsupported {
                 let _ = writeln!(out, "    not available on this PostgreSQL version: {why}");
                 continue;
+            }
+            if let Some(why) = &op.refused {
+                let _ = writeln!(out, "    {:<12} PostgreSQL will refuse it: {why}", "fails:");
             }
             if op.locks.is_empty() {
                 let _ = writeln!(out, "    lock:        none on tables");

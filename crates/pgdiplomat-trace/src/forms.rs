@@ -276,8 +276,15 @@ pub fn run_forms(
             .iter()
             .map(|(n, rows)| format!("{n} ({rows} rows)"))
             .collect();
+        let refused: Vec<&String> = effects.iter().filter_map(|e| e.op.refused.as_ref()).collect();
         let (outcome, details) = match (&run.error, unsupported.first()) {
             (Some(_), Some(_)) => ("agree", Vec::new()),
+            // The model said PostgreSQL refuses it, and it did.
+            (Some(_), None) if !refused.is_empty() => ("agree", Vec::new()),
+            (None, None) if !refused.is_empty() => (
+                "disagree",
+                refused.iter().map(|r| format!("model says PostgreSQL refuses it ({r}), the server ran it")).collect(),
+            ),
             (Some(e), None) => ("error", vec![format!("the server refused it: {e}")]),
             (None, Some(why)) => (
                 "disagree",

@@ -77,6 +77,9 @@ pub struct Operation {
     /// `view`, an index method) and the option names (`toast.x` for TOAST options). The
     /// analyser picks the form from each option's measured lock level on the version.
     pub storage_parameters: Option<(Vec<&'static str>, Vec<String>)>,
+    /// Why PostgreSQL will refuse the statement, when the schema shows it (a second primary
+    /// key, a column a view uses, a partition's own column ...).
+    pub refused: Option<String>,
 }
 
 impl Operation {
@@ -501,8 +504,12 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                     continue;
                 };
                 let table = schema.index(&index).and_then(|i| i.table.clone());
+                let refused = schema.constraint_owning_index(&index).map(|t| {
+                    format!("{index} belongs to constraint {} of {t}: drop the constraint instead", index.name)
+                });
                 out.push(Operation {
                     index: Some(index),
+                    refused,
                     if_exists: d.missing_ok,
                     ..Operation::new(
                         if d.concurrent {
@@ -874,11 +881,64 @@ fn classify_alter_table(a: &protobuf::AlterTableStmt, schema: &SchemaState) -> V
                 if matches!(op.form, Some(F::SetStorageParameters | F::AlterIndexSetStorage)) {
                     op.storage_parameters = Some((storage_kinds(a, &rel, schema), option_names(cmd)));
                 }
+                op.refused = refusal(&op, &rel, on_index, schema);
                 Some(op)
             }
             _ => None,
         })
         .collect()
+}
+
+/// Why PostgreSQL will refuse an ALTER TABLE subcommand, as far as the schema shows it.
+fn refusal(op: &Operation, rel: &RelName, on_index: bool, schema: &SchemaState) -> Option<String> {
+    if on_index {
+        return None;
+    }
+    let t = schema.table(rel)?;
+    let existing = !t.created_in_run;
+    match op.form? {
+        F::AddColumnPrimaryKey | F::AddPrimaryKey | F::AddPrimaryKeyUsingIndex
+        | F::AddPrimaryKeyUsingIndexSetsNotNull
+            if t.constraints.values().any(|c| c.kind == ConstraintKind::PrimaryKey) =>
+        {
+            Some(format!("{rel} already has a primary key"))
+        }
+        F::AddColumnNullable
+        | F::AddColumnNonVolatileDefault
+        | F::AddColumnVolatileDefault
+        | F::AddColumnNotNullWithDefault
+        | F::AddColumnNotNullNoDefault
+        | F::AddColumnCheck
+        | F::AddColumnReferences
+        | F::AddColumnUnique
+        | F::AddColumnPrimaryKey
+        | F::AddColumnIdentity
+        | F::AddColumnSerial
+        | F::AddColumnGeneratedStored
+        | F::AddColumnGeneratedVirtual
+            if t.parent.is_some() =>
+        {
+            Some(format!("{rel} is a partition: columns are added to its partitioned table"))
+        }
+        F::AddColumnNotNullNoDefault if existing && t.kind_known => Some(format!(
+            "every existing row of {rel} would be NULL in a NOT NULL column (it fails unless {rel} is empty)"
+        )),
+        F::SetStorageParameters | F::SetStorageParametersExclusive if t.partitioned && t.kind_known => {
+            Some(format!("{rel} is partitioned: a partitioned table takes no storage parameters"))
+        }
+        F::AlterColumnTypeRewrite
+        | F::AlterColumnTypeNoRewrite
+        | F::AlterColumnTypeRecheck
+        | F::AlterColumnTypeRebuildIndex => {
+            let column = op.column.as_deref()?;
+            let views = schema.views_using_column(rel, column);
+            (!views.is_empty()).then(|| {
+                let names: Vec<String> = views.iter().map(|v| v.to_string()).collect();
+                format!("{}.{column} is used by {}: a column a view uses cannot change type", rel, names.join(", "))
+            })
+        }
+        _ => None,
+    }
 }
 
 /// What kind of relation an `ALTER ... SET (...)` may be about, for the option lock levels.

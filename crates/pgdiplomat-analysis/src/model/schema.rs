@@ -379,6 +379,36 @@ impl SchemaState {
         out
     }
 
+    /// The table owning an index-backed constraint (primary key, unique, exclusion) called
+    /// `name` in the schema of `index`: that index belongs to the constraint.
+    pub fn constraint_owning_index(&self, index: &RelName) -> Option<RelName> {
+        let ns = ns_of(index);
+        self.tables
+            .iter()
+            .filter(|(k, _)| rel_of_key(k).is_some_and(|r| ns_of(&r) == ns))
+            .find(|(_, t)| {
+                t.constraints.get(&index.name).is_some_and(|c| {
+                    matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique | ConstraintKind::Exclude)
+                })
+            })
+            .and_then(|(k, _)| rel_of_key(k))
+    }
+
+    /// Views and materialized views known to use `column` of `relation` (only those whose
+    /// columns are known: read from the database).
+    pub fn views_using_column(&self, relation: &RelName, column: &str) -> Vec<RelName> {
+        let mut out: Vec<RelName> = self
+            .views
+            .get(&relation.key())
+            .into_iter()
+            .flatten()
+            .filter(|(_, cols)| cols.iter().any(|c| c == column))
+            .map(|(v, _)| v.clone())
+            .collect();
+        out.sort_by_key(|r| r.key());
+        out
+    }
+
     /// Tables with a foreign key to `table` (any column), recursively when `recursive`
     /// (TRUNCATE ... CASCADE reaches the referencing tables of the referencing tables).
     pub fn all_referencing_tables(&self, table: &RelName, recursive: bool) -> Vec<RelName> {

@@ -26,6 +26,7 @@ mod require_concurrent_index_deletion;
 mod require_concurrent_reindex;
 mod rewrites_table;
 mod set_not_null_scans_table;
+mod statement_will_fail;
 mod slow_work_while_holding_lock;
 mod statement_timeout_before_concurrently;
 mod unique_constraint_builds_index;
@@ -156,6 +157,7 @@ pub fn all_rules() -> &'static [&'static dyn Rule] {
         &breaking_drop::BreakingDrop,
         &whole_table_update::WholeTableUpdate,
         &unsupported_on_version::UnsupportedOnVersion,
+        &statement_will_fail::StatementWillFail,
         &unmodelled_statement::UnmodelledStatement,
     ]
 }

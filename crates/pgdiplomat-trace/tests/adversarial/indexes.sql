@@ -34,7 +34,6 @@ DROP INDEX CONCURRENTLY child_partial_idx;
 -- form: drop-index
 DROP INDEX child_partial_idx;
 -- form: drop-index-backing-fk-target-refused
--- known-disagreement: an index a constraint needs cannot be dropped; the model does not know it backs parent_pkey
 DROP INDEX parent_pkey;
 -- form: reindex-index
 REINDEX INDEX child_parent_idx;

@@ -144,7 +144,6 @@ ALTER TABLE events ALTER COLUMN kind SET STATISTICS 200;
 -- form: partitioned-set-default
 ALTER TABLE events ALTER COLUMN kind SET DEFAULT 'x';
 -- form: partition-add-column-refused
--- known-disagreement: a partition cannot take its own column; the model does not know the rule
 ALTER TABLE events_2025 ADD COLUMN own text;
 -- form: partition-create-index
 CREATE INDEX events_2025_kind_idx ON events_2025 (kind);
@@ -182,10 +181,8 @@ ANALYZE vehicle;
 -- form: view-base-table-add-column
 ALTER TABLE parent ADD COLUMN extra int;
 -- form: view-base-table-alter-type-refused
--- known-disagreement: a column a view uses cannot change type; the model does not know the view
 ALTER TABLE parent ALTER COLUMN name TYPE varchar(100);
 -- form: view-base-table-drop-column-cascade
 ALTER TABLE parent DROP COLUMN name CASCADE;
 -- form: matview-base-alter-type-refused
--- known-disagreement: a column a materialized view uses cannot change type; the model does not know the view
 ALTER TABLE mv_source ALTER COLUMN k TYPE int8;

@@ -36,7 +36,6 @@ ALTER TABLE child RESET (fillfactor);
 -- form: table-reset-user-catalog-table
 ALTER TABLE child RESET (user_catalog_table);
 -- form: partitioned-set-fillfactor-refused
--- known-disagreement: a partitioned table takes no storage parameters; the model does not know the rule
 ALTER TABLE events SET (fillfactor = 80);
 -- form: partition-set-autovacuum
 ALTER TABLE events_2025 SET (autovacuum_enabled = false);

@@ -38,7 +38,6 @@ ALTER TABLE child ADD COLUMN qty2 int GENERATED ALWAYS AS (qty * 2) STORED;
 -- form: add-column-not-null-default
 ALTER TABLE child ADD COLUMN flag boolean NOT NULL DEFAULT false;
 -- form: add-column-not-null-no-default
--- known-disagreement: NOT NULL without a default fails on a non-empty table; the model does not know the rows
 ALTER TABLE child ADD COLUMN flag boolean NOT NULL;
 -- form: add-column-not-null-no-default-empty
 -- setup: CREATE TABLE empty_t (id int);
@@ -50,7 +49,6 @@ ALTER TABLE child ADD COLUMN c int DEFAULT 1 CHECK (c > 0);
 -- form: add-column-unique
 ALTER TABLE child ADD COLUMN c int UNIQUE;
 -- form: add-column-primary-key-refused
--- known-disagreement: a second primary key is refused; the model does not know the table has one
 ALTER TABLE child ADD COLUMN c int PRIMARY KEY;
 -- form: add-column-volatile-default-check
 ALTER TABLE child ADD COLUMN r float8 DEFAULT random() CHECK (r >= 0);

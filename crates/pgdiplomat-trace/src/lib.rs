@@ -13,6 +13,7 @@ pub mod facts;
 pub mod forms;
 pub mod introspect;
 pub mod observe;
+pub mod regress;
 pub mod run;
 pub mod seed;
 pub mod session;

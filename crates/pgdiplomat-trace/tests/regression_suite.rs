@@ -53,12 +53,17 @@ fn regression_suite_statements_match_what_postgres_does() {
         v.split(',')
             .map(|f| {
                 let f = f.trim();
-                if f.ends_with(".sql") { f.to_string() } else { format!("{f}.sql") }
+                if f.ends_with(".sql") {
+                    f.to_string()
+                } else {
+                    format!("{f}.sql")
+                }
             })
             .collect()
     });
     let selected = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|f| f == name));
-    let budget: u64 = env("PGDIPLOMAT_REGRESS_BUDGET_SECS").map_or(1080, |v| v.parse().expect("a number of seconds"));
+    let budget: u64 = env("PGDIPLOMAT_REGRESS_BUDGET_SECS")
+        .map_or(1080, |v| v.parse().expect("a number of seconds"));
     let timeout = env("PGDIPLOMAT_REGRESS_STATEMENT_TIMEOUT").unwrap_or_else(|| "10s".into());
 
     // pg_regress's settings (dates and messages as the suite expects them), a guard against
@@ -94,7 +99,11 @@ fn regression_suite_statements_match_what_postgres_does() {
     }))
     .expect("run the suite");
     let totals = Totals::of(&suite.files);
-    let summary = format!("PostgreSQL {version}: {} in {:.0} s", totals.summary(), suite.seconds);
+    let summary = format!(
+        "PostgreSQL {version}: {} in {:.0} s",
+        totals.summary(),
+        suite.seconds
+    );
     eprintln!("{summary}");
     if !suite.left_out.is_empty() {
         eprintln!("left out (time budget): {}", suite.left_out.join(", "));
@@ -103,10 +112,13 @@ fn regression_suite_statements_match_what_postgres_does() {
         std::fs::write(&path, markdown(&suite)).expect("write the report");
     }
     if let Some(path) = env("PGDIPLOMAT_REGRESS_JSON") {
-        std::fs::write(&path, serde_json::to_string_pretty(&suite).unwrap()).expect("write the JSON");
+        std::fs::write(&path, serde_json::to_string_pretty(&suite).unwrap())
+            .expect("write the JSON");
     }
     if let Some(min) = env("PGDIPLOMAT_REGRESS_MIN_AGREEMENT") {
-        let min: f64 = min.parse().expect("PGDIPLOMAT_REGRESS_MIN_AGREEMENT: a percentage");
+        let min: f64 = min
+            .parse()
+            .expect("PGDIPLOMAT_REGRESS_MIN_AGREEMENT: a percentage");
         assert!(
             totals.agreement() >= min,
             "agreement {:.1}% is below PGDIPLOMAT_REGRESS_MIN_AGREEMENT={min}\n{summary}",

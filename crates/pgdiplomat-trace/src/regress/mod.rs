@@ -68,6 +68,9 @@ pub struct Traced {
     /// A disagreement that vanishes once the statement's unqualified names are resolved on the
     /// session's search_path (the model resolves them in `public`).
     pub search_path_only: bool,
+    /// What the relations named in the differences are (`sequence`, `partition`, `inheritance
+    /// child` of the statement's table, `view`, `table`, ...), for grouping.
+    pub relation_kinds: BTreeMap<String, String>,
 }
 
 /// What one file did.
@@ -132,15 +135,19 @@ enum Disposition {
 fn disposition(node: &NodeEnum) -> Disposition {
     use NodeEnum as N;
     match node {
-        N::TransactionStmt(t) => Disposition::Control(match TransactionStmtKind::try_from(t.kind) {
-            Ok(TransactionStmtKind::TransStmtBegin | TransactionStmtKind::TransStmtStart) => Some(true),
-            Ok(
-                TransactionStmtKind::TransStmtCommit
-                | TransactionStmtKind::TransStmtRollback
-                | TransactionStmtKind::TransStmtPrepare,
-            ) => Some(t.chain),
-            _ => None,
-        }),
+        N::TransactionStmt(t) => {
+            Disposition::Control(match TransactionStmtKind::try_from(t.kind) {
+                Ok(TransactionStmtKind::TransStmtBegin | TransactionStmtKind::TransStmtStart) => {
+                    Some(true)
+                }
+                Ok(
+                    TransactionStmtKind::TransStmtCommit
+                    | TransactionStmtKind::TransStmtRollback
+                    | TransactionStmtKind::TransStmtPrepare,
+                ) => Some(t.chain),
+                _ => None,
+            })
+        }
         // SELECT ... INTO creates a table.
         N::SelectStmt(s) if s.into_clause.is_some() => Disposition::Ddl,
         N::SelectStmt(_)
@@ -179,8 +186,12 @@ fn disposition(node: &NodeEnum) -> Disposition {
         | N::AlterRoleStmt(_)
         | N::AlterRoleSetStmt(_)
         | N::DropRoleStmt(_)
-        | N::GrantRoleStmt(_) => Disposition::Untraced("role statement (cluster-wide; run untraced)"),
-        N::CreateTableSpaceStmt(_) | N::DropTableSpaceStmt(_) | N::AlterTableSpaceOptionsStmt(_) => {
+        | N::GrantRoleStmt(_) => {
+            Disposition::Untraced("role statement (cluster-wide; run untraced)")
+        }
+        N::CreateTableSpaceStmt(_)
+        | N::DropTableSpaceStmt(_)
+        | N::AlterTableSpaceOptionsStmt(_) => {
             Disposition::Untraced("tablespace statement (cluster-wide; run untraced)")
         }
         N::CreatePlangStmt(_) => Disposition::Untraced("CREATE LANGUAGE (run untraced)"),
@@ -190,7 +201,11 @@ fn disposition(node: &NodeEnum) -> Disposition {
 
 fn object_type(t: i32) -> String {
     ObjectType::try_from(t)
-        .map(|o| o.as_str_name().trim_start_matches("OBJECT_").replace('_', " "))
+        .map(|o| {
+            o.as_str_name()
+                .trim_start_matches("OBJECT_")
+                .replace('_', " ")
+        })
         .unwrap_or_else(|_| "?".into())
 }
 
@@ -232,9 +247,12 @@ pub fn kind_label(node: &NodeEnum) -> String {
         N::CreateStmt(s) if !s.inh_relations.is_empty() => "CREATE TABLE INHERITS".into(),
         N::CreateStmt(s) if s.partspec.is_some() => "CREATE TABLE PARTITION BY".into(),
         N::CreateStmt(_) => "CREATE TABLE".into(),
-        N::IndexStmt(s) => {
-            if s.concurrent { "CREATE INDEX CONCURRENTLY" } else { "CREATE INDEX" }.into()
+        N::IndexStmt(s) => if s.concurrent {
+            "CREATE INDEX CONCURRENTLY"
+        } else {
+            "CREATE INDEX"
         }
+        .into(),
         N::CreateTableAsStmt(s) => format!("CREATE {} AS", object_type(s.objtype)),
         N::ViewStmt(_) => "CREATE VIEW".into(),
         N::DefineStmt(s) => format!("CREATE {}", object_type(s.kind)),
@@ -242,9 +260,12 @@ pub fn kind_label(node: &NodeEnum) -> String {
         N::VacuumStmt(s) => if s.is_vacuumcmd { "VACUUM" } else { "ANALYZE" }.into(),
         N::ReindexStmt(_) => "REINDEX".into(),
         N::ClusterStmt(_) => "CLUSTER".into(),
-        N::RefreshMatViewStmt(s) => {
-            if s.concurrent { "REFRESH MATERIALIZED VIEW CONCURRENTLY" } else { "REFRESH MATERIALIZED VIEW" }.into()
+        N::RefreshMatViewStmt(s) => if s.concurrent {
+            "REFRESH MATERIALIZED VIEW CONCURRENTLY"
+        } else {
+            "REFRESH MATERIALIZED VIEW"
         }
+        .into(),
         N::LockStmt(_) => "LOCK".into(),
         N::SelectStmt(_) => "SELECT INTO".into(),
         other => {
@@ -256,7 +277,12 @@ pub fn kind_label(node: &NodeEnum) -> String {
 }
 
 /// The model's effects for one statement on `schema`, as `pgdiplomat trace` computes them.
-fn analyse(sql: &str, version: u32, in_transaction: bool, schema: SchemaState) -> Result<Vec<Effect>, String> {
+fn analyse(
+    sql: &str,
+    version: u32,
+    in_transaction: bool,
+    schema: SchemaState,
+) -> Result<Vec<Effect>, String> {
     let parsed = parse_sql(sql).map_err(|e| e.message)?;
     let mut analyzer = Analyzer::new(AnalysisOptions {
         pg_version: version.clamp(13, 18),
@@ -272,7 +298,11 @@ fn analyse(sql: &str, version: u32, in_transaction: bool, schema: SchemaState) -
                 .unwrap_or_default();
             format!("the analyser panicked: {msg}")
         })?;
-    Ok(analysis.statements.last().map(|s| s.effects.clone()).unwrap_or_default())
+    Ok(analysis
+        .statements
+        .last()
+        .map(|s| s.effects.clone())
+        .unwrap_or_default())
 }
 
 fn model_lines(effects: &[Effect]) -> Vec<String> {
@@ -287,7 +317,11 @@ fn model_lines(effects: &[Effect]) -> Vec<String> {
 }
 
 fn prediction_lines(p: &Prediction) -> Vec<String> {
-    let mut out: Vec<String> = p.locks.iter().map(|(n, (_, m))| format!("{n} {m}")).collect();
+    let mut out: Vec<String> = p
+        .locks
+        .iter()
+        .map(|(n, (_, m))| format!("{n} {m}"))
+        .collect();
     if let Some(m) = p.new_index {
         out.push(format!("new index {m}"));
     }
@@ -337,7 +371,13 @@ impl<'c> Session<'c> {
     fn open(cluster: &'c Cluster, db: &str) -> Result<Self, CatalogueError> {
         let mut client = cluster.connect_db(db)?;
         let pid = backend_pid(&mut client)?;
-        Ok(Session { cluster, db: db.to_string(), client, pid, monitor: None })
+        Ok(Session {
+            cluster,
+            db: db.to_string(),
+            client,
+            pid,
+            monitor: None,
+        })
     }
 
     fn reopen(&mut self) -> Result<(), CatalogueError> {
@@ -372,15 +412,28 @@ struct Identity {
 impl Identity {
     fn of(client: &mut Client) -> Option<Identity> {
         let row = client
-            .query_one("SELECT current_setting('search_path'), current_user::text, session_user::text", &[])
+            .query_one(
+                "SELECT current_setting('search_path'), current_user::text, session_user::text",
+                &[],
+            )
             .ok()?;
-        Some(Identity { search_path: row.get(0), current_user: row.get(1), session_user: row.get(2) })
+        Some(Identity {
+            search_path: row.get(0),
+            current_user: row.get(1),
+            session_user: row.get(2),
+        })
     }
 
     fn apply(&self, client: &mut Client) -> Result<(), pgdiplomat_pg::postgres::Error> {
-        client.execute("SELECT set_config('search_path', $1, false)", &[&self.search_path])?;
+        client.execute(
+            "SELECT set_config('search_path', $1, false)",
+            &[&self.search_path],
+        )?;
         if self.session_user != pgdiplomat_pg::SUPERUSER {
-            client.batch_execute(&format!("SET SESSION AUTHORIZATION {}", quote_ident(&self.session_user)))?;
+            client.batch_execute(&format!(
+                "SET SESSION AUTHORIZATION {}",
+                quote_ident(&self.session_user)
+            ))?;
         }
         if self.current_user != self.session_user {
             client.batch_execute(&format!("SET ROLE {}", quote_ident(&self.current_user)))?;
@@ -405,7 +458,11 @@ const SESSION_DEPENDENT: &[&str] = &["42P01", "55P03", "57014", "3F000"];
 /// a second session with this one's search_path and role: a COPY the server refuses once it
 /// executes leaves the client library out of step with the protocol, so it must not be sent on
 /// the file's session. `None`: the probe cannot tell.
-fn copy_would_start(s: &mut Session, sql: &str, who: &Identity) -> Result<Option<bool>, CatalogueError> {
+fn copy_would_start(
+    s: &mut Session,
+    sql: &str,
+    who: &Identity,
+) -> Result<Option<bool>, CatalogueError> {
     let mut probe = s.cluster.connect_db(&s.db)?;
     let setup = probe
         .batch_execute("SET lock_timeout = '200ms'; SET statement_timeout = '2s'")
@@ -428,7 +485,10 @@ fn copy_would_start(s: &mut Session, sql: &str, who: &Identity) -> Result<Option
 
 fn is_superuser(client: &mut Client) -> bool {
     client
-        .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", &[])
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
         .is_ok_and(|r| r.get::<_, bool>(0))
 }
 
@@ -540,7 +600,11 @@ fn run_untraced(
         s.reopen()?;
         return Ok(Untraced::Reopened);
     }
-    Ok(if result.is_ok() { Untraced::Ran } else { Untraced::Refused })
+    Ok(if result.is_ok() {
+        Untraced::Ran
+    } else {
+        Untraced::Refused
+    })
 }
 
 /// A relation the statement creates that only its session sees (TEMP, or in `pg_temp`), or
@@ -556,7 +620,9 @@ fn creates_private_relation(node: &NodeEnum) -> bool {
         _ => None,
     };
     rv.is_some_and(|r| {
-        r.relpersistence == "t" || r.schemaname.starts_with("pg_temp") || r.schemaname == "pg_catalog"
+        r.relpersistence == "t"
+            || r.schemaname.starts_with("pg_temp")
+            || r.schemaname == "pg_catalog"
     })
 }
 
@@ -566,7 +632,13 @@ fn creates_private_relation(node: &NodeEnum) -> bool {
 fn names_private_relation(s: &mut Session, effects: &[Effect]) -> bool {
     let names: Vec<String> = effects
         .iter()
-        .flat_map(|e| [e.op.table.as_ref(), e.op.index.as_ref(), e.op.partition.as_ref()])
+        .flat_map(|e| {
+            [
+                e.op.table.as_ref(),
+                e.op.index.as_ref(),
+                e.op.partition.as_ref(),
+            ]
+        })
         .flatten()
         .map(|r| match &r.schema {
             Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(&r.name)),
@@ -597,8 +669,16 @@ fn resolve_names(s: &mut Session, effects: &[Effect]) -> BTreeMap<String, String
     };
     for e in effects {
         let op = &e.op;
-        op.table.iter().chain(&op.index).chain(&op.referenced).chain(&op.partition).for_each(&mut note);
-        op.also_referenced.iter().chain(&op.referencing).for_each(&mut note);
+        op.table
+            .iter()
+            .chain(&op.index)
+            .chain(&op.referenced)
+            .chain(&op.partition)
+            .for_each(&mut note);
+        op.also_referenced
+            .iter()
+            .chain(&op.referencing)
+            .for_each(&mut note);
     }
     if names.is_empty() {
         return BTreeMap::new();
@@ -639,7 +719,9 @@ fn qualified(op: &Operation, resolved: &BTreeMap<String, String>) -> Operation {
 
 /// The table the statement is about (its index's table for one on an index), qualified.
 fn main_table(s: &mut Session, effects: &[Effect]) -> Option<String> {
-    let name = effects.iter().find_map(|e| e.op.table.as_ref().or(e.op.index.as_ref()))?;
+    let name = effects
+        .iter()
+        .find_map(|e| e.op.table.as_ref().or(e.op.index.as_ref()))?;
     let text = match &name.schema {
         Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(&name.name)),
         None => quote_ident(&name.name),
@@ -683,6 +765,7 @@ fn trace_statement(
         sampled: false,
         ms: [0.0; 3],
         search_path_only: false,
+        relation_kinds: BTreeMap::new(),
     };
     if creates_private_relation(node) {
         return Ok(None);
@@ -691,14 +774,23 @@ fn trace_statement(
     let Some(t) = trace_inner(s, p, major, t)? else {
         return Ok(None);
     };
-    Ok(Some(Traced { ms: [t.ms[0], t.ms[1], started.elapsed().as_secs_f64() * 1000.0], ..t }))
+    Ok(Some(Traced {
+        ms: [t.ms[0], t.ms[1], started.elapsed().as_secs_f64() * 1000.0],
+        ..t
+    }))
 }
 
-fn trace_inner(s: &mut Session, p: &Piece, major: u32, mut t: Traced) -> Result<Option<Traced>, CatalogueError> {
+fn trace_inner(
+    s: &mut Session,
+    p: &Piece,
+    major: u32,
+    mut t: Traced,
+) -> Result<Option<Traced>, CatalogueError> {
     let started = Instant::now();
     let mut schema = SchemaState::default();
     if let Err(e) = crate::introspect::load_schema(&mut s.client, &mut schema) {
-        t.details.push(format!("reading the schema failed: {}", error_text(&e)));
+        t.details
+            .push(format!("reading the schema failed: {}", error_text(&e)));
         if s.client.is_closed() || e.as_db_error().is_none() {
             s.reopen()?;
         }
@@ -740,7 +832,7 @@ fn trace_inner(s: &mut Session, p: &Piece, major: u32, mut t: Traced) -> Result<
     if matches!(&run, Ok(r) if r.sqlstate.as_deref() == Some("25001")) {
         t.sampled = true;
         if !analyser_failed {
-            effects = analyse(&p.text, major, false, schema).unwrap_or_default();
+            effects = analyse(&p.text, major, false, schema.clone()).unwrap_or_default();
         }
         // Another transaction with an open snapshot that has read the statement's table holds
         // it in place (a concurrent build waits for the snapshot, DROP INDEX CONCURRENTLY and
@@ -758,7 +850,10 @@ fn trace_inner(s: &mut Session, p: &Piece, major: u32, mut t: Traced) -> Result<
         {
             holder.batch_execute("ROLLBACK; BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1;")?;
         }
-        let blockers = vec![Blocker { client: holder, hold: Duration::from_millis(300) }];
+        let blockers = vec![Blocker {
+            client: holder,
+            hold: Duration::from_millis(300),
+        }];
         s.monitor()?;
         let monitor = s.monitor.as_mut().expect("monitor");
         run = run_concurrently(&mut s.client, monitor, &p.text, major, blockers);
@@ -774,7 +869,8 @@ fn trace_inner(s: &mut Session, p: &Piece, major: u32, mut t: Traced) -> Result<
     let run = match run {
         Ok(r) => r,
         Err(e) => {
-            t.details.push(format!("observing it failed: {}", error_text(&e)));
+            t.details
+                .push(format!("observing it failed: {}", error_text(&e)));
             if e.as_db_error().is_none() {
                 s.reopen()?;
             }
@@ -783,7 +879,11 @@ fn trace_inner(s: &mut Session, p: &Piece, major: u32, mut t: Traced) -> Result<
     };
     t.model = model_lines(&effects);
     t.ms[1] = run.duration.as_secs_f64() * 1000.0;
-    if let Some(e) = run.error.clone().or(commit_error.map(|e| format!("at COMMIT: {e}"))) {
+    if let Some(e) = run
+        .error
+        .clone()
+        .or(commit_error.map(|e| format!("at COMMIT: {e}")))
+    {
         t.outcome = "server error";
         t.details = vec![e];
         return Ok(Some(t));
@@ -794,8 +894,14 @@ fn trace_inner(s: &mut Session, p: &Piece, major: u32, mut t: Traced) -> Result<
         return Ok(Some(t));
     }
     let obs = &run.observation;
-    let unsupported: Vec<&str> = effects.iter().filter_map(|e| e.fact.and_then(|f| f.unsupported)).collect();
-    let not_modelled: Vec<&String> = effects.iter().filter_map(|e| e.op.not_modelled.as_ref()).collect();
+    let unsupported: Vec<&str> = effects
+        .iter()
+        .filter_map(|e| e.fact.and_then(|f| f.unsupported))
+        .collect();
+    let not_modelled: Vec<&String> = effects
+        .iter()
+        .filter_map(|e| e.op.not_modelled.as_ref())
+        .collect();
     let mut p = Prediction::default();
     for e in &effects {
         if let Some(fact) = e.fact {
@@ -804,9 +910,18 @@ fn trace_inner(s: &mut Session, p: &Piece, major: u32, mut t: Traced) -> Result<
     }
     t.predicted = prediction_lines(&p);
     let (outcome, details) = if let Some(why) = unsupported.first() {
-        ("disagree", vec![format!("model says unsupported ({why}), the server ran it")])
+        (
+            "disagree",
+            vec![format!("model says unsupported ({why}), the server ran it")],
+        )
     } else if !not_modelled.is_empty() {
-        ("not modelled", not_modelled.iter().map(|s| format!("not modelled: {s}")).collect())
+        (
+            "not modelled",
+            not_modelled
+                .iter()
+                .map(|s| format!("not modelled: {s}"))
+                .collect(),
+        )
     } else {
         let details = check(&p, obs);
         if !details.is_empty() && !resolved.is_empty() {
@@ -818,8 +933,50 @@ fn trace_inner(s: &mut Session, p: &Piece, major: u32, mut t: Traced) -> Result<
             }
             t.search_path_only = check(&p, obs).is_empty();
         }
-        (if details.is_empty() { "agree" } else { "disagree" }, details)
+        (
+            if details.is_empty() {
+                "agree"
+            } else {
+                "disagree"
+            },
+            details,
+        )
     };
+    // What the relations of the differences are.
+    let mut family: BTreeMap<String, &str> = BTreeMap::new();
+    for e in &effects {
+        if let Some(table) = &e.op.table {
+            for (r, is_partition) in schema.descendants(table).unwrap_or_default() {
+                family.insert(
+                    r.key(),
+                    if is_partition {
+                        "partition"
+                    } else {
+                        "inheritance child"
+                    },
+                );
+            }
+        }
+    }
+    for d in &details {
+        let rel = d.split([' ', ':']).next().unwrap_or("").to_string();
+        let info = obs
+            .before
+            .by_name
+            .get(&rel)
+            .or_else(|| obs.after.by_name.get(&rel));
+        let kind = match (family.get(&rel), info.map(|i| i.kind)) {
+            (Some(f), _) => f,
+            (None, Some('S')) => "sequence",
+            (None, Some('v')) => "view",
+            (None, Some('m')) => "materialized view",
+            (None, Some('i' | 'I')) => "index",
+            (None, Some('f')) => "foreign table",
+            (None, Some('r' | 'p')) => "table",
+            _ => continue,
+        };
+        t.relation_kinds.insert(rel, kind.to_string());
+    }
     t.outcome = outcome;
     t.details = details;
     Ok(Some(t))
@@ -834,7 +991,10 @@ pub fn run_file(
     opts: &RegressOptions,
 ) -> Result<FileRun, CatalogueError> {
     let started = Instant::now();
-    let mut fr = FileRun { file: file.to_string(), ..FileRun::default() };
+    let mut fr = FileRun {
+        file: file.to_string(),
+        ..FileRun::default()
+    };
     let mut s = Session::open(cluster, db)?;
     let mut script = Script::new(text);
     let mut in_block = false;
@@ -868,11 +1028,14 @@ pub fn run_file(
             continue;
         }
         let parsed = parse_sql(&p.text).ok();
-        let node = parsed.as_ref().and_then(|f| f.statements.iter().find_map(|st| st.node.as_ref()));
+        let node = parsed
+            .as_ref()
+            .and_then(|f| f.statements.iter().find_map(|st| st.node.as_ref()));
         let disp = match node {
             Some(n) => disposition(n),
             None => {
-                fr.unparsed.push((p.line, p.text.chars().take(100).collect()));
+                fr.unparsed
+                    .push((p.line, p.text.chars().take(100).collect()));
                 Disposition::Untraced("does not parse with pg_query (run untraced)")
             }
         };
@@ -880,24 +1043,44 @@ pub fn run_file(
             Disposition::NotRun(why) => skip(&mut fr, why),
             Disposition::Control(block) => {
                 fr.run += 1;
-                untraced(&mut fr, run_untraced(&mut s, &mut script, &p, node)?, p.line, &mut in_block);
+                untraced(
+                    &mut fr,
+                    run_untraced(&mut s, &mut script, &p, node)?,
+                    p.line,
+                    &mut in_block,
+                );
                 if let Some(b) = block {
                     in_block = b;
                 }
             }
             Disposition::Other => {
                 fr.run += 1;
-                untraced(&mut fr, run_untraced(&mut s, &mut script, &p, node)?, p.line, &mut in_block);
+                untraced(
+                    &mut fr,
+                    run_untraced(&mut s, &mut script, &p, node)?,
+                    p.line,
+                    &mut in_block,
+                );
             }
             Disposition::Untraced(why) => {
                 fr.run += 1;
                 skip(&mut fr, why);
-                untraced(&mut fr, run_untraced(&mut s, &mut script, &p, node)?, p.line, &mut in_block);
+                untraced(
+                    &mut fr,
+                    run_untraced(&mut s, &mut script, &p, node)?,
+                    p.line,
+                    &mut in_block,
+                );
             }
             Disposition::Ddl if in_block => {
                 fr.run += 1;
                 skip(&mut fr, "inside the file's BEGIN ... COMMIT (run untraced)");
-                untraced(&mut fr, run_untraced(&mut s, &mut script, &p, node)?, p.line, &mut in_block);
+                untraced(
+                    &mut fr,
+                    run_untraced(&mut s, &mut script, &p, node)?,
+                    p.line,
+                    &mut in_block,
+                );
             }
             Disposition::Ddl => {
                 fr.run += 1;
@@ -907,7 +1090,12 @@ pub fn run_file(
                     Some(t) => fr.traced.push(t),
                     None => {
                         skip(&mut fr, PRIVATE);
-                        untraced(&mut fr, run_untraced(&mut s, &mut script, &p, Some(node))?, p.line, &mut in_block);
+                        untraced(
+                            &mut fr,
+                            run_untraced(&mut s, &mut script, &p, Some(node))?,
+                            p.line,
+                            &mut in_block,
+                        );
                     }
                 }
             }
@@ -934,12 +1122,21 @@ fn drop_file_database(cluster: &Cluster, admin: &mut Client) -> Result<(), Catal
         }
     }
     admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(FILE_DB)))
-        .map_err(|e| CatalogueError::Postgres(format!("dropping the file's database: {}", error_text(&e))))
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(FILE_DB)
+        ))
+        .map_err(|e| {
+            CatalogueError::Postgres(format!("dropping the file's database: {}", error_text(&e)))
+        })
 }
 
 fn names(client: &mut Client, sql: &str) -> Result<Vec<String>, CatalogueError> {
-    Ok(client.query(sql, &[])?.into_iter().map(|r| r.get(0)).collect())
+    Ok(client
+        .query(sql, &[])?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect())
 }
 
 const ROLES: &str = "SELECT rolname::text FROM pg_roles ORDER BY 1";
@@ -956,7 +1153,10 @@ pub fn run_suite(
     mut progress: impl FnMut(&FileRun),
 ) -> Result<SuiteRun, CatalogueError> {
     let started = Instant::now();
-    let mut suite = SuiteRun { server_version: cluster.version().to_string(), ..SuiteRun::default() };
+    let mut suite = SuiteRun {
+        server_version: cluster.version().to_string(),
+        ..SuiteRun::default()
+    };
     let mut admin = cluster.connect()?;
     admin.batch_execute(&format!("CREATE DATABASE {}", quote_ident(BASE_DB)))?;
     if let Some((name, text)) = files.iter().find(|(n, _)| n == SETUP_FILE) {
@@ -980,10 +1180,16 @@ pub fn run_suite(
         ))?;
         let fr = run_file(cluster, FILE_DB, name, text, opts);
         drop_file_database(cluster, &mut admin)?;
-        for role in names(&mut admin, ROLES)?.into_iter().filter(|r| !roles.contains(r)) {
+        for role in names(&mut admin, ROLES)?
+            .into_iter()
+            .filter(|r| !roles.contains(r))
+        {
             let _ = admin.batch_execute(&format!("DROP ROLE {}", quote_ident(&role)));
         }
-        for ts in names(&mut admin, TABLESPACES)?.into_iter().filter(|t| !tablespaces.contains(t)) {
+        for ts in names(&mut admin, TABLESPACES)?
+            .into_iter()
+            .filter(|t| !tablespaces.contains(t))
+        {
             let _ = admin.batch_execute(&format!("DROP TABLESPACE {}", quote_ident(&ts)));
         }
         let fr = fr?;
@@ -995,47 +1201,16 @@ pub fn run_suite(
 }
 
 /// The kinds of difference in a disagreement's details, for grouping.
-fn difference_kinds(details: &[String]) -> Vec<&'static str> {
-    let mut kinds: Vec<&'static str> = details
+fn difference_kinds(t: &Traced) -> Vec<String> {
+    let mut kinds: Vec<String> = t
+        .details
         .iter()
         .map(|d| {
-            if d.starts_with("the analyser panicked") {
-                "analyser panic"
-            } else if d.starts_with("model says unsupported") {
-                "model says unsupported"
-            } else if d.contains("which the model does not predict") && d.contains(": observed") {
-                "unpredicted lock"
-            } else if d.contains("observed no new lock") || d.contains("observed none") {
-                "predicted lock not taken"
-            } else if d.contains("): model says") {
-                let (said, seen) = d
-                    .split_once("model says ")
-                    .and_then(|(_, r)| r.split_once(", observed "))
-                    .unwrap_or(("", ""));
-                match (
-                    pgdiplomat_locks::LockMode::parse(said),
-                    pgdiplomat_locks::LockMode::parse(seen),
-                ) {
-                    (Some(a), Some(b)) if b > a => "stronger lock than predicted",
-                    (Some(_), Some(_)) => "weaker lock than predicted",
-                    _ => "other lock mode",
-                }
-            } else if d.starts_with("new index") {
-                "predicted index not created"
-            } else if d.contains("rewritten, which the model does not predict")
-                || d.contains("rebuilt, which the model does not predict")
-                || d.contains("model says no rewrite")
-                || d.contains("model says only indexes are rebuilt")
-            {
-                "unpredicted rewrite"
-            } else if d.contains("model says the table is rewritten") || d.contains("none changed file") {
-                "predicted rewrite not done"
-            } else if d.contains("scanned (") || d.contains("model says no scan") {
-                "unpredicted scan"
-            } else if d.contains("model says the table is scanned") {
-                "predicted scan not done"
-            } else {
-                "other"
+            let kind = difference_kind(d);
+            let rel = d.split([' ', ':']).next().unwrap_or("");
+            match t.relation_kinds.get(rel) {
+                Some(k) if kind.starts_with("unpredicted lock") => format!("{kind} on {k}"),
+                _ => kind.to_string(),
             }
         })
         .collect();
@@ -1044,20 +1219,63 @@ fn difference_kinds(details: &[String]) -> Vec<&'static str> {
     kinds
 }
 
+fn difference_kind(d: &str) -> &'static str {
+    if d.starts_with("the analyser panicked") {
+        "analyser panic"
+    } else if d.starts_with("model says unsupported") {
+        "model says unsupported"
+    } else if d.contains("which the model does not predict") && d.contains(": observed") {
+        "unpredicted lock"
+    } else if d.contains("observed no new lock") || d.contains("observed none") {
+        "predicted lock not taken"
+    } else if d.contains("): model says") {
+        let (said, seen) = d
+            .split_once("model says ")
+            .and_then(|(_, r)| r.split_once(", observed "))
+            .unwrap_or(("", ""));
+        match (
+            pgdiplomat_locks::LockMode::parse(said),
+            pgdiplomat_locks::LockMode::parse(seen),
+        ) {
+            (Some(a), Some(b)) if b > a => "stronger lock than predicted",
+            (Some(_), Some(_)) => "weaker lock than predicted",
+            _ => "other lock mode",
+        }
+    } else if d.starts_with("new index") {
+        "predicted index not created"
+    } else if d.contains("rewritten, which the model does not predict")
+        || d.contains("rebuilt, which the model does not predict")
+        || d.contains("model says no rewrite")
+        || d.contains("model says only indexes are rebuilt")
+    {
+        "unpredicted rewrite"
+    } else if d.contains("model says the table is rewritten") || d.contains("none changed file") {
+        "predicted rewrite not done"
+    } else if d.contains("scanned (") || d.contains("model says no scan") {
+        "unpredicted scan"
+    } else if d.contains("model says the table is scanned") {
+        "predicted scan not done"
+    } else {
+        "other"
+    }
+}
+
 /// A short class for a disagreement: the statement kind and the kinds of difference.
 pub fn disagreement_class(t: &Traced) -> String {
     let kind = t.kind.split('+').next().unwrap_or(&t.kind).to_string();
     if t.search_path_only {
         return format!("{kind}{SEARCH_PATH}");
     }
-    format!("{kind}: {}", difference_kinds(&t.details).join(" + "))
+    format!("{kind}: {}", difference_kinds(t).join(" + "))
 }
 
 /// The class suffix of disagreements on relations the session reached through its search_path.
 pub const SEARCH_PATH: &str = ": only the search_path (unqualified names taken as public)";
 
 fn cell(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('|', "\\|").replace('\n', " ")
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('\n', " ")
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -1087,7 +1305,10 @@ pub struct Totals {
 
 impl Totals {
     pub fn of(files: &[FileRun]) -> Totals {
-        let mut t = Totals { files: files.len(), ..Totals::default() };
+        let mut t = Totals {
+            files: files.len(),
+            ..Totals::default()
+        };
         for f in files {
             t.statements += f.statements;
             t.run += f.run;
@@ -1186,7 +1407,14 @@ pub fn markdown(suite: &SuiteRun) -> String {
     let mut kinds: Vec<_> = kinds.into_iter().collect();
     kinds.sort_by_key(|(k, c)| (std::cmp::Reverse(c[0] + c[1] + c[2]), k.clone()));
     for (k, c) in kinds {
-        s.push_str(&format!("| {} | {} | {} | {} | {} |\n", cell(&k), c[0], c[1], c[2], c[3]));
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            cell(&k),
+            c[0],
+            c[1],
+            c[2],
+            c[3]
+        ));
     }
     // Disagreement classes.
     let disagreements: Vec<&&Traced> = all.iter().filter(|t| t.outcome == "disagree").collect();
@@ -1196,20 +1424,43 @@ pub fn markdown(suite: &SuiteRun) -> String {
     }
     let mut classes: Vec<_> = classes.into_iter().collect();
     classes.sort_by_key(|(c, v)| (std::cmp::Reverse(v.len()), c.clone()));
-    s.push_str("\n### Disagreement classes\n\n| class | count | examples |\n|---|---:|---|\n");
+    s.push_str(concat!(
+        "\n### Disagreement classes\n\n",
+        "A class is the statement kind and the kinds of difference (`compare::check`): *unpredicted lock on X*: ",
+        "PostgreSQL took a lock stronger than ACCESS SHARE (ROW EXCLUSIVE on a sequence) on an existing relation ",
+        "the model does not mention, X being a partition or inheritance child of the statement's table (as the ",
+        "schema the model was given knows it), a sequence, a view, another table; *predicted lock not taken*; ",
+        "*stronger / weaker lock than predicted*; *predicted scan / rewrite not done*; *unpredicted scan / rewrite*; ",
+        "*only the search_path*: the difference vanishes once the statement's unqualified names are resolved on ",
+        "the session's search_path.\n\n",
+        "| class | count | examples |\n|---|---:|---|\n"
+    ));
     for (c, v) in &classes {
         let ex: Vec<String> = v
             .iter()
             .take(2)
-            .map(|t| format!("{}:{} `{}`", t.file, t.line, cell(&truncate(&t.sql, 80)).replace('`', "'")))
+            .map(|t| {
+                format!(
+                    "{}:{} `{}`",
+                    t.file,
+                    t.line,
+                    cell(&truncate(&t.sql, 80)).replace('`', "'")
+                )
+            })
             .collect();
-        s.push_str(&format!("| {} | {} | {} |\n", cell(c), v.len(), ex.join("<br>")));
+        s.push_str(&format!(
+            "| {} | {} | {} |\n",
+            cell(c),
+            v.len(),
+            ex.join("<br>")
+        ));
     }
     // Not modelled, by reason.
     let mut nm: BTreeMap<String, usize> = BTreeMap::new();
     for t in all.iter().filter(|t| t.outcome == "not modelled") {
         for d in &t.details {
-            *nm.entry(d.trim_start_matches("not modelled: ").to_string()).or_default() += 1;
+            *nm.entry(d.trim_start_matches("not modelled: ").to_string())
+                .or_default() += 1;
         }
     }
     let mut nm: Vec<_> = nm.into_iter().collect();
@@ -1236,14 +1487,28 @@ pub fn markdown(suite: &SuiteRun) -> String {
     }
     // Every disagreement (and harness error).
     s.push_str("\n### Every disagreement\n\n| where | statement | model | PostgreSQL did | differences | class |\n|---|---|---|---|---|---|\n");
-    for t in all.iter().filter(|t| matches!(t.outcome, "disagree" | "harness error")) {
-        let class = if t.outcome == "disagree" { disagreement_class(t) } else { "harness error".into() };
+    for t in all
+        .iter()
+        .filter(|t| matches!(t.outcome, "disagree" | "harness error"))
+    {
+        let class = if t.outcome == "disagree" {
+            disagreement_class(t)
+        } else {
+            "harness error".into()
+        };
         s.push_str(&format!(
             "| {}:{} | `{}` | {} | {} | {} | {} |\n",
             t.file,
             t.line,
             cell(&truncate(&t.sql, 100)).replace('`', "'"),
-            cell(&[t.model.join("; "), t.predicted.join(", ")].iter().filter(|x| !x.is_empty()).cloned().collect::<Vec<_>>().join(" → ")),
+            cell(
+                &[t.model.join("; "), t.predicted.join(", ")]
+                    .iter()
+                    .filter(|x| !x.is_empty())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            ),
             cell(&t.observed.join(", ")),
             cell(&t.details.join("; ")),
             cell(&class)

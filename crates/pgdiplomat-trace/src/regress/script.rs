@@ -14,7 +14,9 @@
 pub enum Item {
     Sql(Piece),
     /// `\c` / `\connect`: a new session on the same database.
-    Reconnect { line: usize },
+    Reconnect {
+        line: usize,
+    },
 }
 
 /// One SQL statement of the script.
@@ -47,7 +49,16 @@ pub struct Script<'a> {
     quit: bool,
 }
 
-const G_COMMANDS: &[&str] = &["g", "gx", "gset", "gexec", "gdesc", "crosstabview", "watch", ";"];
+const G_COMMANDS: &[&str] = &[
+    "g",
+    "gx",
+    "gset",
+    "gexec",
+    "gdesc",
+    "crosstabview",
+    "watch",
+    ";",
+];
 
 fn is_ident_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
@@ -91,7 +102,9 @@ impl<'a> Script<'a> {
     }
 
     fn eol(&self, from: usize) -> usize {
-        self.text[from..].find('\n').map_or(self.text.len(), |i| from + i)
+        self.text[from..]
+            .find('\n')
+            .map_or(self.text.len(), |i| from + i)
     }
 
     /// The data lines of a `COPY ... FROM STDIN` the server has just accepted: from the line
@@ -141,12 +154,20 @@ impl<'a> Script<'a> {
         let name_end = body
             .find(|c: char| c.is_whitespace() || c == '\\')
             .unwrap_or(body.len());
-        let (name, args) = body.split_at(if name_end == 0 && !body.is_empty() { 1 } else { name_end });
+        let (name, args) = body.split_at(if name_end == 0 && !body.is_empty() {
+            1
+        } else {
+            name_end
+        });
         match name {
             "if" => {
                 let parent_active = self.active();
                 let v = parent_active && Self::eval_condition(args);
-                self.conds.push(Cond { active: v, taken: v, parent_active });
+                self.conds.push(Cond {
+                    active: v,
+                    taken: v,
+                    parent_active,
+                });
                 return Meta::None;
             }
             "elif" => {
@@ -208,7 +229,10 @@ impl<'a> Script<'a> {
             .strip_prefix("set standard_conforming_strings")
             .or_else(|| norm.strip_prefix("set session standard_conforming_strings"))
         {
-            let v = rest.trim_start_matches([' ', '=']).trim_start_matches("to ").trim_matches(['\'', ' ']);
+            let v = rest
+                .trim_start_matches([' ', '='])
+                .trim_start_matches("to ")
+                .trim_matches(['\'', ' ']);
             self.standard_strings = !matches!(v, "off" | "false" | "0" | "no");
         }
     }
@@ -277,7 +301,9 @@ impl<'a> Script<'a> {
                         Meta::None => {}
                         Meta::Terminate(name) => finish!(Some(name)),
                         Meta::Reconnect if start.is_none() => {
-                            return Some(Item::Reconnect { line: self.line_of(from) })
+                            return Some(Item::Reconnect {
+                                line: self.line_of(from),
+                            })
                         }
                         Meta::Reconnect => {}
                         Meta::Quit => {
@@ -375,12 +401,16 @@ impl<'a> Script<'a> {
                     let next = bytes.get(from + 1).copied();
                     let is_var = prev != Some(b':')
                         && bracket <= 0
-                        && next.is_some_and(|n| is_ident_start(n) || matches!(n, b'\'' | b'"' | b'{'));
+                        && next
+                            .is_some_and(|n| is_ident_start(n) || matches!(n, b'\'' | b'"' | b'{'));
                     if is_var && var.is_none() {
                         let rest = &self.text[from + 1..];
                         let name: String = rest
                             .chars()
-                            .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '\'' | '"' | '{' | '?' | '}'))
+                            .take_while(|c| {
+                                c.is_alphanumeric()
+                                    || matches!(c, '_' | '\'' | '"' | '{' | '?' | '}')
+                            })
                             .collect();
                         var = Some(format!(":{name}"));
                     }
@@ -401,8 +431,10 @@ impl<'a> Script<'a> {
                         if ident_count == 0 {
                             idents = [0; 4];
                         }
-                        if matches!(lower.as_str(), "create" | "function" | "procedure" | "or" | "replace")
-                            && ident_count < idents.len()
+                        if matches!(
+                            lower.as_str(),
+                            "create" | "function" | "procedure" | "or" | "replace"
+                        ) && ident_count < idents.len()
                         {
                             idents[ident_count] = lower.as_bytes()[0];
                         }
@@ -426,7 +458,11 @@ impl<'a> Script<'a> {
                 }
                 _ if b.is_ascii_digit() => {
                     let mut i = from;
-                    while i < len && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.') {
+                    while i < len
+                        && (bytes[i].is_ascii_alphanumeric()
+                            || bytes[i] == b'_'
+                            || bytes[i] == b'.')
+                    {
                         if bytes[i] == b'.' && bytes.get(i + 1) == Some(&b'.') {
                             break;
                         }

@@ -859,8 +859,11 @@ fn trace_inner(
         run = run_concurrently(&mut s.client, monitor, &p.text, major, blockers);
         // A statement the holder did not make wait may have finished between two samples: a
         // lock not seen is then no evidence.
+        // Nor is a scan that was not seen: a wait event is no progress phase (VACUUM of a small
+        // table scans it between two samples).
         if let Ok(r) = &mut run {
             r.observation.held_in_place = r.phases.iter().any(|p| p.starts_with("waiting on Lock"));
+            r.observation.phases.retain(|p| !p.starts_with("waiting on "));
         }
         if s.client.is_closed() {
             s.reopen()?;

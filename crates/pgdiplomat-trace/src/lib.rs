@@ -11,6 +11,7 @@ pub mod compare;
 pub mod escape;
 pub mod forms;
 pub mod observe;
+pub mod regress;
 pub mod run;
 pub mod seed;
 pub mod session;

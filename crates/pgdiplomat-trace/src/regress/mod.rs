@@ -788,7 +788,7 @@ fn trace_inner(
 ) -> Result<Option<Traced>, CatalogueError> {
     let started = Instant::now();
     let mut schema = SchemaState::default();
-    if let Err(e) = crate::introspect::load_schema(&mut s.client, &mut schema) {
+    if let Err(e) = pgdiplomat_catalog::load_schema(&mut s.client, &mut schema) {
         t.details
             .push(format!("reading the schema failed: {}", error_text(&e)));
         if s.client.is_closed() || e.as_db_error().is_none() {

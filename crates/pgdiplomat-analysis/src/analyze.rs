@@ -164,6 +164,9 @@ pub struct FileSession(Session);
 #[derive(Default)]
 struct Session {
     state: SessionState,
+    /// `SET search_path` of the file: where unqualified names resolve (`None`: the default,
+    /// `"$user", public`).
+    search_path: Option<Vec<String>>,
     session_lock_timeout: Option<u64>,
     session_statement_timeout: Option<u64>,
     /// One entry per (relation, mode), from the first statement that took it: a long
@@ -232,17 +235,19 @@ impl Analyzer {
         session: &mut FileSession,
         before_apply: impl FnOnce(&AnalyzedStatement, &SchemaState) -> R,
     ) -> R {
-        let analyzed = self.analyze_statement_only(stmt, &mut session.0);
+        let node = stmt.node.as_ref().map(|n| resolve_search_path(n, &session.0, &self.schema));
+        let analyzed = self.analyze_statement_only(stmt, node.as_deref(), &mut session.0);
         let r = before_apply(&analyzed, &self.schema);
-        if let Some(node) = &stmt.node {
+        if let Some(node) = &node {
             self.schema.apply(node);
         }
         r
     }
 
     fn analyze_statement(&mut self, stmt: &Statement, session: &mut Session) -> AnalyzedStatement {
-        let analyzed = self.analyze_statement_only(stmt, session);
-        if let Some(node) = &stmt.node {
+        let node = stmt.node.as_ref().map(|n| resolve_search_path(n, session, &self.schema));
+        let analyzed = self.analyze_statement_only(stmt, node.as_deref(), session);
+        if let Some(node) = &node {
             self.schema.apply(node);
         }
         analyzed
@@ -252,9 +257,15 @@ impl Analyzer {
     fn analyze_statement_only(
         &mut self,
         stmt: &Statement,
+        node: Option<&pg_query::NodeEnum>,
         session: &mut Session,
     ) -> AnalyzedStatement {
-        let kind = match &stmt.node {
+        if let Some(pg_query::NodeEnum::VariableSetStmt(v)) = node {
+            if v.name.eq_ignore_ascii_case("search_path") {
+                session.search_path = search_path_of(v);
+            }
+        }
+        let kind = match node {
             Some(node) => classify(node, &self.schema),
             None => StatementKind::Other,
         };
@@ -438,6 +449,106 @@ impl Analyzer {
     }
 }
 
+/// The schemas of `SET search_path TO a, b` (`None` for RESET / DEFAULT, or the default path).
+fn search_path_of(v: &pg_query::protobuf::VariableSetStmt) -> Option<Vec<String>> {
+    use pg_query::protobuf::{a_const::Val, VariableSetKind as K};
+    if K::try_from(v.kind).unwrap_or(K::Undefined) != K::VarSetValue {
+        return None;
+    }
+    let path: Vec<String> = v
+        .args
+        .iter()
+        .filter_map(|a| match a.node.as_ref()? {
+            pg_query::NodeEnum::AConst(c) => match c.val.as_ref()? {
+                Val::Sval(s) => Some(s.sval.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .flat_map(|s| s.split(',').map(|p| p.trim().trim_matches('"').to_string()).collect::<Vec<_>>())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let default = path.iter().all(|p| p == "$user" || p == "public");
+    (!default).then_some(path)
+}
+
+/// The statement with its unqualified relation names resolved on the session's search_path:
+/// to the first schema on it where the run knows the relation, else to the first schema (where
+/// PostgreSQL creates new ones). Unchanged on the default path.
+fn resolve_search_path<'a>(
+    node: &'a pg_query::NodeEnum,
+    session: &Session,
+    schema: &SchemaState,
+) -> std::borrow::Cow<'a, pg_query::NodeEnum> {
+    use std::borrow::Cow;
+    let Some(path) = &session.search_path else {
+        return Cow::Borrowed(node);
+    };
+    let path: Vec<&str> = path
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !matches!(*p, "$user" | "pg_catalog" | "pg_temp"))
+        .collect();
+    let Some(first) = path.first().copied() else {
+        return Cow::Borrowed(node);
+    };
+    let mut out = node.clone();
+    // SAFETY: the pointers come from `out`, which outlives them and is not otherwise touched
+    // while they are used; each RangeVar is written once.
+    unsafe {
+        for (n, _, _) in out.nodes_mut() {
+            if let pg_query::NodeMut::RangeVar(rv) = n {
+                let Some(rv) = rv.as_mut() else { continue };
+                if !rv.schemaname.is_empty() || rv.relname.is_empty() {
+                    continue;
+                }
+                let known = |s: &str| {
+                    let r = crate::model::RelName::new(Some(s), &rv.relname);
+                    schema.table(&r).is_some() || schema.index(&r).is_some() || schema.view_bases(&r).is_some()
+                };
+                let target = path.iter().copied().find(|s| known(s)).unwrap_or(first);
+                if target != "public" {
+                    rv.schemaname = target.to_string();
+                }
+            }
+        }
+    }
+    // DROP names relations as name lists, not RangeVars.
+    if let pg_query::NodeEnum::DropStmt(d) = &mut out {
+        use pg_query::protobuf::ObjectType as O;
+        let relation_like = matches!(
+            O::try_from(d.remove_type),
+            Ok(O::ObjectTable | O::ObjectView | O::ObjectIndex | O::ObjectSequence | O::ObjectMatview | O::ObjectForeignTable)
+        );
+        if relation_like {
+            for obj in &mut d.objects {
+                let Some(pg_query::NodeEnum::List(list)) = obj.node.as_mut() else { continue };
+                if list.items.len() != 1 {
+                    continue;
+                }
+                let Some(pg_query::NodeEnum::String(name)) = list.items[0].node.as_ref() else { continue };
+                let name = name.sval.clone();
+                let known = |s: &str| {
+                    let r = crate::model::RelName::new(Some(s), &name);
+                    schema.table(&r).is_some() || schema.index(&r).is_some() || schema.view_bases(&r).is_some()
+                };
+                let target = path.iter().copied().find(|s| known(s)).unwrap_or(first);
+                if target != "public" {
+                    list.items.insert(
+                        0,
+                        pg_query::protobuf::Node {
+                            node: Some(pg_query::NodeEnum::String(pg_query::protobuf::String {
+                                sval: target.to_string(),
+                            })),
+                        },
+                    );
+                }
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `SET (...)` takes the strongest lock of its options on this version (measured,
 /// `data/reloption-locks.tsv`): ACCESS EXCLUSIVE picks the exclusive form. An option the
 /// version does not have is assumed ACCESS EXCLUSIVE, and said so.
@@ -476,6 +587,30 @@ fn storage_parameter_form(op: &mut Operation, major: u32) {
 mod tests {
     use super::*;
     use crate::parse::parse_sql;
+
+    /// `SET search_path` decides where unqualified names live: the first schema on the path
+    /// that has the relation, else the first schema (where new ones are created).
+    #[test]
+    fn unqualified_names_resolve_on_the_session_search_path() {
+        let sql = "CREATE TABLE keep (id int);
+SET search_path TO app, public;
+CREATE TABLE t (id int);
+ALTER TABLE t ADD COLUMN x int;
+ALTER TABLE keep ADD COLUMN y int;
+DROP TABLE t;
+RESET search_path;
+ALTER TABLE t ADD COLUMN z int;";
+        let parsed = parse_sql(sql).unwrap();
+        let mut a = Analyzer::new(AnalysisOptions::default());
+        let analysis = a.analyze_file(&parsed);
+        let table = |i: usize| {
+            analysis.statements[i].effects[0].op.table.as_ref().map(|t| t.key()).unwrap_or_default()
+        };
+        assert_eq!(table(3), "app.t");
+        assert_eq!(table(4), "keep", "found in public, which is on the path too");
+        assert_eq!(table(5), "app.t");
+        assert_eq!(table(7), "t", "the default path again");
+    }
 
     /// A statement that recurses takes its lock on every partition and inheritance child the
     /// schema knows (recursively), not under ONLY; CREATE TRIGGER and CREATE INDEX reach

@@ -716,7 +716,7 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::CreateTableWithForeignKey, "CREATE TABLE ... REFERENCES", &[(ReferencedTable, ShareRowExclusive)],
         "CREATE TABLE t3 (id int PRIMARY KEY, pk_id int REFERENCES pk (id))")
         .note("The referenced table gets SHARE ROW EXCLUSIVE (its triggers are created): writes to it wait."),
-    fact(F::CreateTablePartitionOf, "CREATE TABLE ... PARTITION OF", &[(PartitionParent, AccessExclusive), (DefaultPartition, AccessExclusive)],
+    fact(F::CreateTablePartitionOf, "CREATE TABLE ... PARTITION OF", &[(PartitionParent, AccessExclusive), (DefaultPartition, AccessExclusive), (ReferencedTable, ShareRowExclusive)],
         "CREATE TABLE parted_3 PARTITION OF parted FOR VALUES FROM (200) TO (300)")
         .also_scans(&[DefaultPartition])
         .note("With a DEFAULT partition, it is locked and scanned for rows that belong to the new partition."),

@@ -220,10 +220,11 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
             },
             r.relation.as_ref().map(RelName::from_range_var),
         )]),
-        NodeEnum::CreateTrigStmt(t) => Operations(vec![Operation::new(
-            F::CreateTrigger,
-            t.relation.as_ref().map(RelName::from_range_var),
-        )]),
+        // A statement-level trigger is not cloned onto the partitions.
+        NodeEnum::CreateTrigStmt(t) => Operations(vec![Operation {
+            only: !t.row,
+            ..Operation::new(F::CreateTrigger, t.relation.as_ref().map(RelName::from_range_var))
+        }]),
         NodeEnum::AlterEnumStmt(_) => Operations(vec![Operation::new(F::AlterTypeAddValue, None)]),
         NodeEnum::GrantStmt(_) => Operations(vec![Operation::new(F::Grant, None)]),
         NodeEnum::CommentStmt(c) => Operations(vec![classify_comment(c)]),
@@ -711,8 +712,25 @@ fn classify_create_table(c: &protobuf::CreateStmt, schema: &SchemaState) -> Oper
             } else {
                 schema.default_partition(&parent).map(|d| d.into_iter().collect())
             };
+            // The parent's foreign keys are cloned onto the partition: SHARE ROW EXCLUSIVE on
+            // each referenced table.
+            let mut referenced: Vec<RelName> = schema
+                .table(&parent)
+                .map(|t| {
+                    t.constraints
+                        .values()
+                        .filter(|c| c.kind == ConstraintKind::ForeignKey)
+                        .filter_map(|c| c.referenced.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            referenced.sort_by_key(|r| r.key());
+            referenced.dedup();
+            let mut referenced = referenced.into_iter();
             return Operation {
                 partition: table,
+                referenced: referenced.next(),
+                also_referenced: referenced.collect(),
                 ..Operation::new(F::CreateTablePartitionOf, Some(parent))
             }
             .with(R::DefaultPartition, default);
@@ -878,6 +896,11 @@ fn classify_alter_table(a: &protobuf::AlterTableStmt, schema: &SchemaState) -> V
                     only: !rv.inh,
                     ..classify_alter_cmd(&rel, on_index, on_sequence, cmd, schema)
                 };
+                // Dropping a column or constraint under ONLY still locks the children (their
+                // inherited copies are updated).
+                if matches!(op.form, Some(F::DropColumn | F::DropConstraint | F::DropForeignKey)) {
+                    op.only = false;
+                }
                 if matches!(op.form, Some(F::SetStorageParameters | F::AlterIndexSetStorage)) {
                     op.storage_parameters = Some((storage_kinds(a, &rel, schema), option_names(cmd)));
                 }

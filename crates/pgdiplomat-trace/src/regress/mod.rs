@@ -797,7 +797,18 @@ fn trace_inner(
         return Ok(Some(t));
     }
     t.ms[0] = started.elapsed().as_secs_f64() * 1000.0;
-    let mut effects = match analyse(&p.text, major, true, schema.clone()) {
+    // The model resolves unqualified names on the session's search_path the way it does for a
+    // file that sets it: tell it the session's.
+    let search_path: Option<String> = s
+        .client
+        .query_one("SELECT current_setting('search_path')", &[])
+        .ok()
+        .map(|r| r.get(0));
+    let text = match search_path.filter(|sp| sp != "\"$user\", public") {
+        Some(sp) => format!("SET search_path = '{}';\n{}", sp.replace('\'', "''"), p.text),
+        None => p.text.clone(),
+    };
+    let mut effects = match analyse(&text, major, true, schema.clone()) {
         Ok(e) => e,
         Err(e) => {
             // The model could not say anything: that is a disagreement if the server runs it.
@@ -832,7 +843,7 @@ fn trace_inner(
     if matches!(&run, Ok(r) if r.sqlstate.as_deref() == Some("25001")) {
         t.sampled = true;
         if !analyser_failed {
-            effects = analyse(&p.text, major, false, schema.clone()).unwrap_or_default();
+            effects = analyse(&text, major, false, schema.clone()).unwrap_or_default();
         }
         // Another transaction with an open snapshot that has read the statement's table holds
         // it in place (a concurrent build waits for the snapshot, DROP INDEX CONCURRENTLY and

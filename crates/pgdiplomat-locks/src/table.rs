@@ -57,6 +57,9 @@ pub enum RelationRole {
     /// a view's base tables, tables whose foreign keys point at it. The plan decides which:
     /// the lock is "up to", never required ([`RelationRole::may_lock`]).
     RowsReach,
+    /// The partitions (recursively) of the partition being attached or detached, when it is
+    /// itself partitioned.
+    SubPartitions,
 }
 
 impl RelationRole {
@@ -72,6 +75,7 @@ impl RelationRole {
                 | RelationRole::Dependents
                 | RelationRole::DomainUsers
                 | RelationRole::RowsReach
+                | RelationRole::SubPartitions
         )
     }
 
@@ -102,6 +106,7 @@ impl RelationRole {
             RelationRole::Dependents => "dependents reached by CASCADE",
             RelationRole::DomainUsers => "tables with a column of the domain",
             RelationRole::RowsReach => "relations its rows may reach",
+            RelationRole::SubPartitions => "partitions of the partition",
         }
     }
 }
@@ -258,6 +263,8 @@ pub enum StatementForm {
     CreateTableAs,
     AlterConstraint,
     CreatePublication,
+    AlterPublicationTables,
+    PublicationCatalogOnly,
     AlterTypeAddValue,
     Grant,
     Comment,
@@ -693,15 +700,15 @@ pub static LOCK_TABLE: &[LockFact] = &[
         .note("The parent (shown as the referenced table) is only read (ACCESS SHARE)."),
     fact(F::EnableDisableTrigger, "ALTER TABLE ... ENABLE/DISABLE TRIGGER", T_SRE,
         "ALTER TABLE t DISABLE TRIGGER t_trg"),
-    fact(F::AttachPartition, "ALTER TABLE ... ATTACH PARTITION", &[(PartitionParent, ShareUpdateExclusive), (Partition, AccessExclusive), (DefaultPartition, AccessExclusive)],
+    fact(F::AttachPartition, "ALTER TABLE ... ATTACH PARTITION", &[(PartitionParent, ShareUpdateExclusive), (Partition, AccessExclusive), (DefaultPartition, AccessExclusive), (SubPartitions, AccessExclusive), (ReferencedTable, ShareRowExclusive)],
         "ALTER TABLE parted ATTACH PARTITION parted_2 FOR VALUES FROM (100) TO (200)")
-        .scans().also_scans(&[DefaultPartition])
+        .scans().also_scans(&[DefaultPartition, SubPartitions])
         .note("Scans the partition to check the bound unless a valid CHECK constraint implies it; a default partition is scanned too."),
-    fact(F::DetachPartition, "ALTER TABLE ... DETACH PARTITION", &[(PartitionParent, AccessExclusive), (Partition, ShareUpdateExclusive), (DefaultPartition, AccessExclusive)],
+    fact(F::DetachPartition, "ALTER TABLE ... DETACH PARTITION", &[(PartitionParent, AccessExclusive), (Partition, ShareUpdateExclusive), (DefaultPartition, AccessExclusive), (SubPartitions, AccessExclusive)],
         "ALTER TABLE parted DETACH PARTITION parted_1")
         .versions(13, 13)
         .note("PostgreSQL 13 takes only SHARE UPDATE EXCLUSIVE on the partition (measured)."),
-    fact(F::DetachPartition, "ALTER TABLE ... DETACH PARTITION", &[(PartitionParent, AccessExclusive), (Partition, AccessExclusive), (DefaultPartition, AccessExclusive)],
+    fact(F::DetachPartition, "ALTER TABLE ... DETACH PARTITION", &[(PartitionParent, AccessExclusive), (Partition, AccessExclusive), (DefaultPartition, AccessExclusive), (SubPartitions, AccessExclusive)],
         "ALTER TABLE parted DETACH PARTITION parted_1")
         .versions(14, 18),
     fact(F::DetachPartitionConcurrently, "ALTER TABLE ... DETACH PARTITION CONCURRENTLY", &[(PartitionParent, ShareUpdateExclusive), (Partition, AccessExclusive)],
@@ -789,6 +796,10 @@ pub static LOCK_TABLE: &[LockFact] = &[
         .note("A new table filled by a query: the tables it reads are only read (ACCESS SHARE), for as long as the query runs."),
     fact(F::AlterConstraint, "ALTER TABLE ... ALTER CONSTRAINT", T_AE, "ALTER TABLE t ALTER CONSTRAINT t_ref_fk DEFERRABLE"),
     fact(F::CreatePublication, "CREATE PUBLICATION ... FOR TABLE", T_SUE, "CREATE PUBLICATION t_pub FOR TABLE t"),
+    fact(F::AlterPublicationTables, "ALTER PUBLICATION ... ADD / SET / DROP TABLE", T_SUE, "ALTER PUBLICATION t_pub ADD TABLE t2")
+        .note("SHARE UPDATE EXCLUSIVE on each table added, set or dropped: DDL and VACUUM on it wait, reads and writes do not."),
+    fact(F::PublicationCatalogOnly, "ALTER PUBLICATION (options, schemas, owner) / DROP PUBLICATION", &[], "DROP PUBLICATION t_pub")
+        .note("A catalog change: no table is locked."),
     fact(F::AlterTypeAddValue, "ALTER TYPE ... ADD VALUE", &[], "ALTER TYPE mood ADD VALUE 'ok'")
         .note("Locks the type, not tables. The new value cannot be used in the same transaction."),
     fact(F::Grant, "GRANT / REVOKE", &[], "GRANT SELECT ON t TO PUBLIC"),

@@ -184,7 +184,8 @@ impl Prediction {
                 | RelationRole::Parent
                 | RelationRole::OwnedSequences
                 | RelationRole::Dependents
-                | RelationRole::DomainUsers => {
+                | RelationRole::DomainUsers
+                | RelationRole::SubPartitions => {
                     for r in op.related(role).into_iter().flatten() {
                         self.lock(key(r), role, mode);
                     }
@@ -439,7 +440,9 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
             }
         }
         for (target, scan) in targets {
-            if storage_less && target == t {
+            // A partitioned table (the parent, or a partitioned partition being attached) has
+            // no storage: its partitions are judged instead.
+            if obs.before.by_name.get(target).is_some_and(|r| r.kind == 'p') {
                 continue;
             }
             let scanned = obs.scanned_table(target, target == t);

@@ -176,6 +176,25 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
         NodeEnum::ReindexStmt(r) => Operations(vec![classify_reindex(r)]),
         NodeEnum::CreateStmt(c) => Operations(vec![classify_create_table(c, schema)]),
         NodeEnum::AlterDomainStmt(d) => Operations(vec![classify_alter_domain(d, schema)]),
+        NodeEnum::AlterPublicationStmt(p) => {
+            let tables: Vec<Operation> = p
+                .pubobjects
+                .iter()
+                .filter_map(|o| match o.node.as_ref() {
+                    Some(NodeEnum::PublicationObjSpec(spec)) => spec
+                        .pubtable
+                        .as_ref()
+                        .and_then(|t| t.relation.as_ref())
+                        .map(|rv| Operation::new(F::AlterPublicationTables, Some(RelName::from_range_var(rv)))),
+                    _ => None,
+                })
+                .collect();
+            if tables.is_empty() {
+                Operations(vec![Operation::new(F::PublicationCatalogOnly, None)])
+            } else {
+                Operations(tables)
+            }
+        }
         NodeEnum::TruncateStmt(t) => Operations(
             t.relations
                 .iter()
@@ -472,6 +491,10 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
     for obj in &d.objects {
         // DROP TYPE / DROP DOMAIN name types (TypeName nodes): no table is locked; what
         // CASCADE also drops is not modelled (below).
+        if kind == ObjectType::ObjectPublication {
+            out.push(Operation::new(F::PublicationCatalogOnly, None));
+            continue;
+        }
         if matches!(kind, ObjectType::ObjectType | ObjectType::ObjectDomain) {
             // CASCADE drops the columns of that type: known for a domain the run knows.
             let name = match obj.node.as_ref() {
@@ -658,7 +681,6 @@ fn unmodelled_drop(kind: ObjectType, cascade: bool) -> Option<String> {
         O::ObjectRule => "DROP RULE (ACCESS EXCLUSIVE on the table)",
         O::ObjectStatisticExt => "DROP STATISTICS",
         O::ObjectExtension => "DROP EXTENSION (drops the extension's objects)",
-        O::ObjectPublication => "DROP PUBLICATION",
         O::ObjectForeignTable => "DROP FOREIGN TABLE",
         O::ObjectTrigger | O::ObjectPolicy | O::ObjectIndex | O::ObjectTable | O::ObjectMatview => {
             return None
@@ -1225,11 +1247,36 @@ fn classify_alter_cmd(
             } else {
                 schema.default_partition(rel).map(|d| d.into_iter().collect())
             };
+            // A partitioned partition brings its own partitions; ATTACH clones the parent's
+            // foreign keys onto the partition (SHARE ROW EXCLUSIVE on what they reference).
+            let sub = partition.as_ref().and_then(|p| {
+                schema.descendants(p).map(|d| d.into_iter().filter(|(_, part)| *part).map(|(r, _)| r).collect())
+            });
+            let mut referenced: Vec<RelName> = if form == F::AttachPartition {
+                schema
+                    .table(rel)
+                    .map(|t| {
+                        t.constraints
+                            .values()
+                            .filter(|c| c.kind == ConstraintKind::ForeignKey)
+                            .filter_map(|c| c.referenced.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            referenced.sort_by_key(|r| r.key());
+            referenced.dedup();
+            let mut referenced = referenced.into_iter();
             Operation {
                 partition,
+                referenced: referenced.next(),
+                also_referenced: referenced.collect(),
                 ..Operation::new(form, table)
             }
             .with(R::DefaultPartition, default)
+            .with(R::SubPartitions, sub)
         }
         _ => Operation::not_modelled(format!("ALTER TABLE ... {}", subtype_sql(subtype)), table),
     }
@@ -1608,6 +1655,7 @@ pub fn relation_for_role(op: &Operation, role: pgdiplomat_locks::RelationRole) -
         R::OwnedSequences => op.table.as_ref().map(|t| format!("any sequences owned by {t}")),
         R::Dependents => op.table.as_ref().map(|t| format!("any dependents of {t}")),
         R::DomainUsers => Some("every table with a column of the domain".to_string()),
+        R::SubPartitions => op.partition.as_ref().map(|p| format!("any partitions of {p}")),
         R::RowsReach => op
             .table
             .as_ref()

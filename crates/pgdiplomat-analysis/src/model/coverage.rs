@@ -62,7 +62,7 @@ statements! {
     AlterOperatorStmt => Q, "ALTER OPERATOR + (int, int) SET (RESTRICT = NONE)";
     AlterOwnerStmt => Q, "ALTER FUNCTION f() OWNER TO app";
     AlterPolicyStmt => M, "ALTER POLICY p ON t USING (true)";
-    AlterPublicationStmt => X("ALTER PUBLICATION locks the tables it adds or drops"), "ALTER PUBLICATION p ADD TABLE t";
+    AlterPublicationStmt => M, "ALTER PUBLICATION p ADD TABLE t";
     AlterRoleSetStmt => Q, "ALTER ROLE app SET work_mem = '64MB'";
     AlterRoleStmt => Q, "ALTER ROLE app LOGIN";
     AlterSeqStmt => M, "ALTER SEQUENCE s RESTART";

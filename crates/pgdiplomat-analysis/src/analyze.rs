@@ -81,7 +81,9 @@ impl Effect {
             .iter()
             // (A DML statement's "rows may reach" is not worth a line when unknown: ROW
             // EXCLUSIVE at most, only where its rows go.)
-            .filter(|(r, _)| r.from_schema_graph() && !r.may_lock() && self.op.related(*r).is_none())
+            .filter(|(r, _)| {
+                r.from_schema_graph() && !r.may_lock() && self.op.related(*r).is_none()
+            })
             .copied()
             .collect()
     }
@@ -235,7 +237,10 @@ impl Analyzer {
         session: &mut FileSession,
         before_apply: impl FnOnce(&AnalyzedStatement, &SchemaState) -> R,
     ) -> R {
-        let node = stmt.node.as_ref().map(|n| resolve_search_path(n, &session.0, &self.schema));
+        let node = stmt
+            .node
+            .as_ref()
+            .map(|n| resolve_search_path(n, &session.0, &self.schema));
         let analyzed = self.analyze_statement_only(stmt, node.as_deref(), &mut session.0);
         let r = before_apply(&analyzed, &self.schema);
         if let Some(node) = &node {
@@ -245,7 +250,10 @@ impl Analyzer {
     }
 
     fn analyze_statement(&mut self, stmt: &Statement, session: &mut Session) -> AnalyzedStatement {
-        let node = stmt.node.as_ref().map(|n| resolve_search_path(n, session, &self.schema));
+        let node = stmt
+            .node
+            .as_ref()
+            .map(|n| resolve_search_path(n, session, &self.schema));
         let analyzed = self.analyze_statement_only(stmt, node.as_deref(), session);
         if let Some(node) = &node {
             self.schema.apply(node);
@@ -465,7 +473,11 @@ fn search_path_of(v: &pg_query::protobuf::VariableSetStmt) -> Option<Vec<String>
             },
             _ => None,
         })
-        .flat_map(|s| s.split(',').map(|p| p.trim().trim_matches('"').to_string()).collect::<Vec<_>>())
+        .flat_map(|s| {
+            s.split(',')
+                .map(|p| p.trim().trim_matches('"').to_string())
+                .collect::<Vec<_>>()
+        })
         .filter(|p| !p.is_empty())
         .collect();
     let default = path.iter().all(|p| p == "$user" || p == "public");
@@ -504,7 +516,9 @@ fn resolve_search_path<'a>(
                 }
                 let known = |s: &str| {
                     let r = crate::model::RelName::new(Some(s), &rv.relname);
-                    schema.table(&r).is_some() || schema.index(&r).is_some() || schema.view_bases(&r).is_some()
+                    schema.table(&r).is_some()
+                        || schema.index(&r).is_some()
+                        || schema.view_bases(&r).is_some()
                 };
                 let target = path.iter().copied().find(|s| known(s)).unwrap_or(first);
                 if target != "public" {
@@ -518,19 +532,30 @@ fn resolve_search_path<'a>(
         use pg_query::protobuf::ObjectType as O;
         let relation_like = matches!(
             O::try_from(d.remove_type),
-            Ok(O::ObjectTable | O::ObjectView | O::ObjectIndex | O::ObjectSequence | O::ObjectMatview | O::ObjectForeignTable)
+            Ok(O::ObjectTable
+                | O::ObjectView
+                | O::ObjectIndex
+                | O::ObjectSequence
+                | O::ObjectMatview
+                | O::ObjectForeignTable)
         );
         if relation_like {
             for obj in &mut d.objects {
-                let Some(pg_query::NodeEnum::List(list)) = obj.node.as_mut() else { continue };
+                let Some(pg_query::NodeEnum::List(list)) = obj.node.as_mut() else {
+                    continue;
+                };
                 if list.items.len() != 1 {
                     continue;
                 }
-                let Some(pg_query::NodeEnum::String(name)) = list.items[0].node.as_ref() else { continue };
+                let Some(pg_query::NodeEnum::String(name)) = list.items[0].node.as_ref() else {
+                    continue;
+                };
                 let name = name.sval.clone();
                 let known = |s: &str| {
                     let r = crate::model::RelName::new(Some(s), &name);
-                    schema.table(&r).is_some() || schema.index(&r).is_some() || schema.view_bases(&r).is_some()
+                    schema.table(&r).is_some()
+                        || schema.index(&r).is_some()
+                        || schema.view_bases(&r).is_some()
                 };
                 let target = path.iter().copied().find(|s| known(s)).unwrap_or(first);
                 if target != "public" {
@@ -604,10 +629,19 @@ ALTER TABLE t ADD COLUMN z int;";
         let mut a = Analyzer::new(AnalysisOptions::default());
         let analysis = a.analyze_file(&parsed);
         let table = |i: usize| {
-            analysis.statements[i].effects[0].op.table.as_ref().map(|t| t.key()).unwrap_or_default()
+            analysis.statements[i].effects[0]
+                .op
+                .table
+                .as_ref()
+                .map(|t| t.key())
+                .unwrap_or_default()
         };
         assert_eq!(table(3), "app.t");
-        assert_eq!(table(4), "keep", "found in public, which is on the path too");
+        assert_eq!(
+            table(4),
+            "keep",
+            "found in public, which is on the path too"
+        );
         assert_eq!(table(5), "app.t");
         assert_eq!(table(7), "t", "the default path again");
     }
@@ -639,14 +673,23 @@ ALTER TABLE somewhere_else ADD COLUMN n int;
                 .collect()
         };
         let ae = LockMode::AccessExclusive;
-        assert_eq!(locked(5), vec![("parted_1".into(), ae), ("parted_1_a".into(), ae)]);
+        assert_eq!(
+            locked(5),
+            vec![("parted_1".into(), ae), ("parted_1_a".into(), ae)]
+        );
         assert_eq!(locked(6), vec![]);
         assert_eq!(locked(7), vec![("kid".into(), ae)]);
         assert_eq!(locked(8), vec![], "inheritance children get no trigger");
         assert_eq!(locked(9), vec![]);
         let unknown = &analysis.statements[9].effects[0];
-        assert_eq!(unknown.unknown_descendants(), Some((RelationRole::Descendants, ae)));
-        assert_eq!(analysis.statements[5].effects[0].unknown_descendants(), None);
+        assert_eq!(
+            unknown.unknown_descendants(),
+            Some((RelationRole::Descendants, ae))
+        );
+        assert_eq!(
+            analysis.statements[5].effects[0].unknown_descendants(),
+            None
+        );
     }
 
     /// A long transaction must not copy a list that grows with every statement into each one:

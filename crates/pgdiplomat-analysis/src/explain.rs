@@ -123,7 +123,13 @@ pub fn explain_chunked(
     chunk_statements: usize,
     emit: impl FnMut(ExplainedStatement),
 ) -> Result<(), SyntaxError> {
-    explain_with(Analyzer::new(opts.analysis), source, opts, chunk_statements, emit)
+    explain_with(
+        Analyzer::new(opts.analysis),
+        source,
+        opts,
+        chunk_statements,
+        emit,
+    )
 }
 
 fn explain_with(
@@ -147,7 +153,11 @@ fn explain_with(
 /// What the statement also locks where the schema decides and the run does not know it:
 /// "and any partitions ... of t: MODE on each", "the DEFAULT partition of t, if any: MODE".
 fn and_any(e: &crate::analyze::Effect) -> Option<String> {
-    let table = e.op.table.as_ref().map(|t| t.to_string()).unwrap_or_default();
+    let table =
+        e.op.table
+            .as_ref()
+            .map(|t| t.to_string())
+            .unwrap_or_default();
     let mut parts: Vec<String> = Vec::new();
     if let Some((role, mode)) = e.unknown_descendants() {
         let what = if role == RelationRole::Partitions {
@@ -350,7 +360,10 @@ pub fn render_statement_text(out: &mut String, file_name: &str, s: &ExplainedSta
             let _ = writeln!(out, "    {:<12} {rewrite}", "rewrite:");
             let scan = match (op.scans_table, op.also_scans.is_empty()) {
                 (true, true) => "yes: reads every row".to_string(),
-                (true, false) => format!("yes: reads every row, and every row of {}", op.also_scans.join(", ")),
+                (true, false) => format!(
+                    "yes: reads every row, and every row of {}",
+                    op.also_scans.join(", ")
+                ),
                 (false, false) => format!("yes: reads every row of {}", op.also_scans.join(", ")),
                 (false, true) => "no".to_string(),
             };

@@ -346,7 +346,10 @@ pub fn plan_write(input: &PlanInput<'_>) -> Result<WritePlan, String> {
                     // query"), so the down migration does nothing explicitly.
                     plan.create.push(NewFile {
                         path: new_dir.join("down.sql"),
-                        contents: format!("{}SELECT 1; -- nothing to undo on its own\n", down_note(k)),
+                        contents: format!(
+                            "{}SELECT 1; -- nothing to undo on its own\n",
+                            down_note(k)
+                        ),
                     });
                     if needs_no_tx_metadata(k) {
                         plan.create.push(NewFile {

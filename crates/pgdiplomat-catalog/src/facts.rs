@@ -93,7 +93,11 @@ pub const RELOPTION_CANDIDATES: &[(&str, &str, &str)] = &[
     ("table", "autovacuum_freeze_table_age", "100000000"),
     ("table", "autovacuum_multixact_freeze_min_age", "1000000"),
     ("table", "autovacuum_multixact_freeze_max_age", "100000000"),
-    ("table", "autovacuum_multixact_freeze_table_age", "100000000"),
+    (
+        "table",
+        "autovacuum_multixact_freeze_table_age",
+        "100000000",
+    ),
     ("table", "vacuum_max_eager_freeze_failure_rate", "0.01"),
     ("toast", "autovacuum_enabled", "false"),
     ("toast", "autovacuum_vacuum_threshold", "100"),
@@ -127,17 +131,31 @@ pub fn reloption_lock_levels(
     let mut out = BTreeMap::new();
     for (kind, option, value) in RELOPTION_CANDIDATES {
         let (relation, alter) = match *kind {
-            "table" => ("pgdiplomat_ro", format!("ALTER TABLE pgdiplomat_ro SET ({option} = {value})")),
-            "toast" => ("pgdiplomat_ro", format!("ALTER TABLE pgdiplomat_ro SET (toast.{option} = {value})")),
-            "view" => ("pgdiplomat_ro_v", format!("ALTER VIEW pgdiplomat_ro_v SET ({option} = {value})")),
-            _ => ("pgdiplomat_ro_idx", format!("ALTER INDEX pgdiplomat_ro_idx SET ({option} = {value})")),
+            "table" => (
+                "pgdiplomat_ro",
+                format!("ALTER TABLE pgdiplomat_ro SET ({option} = {value})"),
+            ),
+            "toast" => (
+                "pgdiplomat_ro",
+                format!("ALTER TABLE pgdiplomat_ro SET (toast.{option} = {value})"),
+            ),
+            "view" => (
+                "pgdiplomat_ro_v",
+                format!("ALTER VIEW pgdiplomat_ro_v SET ({option} = {value})"),
+            ),
+            _ => (
+                "pgdiplomat_ro_idx",
+                format!("ALTER INDEX pgdiplomat_ro_idx SET ({option} = {value})"),
+            ),
         };
         // The objects are committed first, so the transaction that sets the option holds only
         // the option's own locks.
         let mut tx = client.transaction()?;
         tx.batch_execute("CREATE TABLE pgdiplomat_ro (id int, body text, tags text[], p point)")?;
         match *kind {
-            "view" => tx.batch_execute("CREATE VIEW pgdiplomat_ro_v AS SELECT id FROM pgdiplomat_ro")?,
+            "view" => {
+                tx.batch_execute("CREATE VIEW pgdiplomat_ro_v AS SELECT id FROM pgdiplomat_ro")?
+            }
             "table" | "toast" => {}
             method => {
                 let column = match method {
@@ -210,5 +228,8 @@ pub fn binary_coercible_casts(
             AND s.typtype = 'b' AND t.typtype = 'b'",
         &[],
     )?;
-    Ok(rows.into_iter().map(|r| (r.get(0), "b".to_string())).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.get(0), "b".to_string()))
+        .collect())
 }

@@ -187,7 +187,9 @@ pub fn load_schema(client: &mut Client, state: &mut SchemaState) -> Result<(), P
         state.learn_function(row.get(0), row.get(1));
     }
     // The session TimeZone new connections get (timestamp <-> timestamptz rewrites unless UTC).
-    let tz: String = client.query_one("SELECT current_setting('TimeZone')", &[])?.get(0);
+    let tz: String = client
+        .query_one("SELECT current_setting('TimeZone')", &[])?
+        .get(0);
     state.learn_timezone(&tz);
     Ok(())
 }

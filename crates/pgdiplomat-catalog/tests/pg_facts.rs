@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use pgdiplomat_catalog::facts::{
+    binary_coercible_casts, function_volatility, reloption_lock_levels,
+};
 use pgdiplomat_pg::{Cluster, ClusterOptions};
-use pgdiplomat_catalog::facts::{binary_coercible_casts, function_volatility, reloption_lock_levels};
 
 fn data_file(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -107,7 +109,10 @@ fn check_or_write(file: &str, major: u32, version: &str, facts: &BTreeMap<String
     }
     for (name, cells) in &table.rows {
         if cells[col] != "-" && !facts.contains_key(name) {
-            diffs.push(format!("{name}: data file {}, absent on the server", cells[col]));
+            diffs.push(format!(
+                "{name}: data file {}, absent on the server",
+                cells[col]
+            ));
         }
     }
     assert!(
@@ -126,8 +131,14 @@ fn function_volatility_matches_the_server() {
     let mut client = cluster.connect().unwrap();
     let facts = function_volatility(&mut client).expect("read pg_proc");
     assert!(facts.len() > 1000, "only {} functions read", facts.len());
-    let facts: BTreeMap<String, String> = facts.into_iter().map(|(k, v)| (k, v.to_string())).collect();
-    check_or_write("function-volatility.tsv", major, &cluster.version().to_string(), &facts);
+    let facts: BTreeMap<String, String> =
+        facts.into_iter().map(|(k, v)| (k, v.to_string())).collect();
+    check_or_write(
+        "function-volatility.tsv",
+        major,
+        &cluster.version().to_string(),
+        &facts,
+    );
 }
 
 /// The lock level of every storage parameter, measured on the server (`ALTER ... SET` in a
@@ -139,7 +150,12 @@ fn reloption_lock_levels_match_the_server() {
     let mut client = cluster.connect().unwrap();
     let facts = reloption_lock_levels(&mut client).expect("measure reloptions");
     assert!(facts.len() > 30, "only {} options measured", facts.len());
-    check_or_write("reloption-locks.tsv", major, &cluster.version().to_string(), &facts);
+    check_or_write(
+        "reloption-locks.tsv",
+        major,
+        &cluster.version().to_string(),
+        &facts,
+    );
 }
 
 /// The binary-coercible casts of `pg_cast` (castmethod 'b'): type changes along them keep
@@ -150,6 +166,14 @@ fn binary_coercible_casts_match_the_server() {
     let major = cluster.version().major;
     let mut client = cluster.connect().unwrap();
     let facts = binary_coercible_casts(&mut client).expect("read pg_cast");
-    assert!(facts.contains_key("varchar>text") && facts.contains_key("cidr>inet"), "{facts:?}");
-    check_or_write("binary-coercible-casts.tsv", major, &cluster.version().to_string(), &facts);
+    assert!(
+        facts.contains_key("varchar>text") && facts.contains_key("cidr>inet"),
+        "{facts:?}"
+    );
+    check_or_write(
+        "binary-coercible-casts.tsv",
+        major,
+        &cluster.version().to_string(),
+        &facts,
+    );
 }

@@ -445,8 +445,12 @@ const T_AE: &[(RelationRole, LockMode)] = &[(Table, AccessExclusive)];
 const T_SUE: &[(RelationRole, LockMode)] = &[(Table, ShareUpdateExclusive)];
 const T_SRE: &[(RelationRole, LockMode)] = &[(Table, ShareRowExclusive)];
 /// The table and, unless ONLY, every partition and inheritance child (ALTER TABLE recursion).
-const D_AE: &[(RelationRole, LockMode)] = &[(Table, AccessExclusive), (Descendants, AccessExclusive)];
-const D_SUE: &[(RelationRole, LockMode)] = &[(Table, ShareUpdateExclusive), (Descendants, ShareUpdateExclusive)];
+const D_AE: &[(RelationRole, LockMode)] =
+    &[(Table, AccessExclusive), (Descendants, AccessExclusive)];
+const D_SUE: &[(RelationRole, LockMode)] = &[
+    (Table, ShareUpdateExclusive),
+    (Descendants, ShareUpdateExclusive),
+];
 /// ALTER COLUMN TYPE without a rewrite: the indexes on the column are re-created, foreign keys
 /// on it (either side) re-added.
 const ALTER_TYPE_LOCKS: &[(RelationRole, LockMode)] = &[
@@ -456,8 +460,11 @@ const ALTER_TYPE_LOCKS: &[(RelationRole, LockMode)] = &[
     (ReferencedTable, AccessExclusive),
     (Descendants, AccessExclusive),
 ];
-const D_AE_INDEXES: &[(RelationRole, LockMode)] =
-    &[(Table, AccessExclusive), (AllIndexes, AccessExclusive), (Descendants, AccessExclusive)];
+const D_AE_INDEXES: &[(RelationRole, LockMode)] = &[
+    (Table, AccessExclusive),
+    (AllIndexes, AccessExclusive),
+    (Descendants, AccessExclusive),
+];
 
 /// The lock table. See the module documentation.
 pub static LOCK_TABLE: &[LockFact] = &[

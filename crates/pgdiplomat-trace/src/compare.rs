@@ -71,7 +71,10 @@ fn indexes_of<'a>(
 }
 
 /// The partitions and inheritance children a recursing role reaches (none under ONLY).
-fn descendants(op: &Operation, role: RelationRole) -> impl Iterator<Item = (&pgdiplomat_analysis::model::RelName, bool)> {
+fn descendants(
+    op: &Operation,
+    role: RelationRole,
+) -> impl Iterator<Item = (&pgdiplomat_analysis::model::RelName, bool)> {
     op.descendants
         .iter()
         .flatten()
@@ -151,9 +154,8 @@ impl Prediction {
                             self.lock(key(r), role, mode);
                         }
                         if fact.scan == Scan::Table {
-                            self.may_read.extend(
-                                op.referenced.iter().chain(&op.also_referenced).map(key),
-                            );
+                            self.may_read
+                                .extend(op.referenced.iter().chain(&op.also_referenced).map(key));
                         }
                     }
                 }
@@ -205,14 +207,25 @@ impl Prediction {
         for &role in fact.also_scans.iter().chain(fact.also_rewrites) {
             let names: Vec<String> = match role {
                 RelationRole::ReferencingTables => op.referencing.iter().map(key).collect(),
-                RelationRole::ReferencedTable => {
-                    op.referenced.iter().chain(&op.also_referenced).map(key).collect()
-                }
+                RelationRole::ReferencedTable => op
+                    .referenced
+                    .iter()
+                    .chain(&op.also_referenced)
+                    .map(key)
+                    .collect(),
                 _ => op.related(role).into_iter().flatten().map(key).collect(),
             };
             for n in names {
-                let rewrite = if fact.also_rewrites.contains(&role) { Rewrite::Table } else { Rewrite::No };
-                let scan = if fact.also_scans.contains(&role) { Scan::Table } else { Scan::No };
+                let rewrite = if fact.also_rewrites.contains(&role) {
+                    Rewrite::Table
+                } else {
+                    Rewrite::No
+                };
+                let scan = if fact.also_scans.contains(&role) {
+                    Scan::Table
+                } else {
+                    Scan::No
+                };
                 self.tables.push((n.clone(), rewrite, n, scan, None));
             }
         }
@@ -224,7 +237,11 @@ impl Prediction {
             }
             let index_mode = fact.lock_on(RelationRole::AllIndexes);
             for (r, _) in descendants(op, role) {
-                let rewrite = if role == RelationRole::Descendants { fact.rewrite } else { Rewrite::No };
+                let rewrite = if role == RelationRole::Descendants {
+                    fact.rewrite
+                } else {
+                    Rewrite::No
+                };
                 // A sampled statement's scans are seen only on its main table (progress view):
                 // a descendant's scan is neither required nor refused then.
                 if obs.sampled && fact.scan == Scan::Table {
@@ -287,9 +304,8 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
     };
     // A relation that exists neither before nor after (DROP ... IF EXISTS of a missing one)
     // has nothing to lock.
-    let exists = |name: &str| {
-        obs.before.by_name.contains_key(name) || obs.after.by_name.contains_key(name)
-    };
+    let exists =
+        |name: &str| obs.before.by_name.contains_key(name) || obs.after.by_name.contains_key(name);
     for (name, (role, mode)) in &p.locks {
         if exists(name) || seen.contains_key(name) {
             expect(name, *role, *mode, &mut out);
@@ -335,7 +351,11 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
             continue;
         };
         // On a sequence, ROW EXCLUSIVE is what every nextval() takes: it blocks no one.
-        let harmless = if rel.kind == 'S' { LockMode::RowExclusive } else { LockMode::AccessShare };
+        let harmless = if rel.kind == 'S' {
+            LockMode::RowExclusive
+        } else {
+            LockMode::AccessShare
+        };
         if matches!(rel.kind, 'r' | 'p' | 'm' | 'v' | 'S' | 'f')
             && *mode > harmless
             && !p.locks.contains_key(name)
@@ -391,7 +411,10 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
     if obs.scans_observable && !query_reads && !obs.sampled {
         for (t, rows) in &obs.scanned {
             // A scan of an empty table costs nothing; a table created by the statement is new.
-            if *rows > 0 && obs.before.by_name.contains_key(t) && !mentioned_targets.contains(t.as_str()) {
+            if *rows > 0
+                && obs.before.by_name.contains_key(t)
+                && !mentioned_targets.contains(t.as_str())
+            {
                 out.push(format!(
                     "{t}: scanned ({rows} rows), which the model does not predict"
                 ));
@@ -442,7 +465,12 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
         for (target, scan) in targets {
             // A partitioned table (the parent, or a partitioned partition being attached) has
             // no storage: its partitions are judged instead.
-            if obs.before.by_name.get(target).is_some_and(|r| r.kind == 'p') {
+            if obs
+                .before
+                .by_name
+                .get(target)
+                .is_some_and(|r| r.kind == 'p')
+            {
                 continue;
             }
             let scanned = obs.scanned_table(target, target == t);
@@ -453,12 +481,11 @@ pub fn check(p: &Prediction, obs: &Observation) -> Vec<String> {
                 Scan::Table if !scanned && !unseen => out.push(format!(
                     "{target}: model says the table is scanned, no scan observed"
                 )),
-                Scan::No if scanned && obs.scanned.get(target).copied().unwrap_or(1) > 0 => {
-                    out.push(format!(
+                Scan::No if scanned && obs.scanned.get(target).copied().unwrap_or(1) > 0 => out
+                    .push(format!(
                         "{target}: model says no scan, observed a scan ({} rows)",
                         obs.scanned.get(target).copied().unwrap_or(0)
-                    ))
-                }
+                    )),
                 _ => {}
             }
         }
@@ -567,9 +594,15 @@ mod tests {
             scans_observable: true,
             ..Observation::default()
         };
-        for (oid, (name, kind)) in [("t", 'r'), ("v", 'v'), ("s", 'S'), ("other", 'r'), ("empty", 'r')]
-            .into_iter()
-            .enumerate()
+        for (oid, (name, kind)) in [
+            ("t", 'r'),
+            ("v", 'v'),
+            ("s", 'S'),
+            ("other", 'r'),
+            ("empty", 'r'),
+        ]
+        .into_iter()
+        .enumerate()
         {
             obs.before.by_name.insert(
                 name.to_string(),
@@ -610,9 +643,15 @@ mod tests {
             "other: rewritten, which the model does not predict",
             "other: scanned (10 rows), which the model does not predict",
         ] {
-            assert!(details.iter().any(|d| d == expected), "missing {expected:?} in {details:?}");
+            assert!(
+                details.iter().any(|d| d == expected),
+                "missing {expected:?} in {details:?}"
+            );
         }
-        assert!(!details.iter().any(|d| d.starts_with("empty")), "{details:?}");
+        assert!(
+            !details.iter().any(|d| d.starts_with("empty")),
+            "{details:?}"
+        );
         assert_eq!(details.len(), 4, "{details:?}");
         // DROP TABLE IF EXISTS of a table that is not there locks nothing, and that agrees.
         let missing = Operation {
@@ -623,5 +662,4 @@ mod tests {
         let fact = pgdiplomat_locks::lookup(StatementForm::DropTable, 15).unwrap();
         assert!(compare(fact, &missing, &Observation::default()).is_empty());
     }
-
 }

@@ -78,7 +78,9 @@ pub fn parse_forms(file: &str, text: &str) -> Result<Vec<Form>, String> {
             if line.trim().is_empty() || line.trim_start().starts_with("--") {
                 continue;
             }
-            return Err(format!("{at}: a statement before the first `-- form:` line"));
+            return Err(format!(
+                "{at}: a statement before the first `-- form:` line"
+            ));
         };
         let version = |v: &str| {
             v.trim()
@@ -132,13 +134,20 @@ pub fn fixture_schema(cluster: &Cluster, db: &str) -> Result<SchemaState, Catalo
 }
 
 /// The model's analysis of `form` (its setup first, on `schema`), as trace makes it.
-fn analyse(form: &Form, version: u32, schema: &SchemaState) -> Result<Vec<pgdiplomat_analysis::analyze::Effect>, String> {
+fn analyse(
+    form: &Form,
+    version: u32,
+    schema: &SchemaState,
+) -> Result<Vec<pgdiplomat_analysis::analyze::Effect>, String> {
     let mut sql = String::new();
     for s in &form.setup {
         sql.push_str(s);
         sql.push('\n');
     }
-    let setup_statements = parse_sql(&sql).map_err(|e| format!("setup: {}", e.message))?.statements.len();
+    let setup_statements = parse_sql(&sql)
+        .map_err(|e| format!("setup: {}", e.message))?
+        .statements
+        .len();
     sql.push_str(&form.sql);
     let parsed = parse_sql(&sql).map_err(|e| e.message)?;
     if parsed.statements.len() != setup_statements + 1 {
@@ -161,7 +170,11 @@ fn analyse(form: &Form, version: u32, schema: &SchemaState) -> Result<Vec<pgdipl
 }
 
 /// Creates database `db` holding `fixture`, and `<db>_work`, a copy for in-transaction forms.
-pub fn create_form_fixture(cluster: &Cluster, db: &str, fixture: &str) -> Result<(), CatalogueError> {
+pub fn create_form_fixture(
+    cluster: &Cluster,
+    db: &str,
+    fixture: &str,
+) -> Result<(), CatalogueError> {
     let mut admin = cluster.connect()?;
     admin.batch_execute(&format!("CREATE DATABASE {}", quote_ident(db)))?;
     cluster.connect_db(db)?.batch_execute(fixture)?;
@@ -227,17 +240,28 @@ pub fn run_forms(
                 // An open snapshot holds CONCURRENTLY forms in place until they are sampled;
                 // other forms name what holds them (a conflicting lock).
                 let default_hold = ["SELECT 1".to_string()];
-                let holds = if form.hold.is_empty() { &default_hold[..] } else { &form.hold[..] };
+                let holds = if form.hold.is_empty() {
+                    &default_hold[..]
+                } else {
+                    &form.hold[..]
+                };
                 let mut blockers = Vec::new();
                 for (i, sql) in holds.iter().enumerate() {
                     let mut holder = c.connect_db(case_db)?;
-                    holder.batch_execute(&format!("BEGIN ISOLATION LEVEL REPEATABLE READ; {sql};"))?;
+                    holder
+                        .batch_execute(&format!("BEGIN ISOLATION LEVEL REPEATABLE READ; {sql};"))?;
                     blockers.push(Blocker {
                         client: holder,
                         hold: Duration::from_millis(300 * (i as u64 + 1)),
                     });
                 }
-                Ok(run_concurrently(&mut client, &mut monitor, &form.sql, version, blockers)?)
+                Ok(run_concurrently(
+                    &mut client,
+                    &mut monitor,
+                    &form.sql,
+                    version,
+                    blockers,
+                )?)
             })?
         } else if !form.setup.is_empty() {
             in_fresh_database(cluster, db, n, |c, case_db| {
@@ -276,14 +300,20 @@ pub fn run_forms(
             .iter()
             .map(|(n, rows)| format!("{n} ({rows} rows)"))
             .collect();
-        let refused: Vec<&String> = effects.iter().filter_map(|e| e.op.refused.as_ref()).collect();
+        let refused: Vec<&String> = effects
+            .iter()
+            .filter_map(|e| e.op.refused.as_ref())
+            .collect();
         let (outcome, details) = match (&run.error, unsupported.first()) {
             (Some(_), Some(_)) => ("agree", Vec::new()),
             // The model said PostgreSQL refuses it, and it did.
             (Some(_), None) if !refused.is_empty() => ("agree", Vec::new()),
             (None, None) if !refused.is_empty() => (
                 "disagree",
-                refused.iter().map(|r| format!("model says PostgreSQL refuses it ({r}), the server ran it")).collect(),
+                refused
+                    .iter()
+                    .map(|r| format!("model says PostgreSQL refuses it ({r}), the server ran it"))
+                    .collect(),
             ),
             (Some(e), None) => ("error", vec![format!("the server refused it: {e}")]),
             (None, Some(why)) => (
@@ -292,7 +322,10 @@ pub fn run_forms(
             ),
             (None, None) if !not_modelled.is_empty() => (
                 "not modelled",
-                not_modelled.iter().map(|s| format!("not modelled: {s}")).collect(),
+                not_modelled
+                    .iter()
+                    .map(|s| format!("not modelled: {s}"))
+                    .collect(),
             ),
             (None, None) => {
                 let mut p = Prediction::default();
@@ -302,7 +335,14 @@ pub fn run_forms(
                     }
                 }
                 let details = check(&p, obs);
-                (if details.is_empty() { "agree" } else { "disagree" }, details)
+                (
+                    if details.is_empty() {
+                        "agree"
+                    } else {
+                        "disagree"
+                    },
+                    details,
+                )
             }
         };
         r.details = details;
@@ -373,14 +413,20 @@ mod tests {
         assert_eq!(forms.len(), 2);
         assert_eq!(forms[0].name, "a");
         assert_eq!(forms[0].origin, "f.sql:3");
-        assert_eq!(forms[0].setup, vec!["CREATE INDEX i ON t (a);", "SELECT 1;"]);
+        assert_eq!(
+            forms[0].setup,
+            vec!["CREATE INDEX i ON t (a);", "SELECT 1;"]
+        );
         assert_eq!(forms[0].sql, "ALTER TABLE t\n  ADD COLUMN x int;");
         assert!(!forms[0].autocommit);
         assert!(forms[1].autocommit);
         assert_eq!(forms[1].hold, vec!["LOCK t IN SHARE MODE"]);
         assert!(forms[0].hold.is_empty());
         assert_eq!((forms[1].since, forms[1].until), (15, 18));
-        assert_eq!(forms[1].known_disagreement.as_deref(), Some("misses the partitions"));
+        assert_eq!(
+            forms[1].known_disagreement.as_deref(),
+            Some("misses the partitions")
+        );
     }
 
     #[test]

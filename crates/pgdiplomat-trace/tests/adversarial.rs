@@ -39,7 +39,11 @@ fn form_names_are_unique_and_there_are_enough_of_them() {
     let before = names.len();
     names.dedup();
     assert_eq!(before, names.len(), "form names must be unique");
-    assert!(forms.len() >= 250, "{} forms; the issue asks for at least 250", forms.len());
+    assert!(
+        forms.len() >= 250,
+        "{} forms; the issue asks for at least 250",
+        forms.len()
+    );
 }
 
 #[test]
@@ -69,8 +73,14 @@ fn adversarial_forms_match_what_postgres_does() {
     );
     eprintln!("{summary}");
     if let Ok(path) = std::env::var("PGDIPLOMAT_ADV_REPORT") {
-        std::fs::write(&path, format!("## PostgreSQL {version}\n\n{summary}\n\n{}", markdown(&results)))
-            .expect("write the report");
+        std::fs::write(
+            &path,
+            format!(
+                "## PostgreSQL {version}\n\n{summary}\n\n{}",
+                markdown(&results)
+            ),
+        )
+        .expect("write the report");
     }
     let bad: Vec<String> = results
         .iter()
@@ -81,7 +91,13 @@ fn adversarial_forms_match_what_postgres_does() {
             } else {
                 r.details.join("\n    ")
             };
-            format!("{} `{}` [{}] ({}):\n    {why}", r.origin, r.name, r.outcome, r.model.join(", "))
+            format!(
+                "{} `{}` [{}] ({}):\n    {why}",
+                r.origin,
+                r.name,
+                r.outcome,
+                r.model.join(", ")
+            )
         })
         .collect();
     assert!(bad.is_empty(), "{summary}\n{}", bad.join("\n"));

@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use pgdiplomat_analysis::explain::{explain_each_with_schema, render_statement_text, JsonStream};
-use pgdiplomat_analysis::model::SchemaState;
 use pgdiplomat_analysis::lint::LintOptions;
+use pgdiplomat_analysis::model::SchemaState;
 
 use crate::cli::{ExplainArgs, ExplainFormat};
 use crate::input::{analysis_options, error, load_database_schema, load_settings, read_sources};

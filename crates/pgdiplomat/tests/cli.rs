@@ -1473,7 +1473,9 @@ fn locks_and_rules_output_into_a_closed_pipe_is_quiet() {
 fn findings_on_a_long_line_show_a_window_with_the_real_column() {
     let statement = "ALTER TABLE accounts ADD COLUMN c int DEFAULT 0; ";
     let n = 2000;
-    let line: String = (0..n).map(|k| statement.replace("c int", &format!("c{k:04} int"))).collect();
+    let line: String = (0..n)
+        .map(|k| statement.replace("c int", &format!("c{k:04} int")))
+        .collect();
     let dir = tree(&[("one.sql", &format!("{line}\n"))]);
     let r = run(&mut lint_in(dir.path(), &["one.sql"]));
     assert_eq!(r.code, 1, "{r:?}");
@@ -1488,8 +1490,15 @@ fn findings_on_a_long_line_show_a_window_with_the_real_column() {
     let width = statement.len() + 4;
     let column = 1000 * width + 1;
     let at = format!("  --> one.sql:1:{column}\n");
-    let block = r.stdout.split(&at).nth(1).expect("a finding at the 1001st statement");
-    let snippet = block.lines().find(|l| l.contains(" | ...")).expect("a windowed snippet");
+    let block = r
+        .stdout
+        .split(&at)
+        .nth(1)
+        .expect("a finding at the 1001st statement");
+    let snippet = block
+        .lines()
+        .find(|l| l.contains(" | ..."))
+        .expect("a windowed snippet");
     assert!(snippet.contains("ADD COLUMN c1000 int"), "{snippet}");
     assert!(snippet.ends_with("..."), "{snippet}");
 }

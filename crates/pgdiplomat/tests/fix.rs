@@ -9,9 +9,9 @@ use assert_cmd::Command;
 use pgdiplomat_analysis::analyze::{AnalysisOptions, Analyzer};
 use pgdiplomat_analysis::fix::{fix_source, fix_source_with, Fixed};
 use pgdiplomat_analysis::source::SourceFile;
+use pgdiplomat_catalog::load_schema;
 use pgdiplomat_pg::postgres::Client;
 use pgdiplomat_pg::{find_pg_bin, Cluster, ClusterOptions, PgBinaries};
-use pgdiplomat_catalog::load_schema;
 use pgdiplomat_trace::session::{trace_files, TraceOptions};
 
 const BASE: &str = "

@@ -813,7 +813,11 @@ fn fix_write_diesel_output_runs_and_reverts_with_real_diesel() {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("migrations");
     put(&m, "2024-01-01-000000_init/up.sql", INIT);
-    put(&m, "2024-01-01-000000_init/down.sql", "DROP TABLE users_user;\n");
+    put(
+        &m,
+        "2024-01-01-000000_init/down.sql",
+        "DROP TABLE users_user;\n",
+    );
     let file = put(&m, "2024-01-02-000000_index/up.sql", INDEX_AND_CHECK);
     put(
         &m,
@@ -827,7 +831,12 @@ fn fix_write_diesel_output_runs_and_reverts_with_real_diesel() {
     let run = |args: &[&str]| {
         let out = std::process::Command::new(diesel())
             .args(args)
-            .args(["--database-url", &url, "--migration-dir", m.to_str().unwrap()])
+            .args([
+                "--database-url",
+                &url,
+                "--migration-dir",
+                m.to_str().unwrap(),
+            ])
             .current_dir(dir.path())
             .output()
             .unwrap();

@@ -109,16 +109,28 @@ fn explain_with_the_database_names_the_relations_the_schema_graph_decides() {
             .arg("0003.sql")
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     };
     let (_, blind) = explain(&[]);
-    assert!(blind.contains("the DEFAULT partition of events, if any"), "{blind}");
-    assert!(blind.contains("the current type of email is unknown"), "{blind}");
+    assert!(
+        blind.contains("the DEFAULT partition of events, if any"),
+        "{blind}"
+    );
+    assert!(
+        blind.contains("the current type of email is unknown"),
+        "{blind}"
+    );
     assert!(blind.contains("any dependents of users_user"), "{blind}");
     let (code, seen) = explain(&["--database-url", &cluster.url("postgres")]);
     assert_eq!(code, Some(0), "{seen}");
     assert!(!seen.contains("if any"), "{seen}");
-    assert!(!seen.contains("not known without the database schema"), "{seen}");
+    assert!(
+        !seen.contains("not known without the database schema"),
+        "{seen}"
+    );
     for relation in ["events_other", "users_user_email_idx", "orders"] {
         assert!(seen.contains(relation), "{relation} missing:\n{seen}");
     }

@@ -91,7 +91,11 @@ impl Operation {
             .map(|(_, v)| v.as_slice())
     }
 
-    fn with(mut self, role: pgdiplomat_locks::RelationRole, relations: Option<Vec<RelName>>) -> Self {
+    fn with(
+        mut self,
+        role: pgdiplomat_locks::RelationRole,
+        relations: Option<Vec<RelName>>,
+    ) -> Self {
         if let Some(rels) = relations {
             self.related.retain(|(r, _)| *r != role);
             self.related.push((role, rels));
@@ -185,7 +189,12 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
                         .pubtable
                         .as_ref()
                         .and_then(|t| t.relation.as_ref())
-                        .map(|rv| Operation::new(F::AlterPublicationTables, Some(RelName::from_range_var(rv)))),
+                        .map(|rv| {
+                            Operation::new(
+                                F::AlterPublicationTables,
+                                Some(RelName::from_range_var(rv)),
+                            )
+                        }),
                     _ => None,
                 })
                 .collect();
@@ -242,7 +251,10 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
         // A statement-level trigger is not cloned onto the partitions.
         NodeEnum::CreateTrigStmt(t) => Operations(vec![Operation {
             only: !t.row,
-            ..Operation::new(F::CreateTrigger, t.relation.as_ref().map(RelName::from_range_var))
+            ..Operation::new(
+                F::CreateTrigger,
+                t.relation.as_ref().map(RelName::from_range_var),
+            )
         }]),
         NodeEnum::AlterEnumStmt(_) => Operations(vec![Operation::new(F::AlterTypeAddValue, None)]),
         NodeEnum::GrantStmt(_) => Operations(vec![Operation::new(F::Grant, None)]),
@@ -265,12 +277,18 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
                 })
                 .collect(),
         ),
-        NodeEnum::UpdateStmt(u) => {
-            Operations(vec![dml(u.relation.as_ref(), u.where_clause.is_none(), true, schema)])
-        }
-        NodeEnum::DeleteStmt(d) => {
-            Operations(vec![dml(d.relation.as_ref(), d.where_clause.is_none(), true, schema)])
-        }
+        NodeEnum::UpdateStmt(u) => Operations(vec![dml(
+            u.relation.as_ref(),
+            u.where_clause.is_none(),
+            true,
+            schema,
+        )]),
+        NodeEnum::DeleteStmt(d) => Operations(vec![dml(
+            d.relation.as_ref(),
+            d.where_clause.is_none(),
+            true,
+            schema,
+        )]),
         NodeEnum::InsertStmt(i) => Operations(vec![dml(i.relation.as_ref(), false, false, schema)]),
         NodeEnum::MergeStmt(m) => Operations(vec![dml(m.relation.as_ref(), false, true, schema)]),
         NodeEnum::AlterObjectSchemaStmt(a) => {
@@ -301,9 +319,9 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
             )])
         }
         NodeEnum::ExplainStmt(e)
-            if e.options.iter().any(|o| {
-                matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "analyze")
-            }) =>
+            if e.options.iter().any(
+                |o| matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "analyze"),
+            ) =>
         {
             Operations(vec![Operation::not_modelled(
                 "EXPLAIN ANALYZE runs the statement it explains",
@@ -317,7 +335,12 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
         )
         .with(
             R::RowsReach,
-            Some(r.actions.iter().flat_map(super::schema::query_relations).collect()),
+            Some(
+                r.actions
+                    .iter()
+                    .flat_map(super::schema::query_relations)
+                    .collect(),
+            ),
         )]),
         NodeEnum::CreateStatsStmt(c) => Operations(vec![Operation::new(
             F::CreateStatistics,
@@ -349,7 +372,9 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
                         .pubtable
                         .as_ref()
                         .and_then(|t| t.relation.as_ref())
-                        .map(|rv| Operation::new(F::CreatePublication, Some(RelName::from_range_var(rv)))),
+                        .map(|rv| {
+                            Operation::new(F::CreatePublication, Some(RelName::from_range_var(rv)))
+                        }),
                     _ => None,
                 })
                 .collect(),
@@ -366,7 +391,12 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
 /// DML: ROW EXCLUSIVE on the table, and on what its rows may reach: partitions and
 /// inheritance children (unless ONLY), a view's base tables, and — for UPDATE / DELETE — the
 /// tables whose foreign keys point at it (their RI triggers lock them).
-fn dml(rv: Option<&protobuf::RangeVar>, whole_table: bool, removes_rows: bool, schema: &SchemaState) -> Operation {
+fn dml(
+    rv: Option<&protobuf::RangeVar>,
+    whole_table: bool,
+    removes_rows: bool,
+    schema: &SchemaState,
+) -> Operation {
     let table = rv.map(RelName::from_range_var);
     let reach = table.as_ref().and_then(|t| {
         let known = schema.table(t).is_some_and(|s| s.kind_known) || schema.view_bases(t).is_some();
@@ -503,14 +533,17 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
             };
             let dependents = match (cascade, kind) {
                 (false, _) => Some(Vec::new()),
-                (true, ObjectType::ObjectDomain) => name.as_deref().and_then(|n| schema.domain_users(n)),
+                (true, ObjectType::ObjectDomain) => {
+                    name.as_deref().and_then(|n| schema.domain_users(n))
+                }
                 (true, _) => None,
             };
             if dependents.is_some() {
                 out.push(
                     Operation {
                         if_exists: d.missing_ok,
-                        detail: cascade.then(|| "CASCADE drops every column of the domain".to_string()),
+                        detail: cascade
+                            .then(|| "CASCADE drops every column of the domain".to_string()),
                         ..Operation::new(F::DropType, None)
                     }
                     .with(R::Dependents, dependents),
@@ -529,7 +562,10 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                 };
                 let table = schema.index(&index).and_then(|i| i.table.clone());
                 let refused = schema.constraint_owning_index(&index).map(|t| {
-                    format!("{index} belongs to constraint {} of {t}: drop the constraint instead", index.name)
+                    format!(
+                        "{index} belongs to constraint {} of {t}: drop the constraint instead",
+                        index.name
+                    )
                 });
                 out.push(Operation {
                     index: Some(index),
@@ -606,7 +642,11 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                 out.push(Operation::new(F::DropRule, table));
             }
             ObjectType::ObjectView | ObjectType::ObjectSequence => {
-                let form = if kind == ObjectType::ObjectView { F::DropView } else { F::DropSequence };
+                let form = if kind == ObjectType::ObjectView {
+                    F::DropView
+                } else {
+                    F::DropSequence
+                };
                 let name = RelName::from_name_list(list);
                 // Views on the view, when the run knows the view (it reads something known).
                 let dependents = match (cascade, kind, &name) {
@@ -632,12 +672,10 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
             _ => {}
         }
     }
-    let unresolved_cascade = out
-        .iter()
-        .any(|o| matches!(o.form, Some(F::DropView | F::DropSequence)) && o.related(R::Dependents).is_none());
-    if cascade
-        && (unresolved_cascade || kind == ObjectType::ObjectRule)
-    {
+    let unresolved_cascade = out.iter().any(|o| {
+        matches!(o.form, Some(F::DropView | F::DropSequence)) && o.related(R::Dependents).is_none()
+    });
+    if cascade && (unresolved_cascade || kind == ObjectType::ObjectRule) {
         // The object itself is modelled; what CASCADE also drops is not (yet).
         out.push(Operation::not_modelled(
             "CASCADE: also drops every object that depends on it (views, columns, defaults)",
@@ -732,7 +770,9 @@ fn classify_create_table(c: &protobuf::CreateStmt, schema: &SchemaState) -> Oper
             let default = if bound.is_default {
                 Some(Vec::new())
             } else {
-                schema.default_partition(&parent).map(|d| d.into_iter().collect())
+                schema
+                    .default_partition(&parent)
+                    .map(|d| d.into_iter().collect())
             };
             // The parent's foreign keys are cloned onto the partition: SHARE ROW EXCLUSIVE on
             // each referenced table.
@@ -920,11 +960,18 @@ fn classify_alter_table(a: &protobuf::AlterTableStmt, schema: &SchemaState) -> V
                 };
                 // Dropping a column or constraint under ONLY still locks the children (their
                 // inherited copies are updated).
-                if matches!(op.form, Some(F::DropColumn | F::DropConstraint | F::DropForeignKey)) {
+                if matches!(
+                    op.form,
+                    Some(F::DropColumn | F::DropConstraint | F::DropForeignKey)
+                ) {
                     op.only = false;
                 }
-                if matches!(op.form, Some(F::SetStorageParameters | F::AlterIndexSetStorage)) {
-                    op.storage_parameters = Some((storage_kinds(a, &rel, schema), option_names(cmd)));
+                if matches!(
+                    op.form,
+                    Some(F::SetStorageParameters | F::AlterIndexSetStorage)
+                ) {
+                    op.storage_parameters =
+                        Some((storage_kinds(a, &rel, schema), option_names(cmd)));
                 }
                 op.refused = refusal(&op, &rel, on_index, schema);
                 Some(op)
@@ -987,7 +1034,11 @@ fn refusal(op: &Operation, rel: &RelName, on_index: bool, schema: &SchemaState) 
 }
 
 /// What kind of relation an `ALTER ... SET (...)` may be about, for the option lock levels.
-fn storage_kinds(a: &protobuf::AlterTableStmt, rel: &RelName, schema: &SchemaState) -> Vec<&'static str> {
+fn storage_kinds(
+    a: &protobuf::AlterTableStmt,
+    rel: &RelName,
+    schema: &SchemaState,
+) -> Vec<&'static str> {
     use super::reloptions::INDEX_METHODS;
     match ObjectType::try_from(a.objtype).unwrap_or(ObjectType::Undefined) {
         ObjectType::ObjectIndex => match schema.index(rel).and_then(|i| i.method.as_deref()) {
@@ -1088,7 +1139,10 @@ fn classify_alter_cmd(
                 also_referenced: referenced.collect(),
                 ..simple(F::DropColumn)
             }
-            .with(R::OwnedSequences, schema.owned_sequences(rel, Some(&cmd.name)))
+            .with(
+                R::OwnedSequences,
+                schema.owned_sequences(rel, Some(&cmd.name)),
+            )
             .with(R::Dependents, dependents)
         }
         A::AtAlterColumnType => {
@@ -1107,7 +1161,10 @@ fn classify_alter_cmd(
         A::AtSetNotNull => {
             if schema.column(rel, &cmd.name).is_some_and(|c| c.not_null) {
                 Operation {
-                    detail: Some(format!("{} is already NOT NULL: nothing to check", cmd.name)),
+                    detail: Some(format!(
+                        "{} is already NOT NULL: nothing to check",
+                        cmd.name
+                    )),
                     ..simple(F::SetNotNullProvenByCheck)
                 }
             } else if schema.has_valid_not_null_check(rel, &cmd.name) || schema.is_new_table(rel) {
@@ -1122,10 +1179,14 @@ fn classify_alter_cmd(
         A::AtSetStorage => simple(F::SetColumnStorage),
         A::AtSetCompression => simple(F::SetCompression),
         A::AtAddIdentity => simple(F::AddIdentity),
-        A::AtSetIdentity => simple(F::SetIdentity)
-            .with(R::OwnedSequences, schema.owned_sequences(rel, Some(&cmd.name))),
-        A::AtDropIdentity => simple(F::DropIdentity)
-            .with(R::OwnedSequences, schema.owned_sequences(rel, Some(&cmd.name))),
+        A::AtSetIdentity => simple(F::SetIdentity).with(
+            R::OwnedSequences,
+            schema.owned_sequences(rel, Some(&cmd.name)),
+        ),
+        A::AtDropIdentity => simple(F::DropIdentity).with(
+            R::OwnedSequences,
+            schema.owned_sequences(rel, Some(&cmd.name)),
+        ),
         A::AtSetExpression => simple(F::SetExpression),
         A::AtDropExpression => simple(F::DropExpression),
         A::AtAddConstraint => match def {
@@ -1214,7 +1275,11 @@ fn classify_alter_cmd(
             };
             Operation {
                 referenced: parent,
-                ..simple(if subtype == A::AtDropInherit { F::DropInherit } else { F::InheritChange })
+                ..simple(if subtype == A::AtDropInherit {
+                    F::DropInherit
+                } else {
+                    F::InheritChange
+                })
             }
         }
         A::AtReplicaIdentity => simple(F::ReplicaIdentity),
@@ -1245,12 +1310,19 @@ fn classify_alter_cmd(
             let default = if pc.bound.as_ref().is_some_and(|b| b.is_default) {
                 Some(Vec::new())
             } else {
-                schema.default_partition(rel).map(|d| d.into_iter().collect())
+                schema
+                    .default_partition(rel)
+                    .map(|d| d.into_iter().collect())
             };
             // A partitioned partition brings its own partitions; ATTACH clones the parent's
             // foreign keys onto the partition (SHARE ROW EXCLUSIVE on what they reference).
             let sub = partition.as_ref().and_then(|p| {
-                schema.descendants(p).map(|d| d.into_iter().filter(|(_, part)| *part).map(|(r, _)| r).collect())
+                schema.descendants(p).map(|d| {
+                    d.into_iter()
+                        .filter(|(_, part)| *part)
+                        .map(|(r, _)| r)
+                        .collect()
+                })
             });
             let mut referenced: Vec<RelName> = if form == F::AttachPartition {
                 schema
@@ -1353,7 +1425,10 @@ fn classify_add_column(rel: &RelName, cd: &protobuf::ColumnDef, schema: &SchemaS
     }
     // A domain with a CHECK or NOT NULL checks every row; one whose own default is volatile
     // (and no DEFAULT here) computes it per row: both rewrite the table.
-    if let Some((name, d)) = ty.as_ref().and_then(|t| schema.domain(&t.name).map(|d| (&t.name, d))) {
+    if let Some((name, d)) = ty
+        .as_ref()
+        .and_then(|t| schema.domain(&t.name).map(|d| (&t.name, d)))
+    {
         if d.constrained || (d.volatile_default && default.is_none()) {
             let why = if d.constrained {
                 format!("domain {name} has constraints: PostgreSQL checks and rewrites every row")
@@ -1366,7 +1441,9 @@ fn classify_add_column(rel: &RelName, cd: &protobuf::ColumnDef, schema: &SchemaS
     // A volatile default rewrites the table; a CHECK, REFERENCES or UNIQUE on the column is then
     // checked during that rewrite, under the same ACCESS EXCLUSIVE lock.
     if let Some(expr) = default {
-        if let DefaultKind::Volatile(func) = default_kind_with(expr, &|f| schema.function_is_volatile(f)) {
+        if let DefaultKind::Volatile(func) =
+            default_kind_with(expr, &|f| schema.function_is_volatile(f))
+        {
             let with = [
                 (ConstrType::ConstrUnique, "UNIQUE"),
                 (ConstrType::ConstrForeign, "REFERENCES"),
@@ -1428,12 +1505,20 @@ fn classify_alter_type(
     // A domain is stored as its base type: a constraint-free domain is binary coercible with
     // it; one with constraints checks (rewrites) every row.
     let new_domain = schema.domain(&new.name);
-    let stored_new = new_domain.and_then(|d| d.base.clone()).unwrap_or_else(|| new.clone());
-    let stored_old = old
-        .as_ref()
-        .map(|o| schema.domain(&o.name).and_then(|d| d.base.clone()).unwrap_or_else(|| o.clone()));
+    let stored_new = new_domain
+        .and_then(|d| d.base.clone())
+        .unwrap_or_else(|| new.clone());
+    let stored_old = old.as_ref().map(|o| {
+        schema
+            .domain(&o.name)
+            .and_then(|d| d.base.clone())
+            .unwrap_or_else(|| o.clone())
+    });
     // `USING col::newtype` is what PostgreSQL does without USING: no different.
-    let has_using = cd.raw_default.as_ref().is_some_and(|u| !is_plain_cast_of(u, column, &new));
+    let has_using = cd
+        .raw_default
+        .as_ref()
+        .is_some_and(|u| !is_plain_cast_of(u, column, &new));
     let indexes = schema.column_indexes(rel, column);
     let mut referenced = schema.referenced_by_column(rel, column).into_iter();
     let base = Operation {
@@ -1446,7 +1531,9 @@ fn classify_alter_type(
     }
     .with(
         R::ColumnIndexes,
-        indexes.as_ref().map(|i| i.iter().map(|(r, _)| r.clone()).collect()),
+        indexes
+            .as_ref()
+            .map(|i| i.iter().map(|(r, _)| r.clone()).collect()),
     );
     let utc_timestamp_change = stored_old.as_ref().is_some_and(|o| {
         matches!(
@@ -1512,7 +1599,9 @@ fn classify_alter_domain(d: &protobuf::AlterDomainStmt, schema: &SchemaState) ->
         return Operation::new(F::AlterDomainCatalogOnly, None);
     }
     Operation {
-        detail: Some(format!("checks every value of domain {domain} in every table that uses it")),
+        detail: Some(format!(
+            "checks every value of domain {domain} in every table that uses it"
+        )),
         ..Operation::new(F::AlterDomainCheck, None)
     }
     .with(R::DomainUsers, schema.domain_users(&domain))
@@ -1523,11 +1612,21 @@ fn is_plain_cast_of(using: &protobuf::Node, column: &str, new: &ColumnType) -> b
     let Some(NodeEnum::TypeCast(tc)) = using.node.as_ref() else {
         return false;
     };
-    let same_type = tc.type_name.as_ref().and_then(ColumnType::from_type_name).as_ref() == Some(new);
+    let same_type = tc
+        .type_name
+        .as_ref()
+        .and_then(ColumnType::from_type_name)
+        .as_ref()
+        == Some(new);
     let of_column = match tc.arg.as_ref().and_then(|a| a.node.as_ref()) {
         Some(NodeEnum::ColumnRef(cr)) => {
             cr.fields.len() == 1
-                && cr.fields.iter().filter_map(super::names::string_value).next() == Some(column)
+                && cr
+                    .fields
+                    .iter()
+                    .filter_map(super::names::string_value)
+                    .next()
+                    == Some(column)
         }
         _ => false,
     };
@@ -1594,13 +1693,16 @@ fn classify_add_constraint(
         ConstrType::ConstrPrimary if using_index => {
             let index = RelName::new(rel.schema.as_deref(), &con.indexname);
             // Known key columns: NOT NULL already, or set (with a scan) by the key.
-            let nullable: Option<Vec<String>> = schema.index(&index).filter(|i| !i.columns.is_empty()).map(|i| {
-                i.columns
-                    .iter()
-                    .filter(|c| !schema.column(rel, c).is_some_and(|s| s.not_null))
-                    .cloned()
-                    .collect()
-            });
+            let nullable: Option<Vec<String>> = schema
+                .index(&index)
+                .filter(|i| !i.columns.is_empty())
+                .map(|i| {
+                    i.columns
+                        .iter()
+                        .filter(|c| !schema.column(rel, c).is_some_and(|s| s.not_null))
+                        .cloned()
+                        .collect()
+                });
             match nullable {
                 Some(cols) if cols.is_empty() => Operation {
                     index: Some(index),
@@ -1608,7 +1710,10 @@ fn classify_add_constraint(
                 },
                 Some(cols) => Operation {
                     index: Some(index),
-                    detail: Some(format!("{} nullable: PostgreSQL scans the table to set NOT NULL", cols.join(", "))),
+                    detail: Some(format!(
+                        "{} nullable: PostgreSQL scans the table to set NOT NULL",
+                        cols.join(", ")
+                    )),
                     ..op(F::AddPrimaryKeyUsingIndexSetsNotNull)
                 },
                 None => Operation {
@@ -1650,16 +1755,27 @@ pub fn relation_for_role(op: &Operation, role: pgdiplomat_locks::RelationRole) -
             Some(c) => format!("any indexes on {t}.{c}"),
             None => format!("any indexes on the column of {t}"),
         }),
-        R::DefaultPartition => op.table.as_ref().map(|t| format!("the DEFAULT partition of {t}, if any")),
-        R::Parent => op.table.as_ref().map(|t| format!("the partitioned parent of {t}, if any")),
-        R::OwnedSequences => op.table.as_ref().map(|t| format!("any sequences owned by {t}")),
-        R::Dependents => op.table.as_ref().map(|t| format!("any dependents of {t}")),
-        R::DomainUsers => Some("every table with a column of the domain".to_string()),
-        R::SubPartitions => op.partition.as_ref().map(|p| format!("any partitions of {p}")),
-        R::RowsReach => op
+        R::DefaultPartition => op
             .table
             .as_ref()
-            .map(|t| format!("any partitions, base tables or referencing tables the rows of {t} reach")),
+            .map(|t| format!("the DEFAULT partition of {t}, if any")),
+        R::Parent => op
+            .table
+            .as_ref()
+            .map(|t| format!("the partitioned parent of {t}, if any")),
+        R::OwnedSequences => op
+            .table
+            .as_ref()
+            .map(|t| format!("any sequences owned by {t}")),
+        R::Dependents => op.table.as_ref().map(|t| format!("any dependents of {t}")),
+        R::DomainUsers => Some("every table with a column of the domain".to_string()),
+        R::SubPartitions => op
+            .partition
+            .as_ref()
+            .map(|p| format!("any partitions of {p}")),
+        R::RowsReach => op.table.as_ref().map(|t| {
+            format!("any partitions, base tables or referencing tables the rows of {t} reach")
+        }),
     }
 }
 

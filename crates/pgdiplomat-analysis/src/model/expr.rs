@@ -47,7 +47,10 @@ pub fn default_kind(expr: &protobuf::Node) -> DefaultKind {
 /// [`default_kind`] knowing the user's functions: `user(name)` is `Some(true)` when a function
 /// of that name is volatile (some overload), `Some(false)` when none is (from the database's
 /// `pg_proc`, or a CREATE FUNCTION earlier in the run).
-pub fn default_kind_with(expr: &protobuf::Node, user: &dyn Fn(&str) -> Option<bool>) -> DefaultKind {
+pub fn default_kind_with(
+    expr: &protobuf::Node,
+    user: &dyn Fn(&str) -> Option<bool>,
+) -> DefaultKind {
     let mut found = None;
     visit(expr, &mut |n| {
         if found.is_some() {
@@ -116,7 +119,9 @@ pub fn not_null_check_column(expr: &protobuf::Node) -> Option<String> {
         // NOT (col IS NULL): PostgreSQL's predicate proof treats it as col IS NOT NULL.
         NodeEnum::BoolExpr(b) if b.boolop == protobuf::BoolExprType::NotExpr as i32 => {
             match b.args.first()?.node.as_ref()? {
-                NodeEnum::NullTest(nt) if nt.nulltesttype == protobuf::NullTestType::IsNull as i32 => {
+                NodeEnum::NullTest(nt)
+                    if nt.nulltesttype == protobuf::NullTestType::IsNull as i32 =>
+                {
                     match nt.arg.as_ref()?.node.as_ref()? {
                         NodeEnum::ColumnRef(cr) => cr
                             .fields

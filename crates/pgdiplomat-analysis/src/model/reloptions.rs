@@ -18,7 +18,10 @@ fn table() -> &'static HashMap<String, Vec<Option<LockMode>>> {
     TABLE.get_or_init(|| {
         let mut out = HashMap::new();
         let mut versions: Vec<u32> = Vec::new();
-        for line in RELOPTION_LOCKS.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in RELOPTION_LOCKS
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             let mut cells = line.split('\t');
             let key = cells.next().unwrap_or_default();
             if versions.is_empty() {
@@ -48,7 +51,13 @@ pub fn lock_for(kinds: &[&str], option: &str, major: u32) -> Option<LockMode> {
     let i = major.clamp(13, 18) as usize - 13;
     kinds
         .iter()
-        .filter_map(|k| table().get(&format!("{k}.{option}"))?.get(i).copied().flatten())
+        .filter_map(|k| {
+            table()
+                .get(&format!("{k}.{option}"))?
+                .get(i)
+                .copied()
+                .flatten()
+        })
         .max()
 }
 
@@ -60,11 +69,23 @@ mod tests {
     #[test]
     fn measured_levels_are_read_for_every_version() {
         for major in 13..=18 {
-            assert_eq!(lock_for(&["table"], "fillfactor", major), Some(LockMode::ShareUpdateExclusive), "{major}");
-            assert_eq!(lock_for(&["view"], "security_barrier", major), Some(LockMode::AccessExclusive), "{major}");
+            assert_eq!(
+                lock_for(&["table"], "fillfactor", major),
+                Some(LockMode::ShareUpdateExclusive),
+                "{major}"
+            );
+            assert_eq!(
+                lock_for(&["view"], "security_barrier", major),
+                Some(LockMode::AccessExclusive),
+                "{major}"
+            );
             assert_eq!(lock_for(&["table"], "no_such_option", major), None);
         }
-        assert_eq!(lock_for(&["view"], "security_invoker", 14), None, "arrived in 15");
+        assert_eq!(
+            lock_for(&["view"], "security_invoker", 14),
+            None,
+            "arrived in 15"
+        );
         assert!(lock_for(&["table"], "toast.autovacuum_enabled", 15).is_some());
     }
 }

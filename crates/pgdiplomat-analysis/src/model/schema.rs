@@ -180,7 +180,12 @@ impl SchemaState {
 
     /// Records that `view` (a view or materialized view) reads `relation`, using `columns`
     /// of it (empty: not known which).
-    pub fn learn_view_dependency(&mut self, relation: &RelName, view: &RelName, columns: Vec<String>) {
+    pub fn learn_view_dependency(
+        &mut self,
+        relation: &RelName,
+        view: &RelName,
+        columns: Vec<String>,
+    ) {
         let e = self.views.entry(relation.key()).or_default();
         match e.iter_mut().find(|(v, _)| v.key() == view.key()) {
             Some((_, cols)) => {
@@ -213,9 +218,10 @@ impl SchemaState {
             .tables
             .iter()
             .filter(|(_, t)| {
-                t.columns
-                    .values()
-                    .any(|c| c.ty.as_ref().is_some_and(|ty| ty.name.eq_ignore_ascii_case(&name)))
+                t.columns.values().any(|c| {
+                    c.ty.as_ref()
+                        .is_some_and(|ty| ty.name.eq_ignore_ascii_case(&name))
+                })
             })
             .filter_map(|(k, _)| rel_of_key(k))
             .collect();
@@ -271,12 +277,34 @@ impl SchemaState {
     /// Whether the session TimeZone is UTC (then timestamp ↔ timestamptz keeps every stored
     /// value); `None` when not known.
     pub fn timezone_is_utc(&self) -> Option<bool> {
-        let tz = self.timezone.as_deref()?.trim().trim_matches('\'').to_ascii_lowercase();
+        let tz = self
+            .timezone
+            .as_deref()?
+            .trim()
+            .trim_matches('\'')
+            .to_ascii_lowercase();
         Some(matches!(
             tz.as_str(),
-            "utc" | "etc/utc" | "gmt" | "etc/gmt" | "uct" | "etc/uct" | "zulu" | "etc/zulu"
-                | "universal" | "etc/universal" | "z" | "gmt0" | "etc/gmt0" | "gmt+0" | "gmt-0"
-                | "etc/gmt+0" | "etc/gmt-0" | "greenwich" | "etc/greenwich" | "0"
+            "utc"
+                | "etc/utc"
+                | "gmt"
+                | "etc/gmt"
+                | "uct"
+                | "etc/uct"
+                | "zulu"
+                | "etc/zulu"
+                | "universal"
+                | "etc/universal"
+                | "z"
+                | "gmt0"
+                | "etc/gmt0"
+                | "gmt+0"
+                | "gmt-0"
+                | "etc/gmt+0"
+                | "etc/gmt-0"
+                | "greenwich"
+                | "etc/greenwich"
+                | "0"
         ))
     }
 
@@ -297,7 +325,8 @@ impl SchemaState {
     /// when the run does not know the table's indexes.
     pub fn column_indexes(&self, table: &RelName, column: &str) -> Option<Vec<(RelName, bool)>> {
         let t = self.table(table)?;
-        t.kind_known.then(|| self.known_column_indexes(table, column))
+        t.kind_known
+            .then(|| self.known_column_indexes(table, column))
     }
 
     /// The indexes using `column` of `table` that the run knows of (maybe not all of them).
@@ -318,7 +347,9 @@ impl SchemaState {
     pub fn column_has_check(&self, table: &RelName, column: &str) -> bool {
         self.table(table).is_some_and(|t| {
             t.constraints.values().any(|c| {
-                c.kind == ConstraintKind::Check && c.validated && c.columns.iter().any(|x| x == column)
+                c.kind == ConstraintKind::Check
+                    && c.validated
+                    && c.columns.iter().any(|x| x == column)
             })
         })
     }
@@ -343,7 +374,9 @@ impl SchemaState {
     /// The sequences owned by `table`'s columns (`column`: only that one's).
     pub fn owned_sequences(&self, table: &RelName, column: Option<&str>) -> Option<Vec<RelName>> {
         let t = self.table(table)?;
-        let column_seq = column.and_then(|c| t.columns.get(c)).and_then(|c| c.sequence.clone());
+        let column_seq = column
+            .and_then(|c| t.columns.get(c))
+            .and_then(|c| c.sequence.clone());
         if !t.kind_known {
             // A column the run saw get its sequence (ADD COLUMN ... serial / identity).
             return column_seq.map(|s| vec![s]);
@@ -362,7 +395,8 @@ impl SchemaState {
     /// recursively (views on those views).
     pub fn dependent_views(&self, relation: &RelName, column: Option<&str>) -> Vec<RelName> {
         let mut out: Vec<RelName> = Vec::new();
-        let mut stack: Vec<(RelName, Option<String>)> = vec![(relation.clone(), column.map(String::from))];
+        let mut stack: Vec<(RelName, Option<String>)> =
+            vec![(relation.clone(), column.map(String::from))];
         while let Some((r, col)) = stack.pop() {
             for (v, cols) in self.views.get(&r.key()).into_iter().flatten() {
                 let uses = match &col {
@@ -388,7 +422,12 @@ impl SchemaState {
             .filter(|(k, _)| rel_of_key(k).is_some_and(|r| ns_of(&r) == ns))
             .find(|(_, t)| {
                 t.constraints.get(&index.name).is_some_and(|c| {
-                    matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique | ConstraintKind::Exclude)
+                    matches!(
+                        c.kind,
+                        ConstraintKind::PrimaryKey
+                            | ConstraintKind::Unique
+                            | ConstraintKind::Exclude
+                    )
                 })
             })
             .and_then(|(k, _)| rel_of_key(k))
@@ -822,10 +861,13 @@ impl SchemaState {
                 if let Some(old) = self.tables.insert(name.key(), table) {
                     self.names.remove_table(ns_of(&name), &old);
                 }
-                let parents = c.inh_relations.iter().filter_map(|n| match n.node.as_ref() {
-                    Some(NodeEnum::RangeVar(rv)) => Some(RelName::from_range_var(rv)),
-                    _ => None,
-                });
+                let parents = c
+                    .inh_relations
+                    .iter()
+                    .filter_map(|n| match n.node.as_ref() {
+                        Some(NodeEnum::RangeVar(rv)) => Some(RelName::from_range_var(rv)),
+                        _ => None,
+                    });
                 let is_default = c.partbound.as_ref().is_some_and(|b| b.is_default);
                 for parent in parents.collect::<Vec<_>>() {
                     if is_default {
@@ -872,11 +914,17 @@ impl SchemaState {
                     for c in &d.constraints {
                         if let Some(NodeEnum::Constraint(con)) = c.node.as_ref() {
                             match ConstrType::try_from(con.contype) {
-                                Ok(ConstrType::ConstrCheck | ConstrType::ConstrNotnull) => domain.constrained = true,
+                                Ok(ConstrType::ConstrCheck | ConstrType::ConstrNotnull) => {
+                                    domain.constrained = true
+                                }
                                 Ok(ConstrType::ConstrDefault) => {
-                                    domain.volatile_default = con.raw_expr.as_deref().is_some_and(|e| {
-                                        matches!(super::expr::default_kind(e), super::expr::DefaultKind::Volatile(_))
-                                    })
+                                    domain.volatile_default =
+                                        con.raw_expr.as_deref().is_some_and(|e| {
+                                            matches!(
+                                                super::expr::default_kind(e),
+                                                super::expr::DefaultKind::Volatile(_)
+                                            )
+                                        })
                                 }
                                 _ => {}
                             }

@@ -151,7 +151,8 @@ const BINARY_COERCIBLE_CASTS: &str = include_str!("../../data/binary-coercible-c
 /// Whether `pg_cast` has a binary-coercible cast (no function) from `source` to `target` on
 /// every supported version (generated from real servers: data/binary-coercible-casts.tsv).
 pub fn cast_is_binary_coercible(source: &str, target: &str) -> bool {
-    static CASTS: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
+    static CASTS: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
     let casts = CASTS.get_or_init(|| {
         BINARY_COERCIBLE_CASTS
             .lines()

@@ -49,7 +49,10 @@ impl<'a, 's: 'a> Files<'a> for Excerpt<'s> {
     }
     fn column_number(&'a self, _: (), _: usize, byte: usize) -> Result<usize, FilesError> {
         let byte = byte.clamp(self.prefix, self.text.len());
-        let byte = (self.prefix..=byte).rev().find(|&b| self.text.is_char_boundary(b)).unwrap_or(self.prefix);
+        let byte = (self.prefix..=byte)
+            .rev()
+            .find(|&b| self.text.is_char_boundary(b))
+            .unwrap_or(self.prefix);
         Ok(self.first_column + self.text[self.prefix..byte].chars().count())
     }
     fn line_range(&'a self, _: (), _: usize) -> Result<Range<usize>, FilesError> {

@@ -96,7 +96,10 @@ ALTER TABLE users_user DROP COLUMN legacy_flag;"
                     let (what, users) = if fact.form == StatementForm::DropView {
                         ("view", "every running query that selects from it")
                     } else {
-                        ("sequence", "every insert whose default calls nextval() on it")
+                        (
+                            "sequence",
+                            "every insert whose default calls nextval() on it",
+                        )
                     };
                     let lock = on_table
                         .map(|l| format!(" (takes {l})"))
@@ -129,7 +132,12 @@ mod tests {
     #[test]
     fn dropping_a_view_or_a_sequence_is_flagged() {
         let f = assert_fires(ID, "DROP VIEW active_users;", 1);
-        assert!(f[0].message.starts_with("dropping view active_users breaks"), "{}", f[0].message);
+        assert!(
+            f[0].message
+                .starts_with("dropping view active_users breaks"),
+            "{}",
+            f[0].message
+        );
         let f = assert_fires(ID, "DROP SEQUENCE order_no;", 1);
         assert!(f[0].message.contains("nextval()"), "{}", f[0].message);
         assert_clean(ID, "CREATE VIEW v AS SELECT 1;\nDROP VIEW v;");

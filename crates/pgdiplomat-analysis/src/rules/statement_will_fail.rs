@@ -84,7 +84,11 @@ mod tests {
 
     #[test]
     fn dropping_a_constraint_index_and_adding_a_column_to_a_partition_are_refused() {
-        assert_fires(ID, "CREATE TABLE t (id int PRIMARY KEY);\nDROP INDEX t_pkey;", 1);
+        assert_fires(
+            ID,
+            "CREATE TABLE t (id int PRIMARY KEY);\nDROP INDEX t_pkey;",
+            1,
+        );
         assert_fires(
             ID,
             "CREATE TABLE p (id int) PARTITION BY LIST (id);\n\

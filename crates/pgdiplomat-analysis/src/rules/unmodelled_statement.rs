@@ -84,11 +84,7 @@ mod tests {
 
     #[test]
     fn the_table_is_named_when_known() {
-        let f = assert_fires(
-            ID,
-            "DROP SEQUENCE app.s CASCADE;",
-            1,
-        );
+        let f = assert_fires(ID, "DROP SEQUENCE app.s CASCADE;", 1);
         assert!(f[0].message.contains(" on app.s:"), "{}", f[0].message);
     }
 

@@ -805,7 +805,11 @@ fn trace_inner(
         .ok()
         .map(|r| r.get(0));
     let text = match search_path.filter(|sp| sp != "\"$user\", public") {
-        Some(sp) => format!("SET search_path = '{}';\n{}", sp.replace('\'', "''"), p.text),
+        Some(sp) => format!(
+            "SET search_path = '{}';\n{}",
+            sp.replace('\'', "''"),
+            p.text
+        ),
         None => p.text.clone(),
     };
     let mut effects = match analyse(&text, major, true, schema.clone()) {
@@ -874,7 +878,9 @@ fn trace_inner(
         // table scans it between two samples).
         if let Ok(r) = &mut run {
             r.observation.held_in_place = r.phases.iter().any(|p| p.starts_with("waiting on Lock"));
-            r.observation.phases.retain(|p| !p.starts_with("waiting on "));
+            r.observation
+                .phases
+                .retain(|p| !p.starts_with("waiting on "));
         }
         if s.client.is_closed() {
             s.reopen()?;

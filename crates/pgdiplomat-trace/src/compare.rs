@@ -181,22 +181,18 @@ impl Prediction {
                         self.lock(key(r), role, mode);
                     }
                 }
-                RelationRole::ColumnIndexes
-                | RelationRole::DefaultPartition
-                | RelationRole::Parent
-                | RelationRole::OwnedSequences
-                | RelationRole::Dependents
-                | RelationRole::DomainUsers
-                | RelationRole::SubPartitions => {
-                    for r in op.related(role).into_iter().flatten() {
-                        self.lock(key(r), role, mode);
-                    }
-                }
                 // Up to this mode, if the plan reaches them.
-                RelationRole::RowsReach => {
+                role if role.may_lock() => {
                     for r in op.related(role).into_iter().flatten() {
                         let e = self.may_lock.entry(key(r)).or_insert(mode);
                         *e = (*e).max(mode);
+                    }
+                }
+                // The schema-graph roles: the relations the schema resolved.
+                _ => {
+                    debug_assert!(role.from_schema_graph(), "{role:?} is not resolved here");
+                    for r in op.related(role).into_iter().flatten() {
+                        self.lock(key(r), role, mode);
                     }
                 }
             }

@@ -586,19 +586,7 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                     continue;
                 };
                 // Every table its foreign keys reference, in a stable order.
-                let mut referenced: Vec<RelName> = schema
-                    .table(&table)
-                    .map(|t| {
-                        t.constraints
-                            .values()
-                            .filter(|c| c.kind == ConstraintKind::ForeignKey)
-                            .filter_map(|c| c.referenced.clone())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                referenced.sort_by_key(|r| r.key());
-                referenced.dedup();
-                let mut referenced = referenced.into_iter();
+                let mut referenced = schema.foreign_key_targets(&table).into_iter();
                 let cascade = d.behavior == protobuf::DropBehavior::DropCascade as i32;
                 let known = schema.table(&table).filter(|t| t.kind_known);
                 let parent = known.map(|t| t.parent.clone().into_iter().collect::<Vec<_>>());
@@ -776,19 +764,7 @@ fn classify_create_table(c: &protobuf::CreateStmt, schema: &SchemaState) -> Oper
             };
             // The parent's foreign keys are cloned onto the partition: SHARE ROW EXCLUSIVE on
             // each referenced table.
-            let mut referenced: Vec<RelName> = schema
-                .table(&parent)
-                .map(|t| {
-                    t.constraints
-                        .values()
-                        .filter(|c| c.kind == ConstraintKind::ForeignKey)
-                        .filter_map(|c| c.referenced.clone())
-                        .collect()
-                })
-                .unwrap_or_default();
-            referenced.sort_by_key(|r| r.key());
-            referenced.dedup();
-            let mut referenced = referenced.into_iter();
+            let mut referenced = schema.foreign_key_targets(&parent).into_iter();
             return Operation {
                 partition: table,
                 referenced: referenced.next(),
@@ -1324,23 +1300,12 @@ fn classify_alter_cmd(
                         .collect()
                 })
             });
-            let mut referenced: Vec<RelName> = if form == F::AttachPartition {
-                schema
-                    .table(rel)
-                    .map(|t| {
-                        t.constraints
-                            .values()
-                            .filter(|c| c.kind == ConstraintKind::ForeignKey)
-                            .filter_map(|c| c.referenced.clone())
-                            .collect()
-                    })
-                    .unwrap_or_default()
+            let mut referenced = if form == F::AttachPartition {
+                schema.foreign_key_targets(rel)
             } else {
                 Vec::new()
-            };
-            referenced.sort_by_key(|r| r.key());
-            referenced.dedup();
-            let mut referenced = referenced.into_iter();
+            }
+            .into_iter();
             Operation {
                 partition,
                 referenced: referenced.next(),

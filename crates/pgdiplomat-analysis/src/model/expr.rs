@@ -103,15 +103,7 @@ fn collect_not_null(expr: &protobuf::Node, out: &mut Vec<String>) {
 pub fn not_null_check_column(expr: &protobuf::Node) -> Option<String> {
     match expr.node.as_ref()? {
         NodeEnum::NullTest(nt) if nt.nulltesttype == protobuf::NullTestType::IsNotNull as i32 => {
-            match nt.arg.as_ref()?.node.as_ref()? {
-                NodeEnum::ColumnRef(cr) => cr
-                    .fields
-                    .iter()
-                    .filter_map(string_value)
-                    .next_back()
-                    .map(str::to_string),
-                _ => None,
-            }
+            column_name(nt.arg.as_deref()?)
         }
         NodeEnum::BoolExpr(b) if b.boolop == protobuf::BoolExprType::AndExpr as i32 => {
             b.args.iter().find_map(not_null_check_column)
@@ -122,19 +114,24 @@ pub fn not_null_check_column(expr: &protobuf::Node) -> Option<String> {
                 NodeEnum::NullTest(nt)
                     if nt.nulltesttype == protobuf::NullTestType::IsNull as i32 =>
                 {
-                    match nt.arg.as_ref()?.node.as_ref()? {
-                        NodeEnum::ColumnRef(cr) => cr
-                            .fields
-                            .iter()
-                            .filter_map(string_value)
-                            .next_back()
-                            .map(str::to_string),
-                        _ => None,
-                    }
+                    column_name(nt.arg.as_deref()?)
                 }
                 _ => None,
             }
         }
+        _ => None,
+    }
+}
+
+/// The column a plain column reference names (its last field).
+fn column_name(expr: &protobuf::Node) -> Option<String> {
+    match expr.node.as_ref()? {
+        NodeEnum::ColumnRef(cr) => cr
+            .fields
+            .iter()
+            .filter_map(string_value)
+            .next_back()
+            .map(str::to_string),
         _ => None,
     }
 }

@@ -354,6 +354,23 @@ impl SchemaState {
         })
     }
 
+    /// Every table the foreign keys of `table` reference, in a stable order.
+    pub fn foreign_key_targets(&self, table: &RelName) -> Vec<RelName> {
+        let mut out: Vec<RelName> = self
+            .table(table)
+            .map(|t| {
+                t.constraints
+                    .values()
+                    .filter(|c| c.kind == ConstraintKind::ForeignKey)
+                    .filter_map(|c| c.referenced.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by_key(|r| r.key());
+        out.dedup();
+        out
+    }
+
     /// Tables referenced by the foreign keys of `table` that include `column`.
     pub fn referenced_by_column(&self, table: &RelName, column: &str) -> Vec<RelName> {
         let mut out: Vec<RelName> = Vec::new();

@@ -363,6 +363,7 @@ impl Analyzer {
             op.descendants = op.table.as_ref().and_then(|t| self.schema.descendants(t));
         }
         storage_parameter_form(&mut op, self.options.pg_version);
+        foreign_table_form(&mut op, &self.schema, self.options.pg_version);
         let op = &op;
         let fact = op.form.and_then(|f| lookup(f, self.options.pg_version));
         let new_table = op
@@ -505,65 +506,71 @@ fn resolve_search_path<'a>(
         return Cow::Borrowed(node);
     };
     let mut out = node.clone();
+    let resolve = |rv: &mut pg_query::protobuf::RangeVar| {
+        if !rv.schemaname.is_empty() || rv.relname.is_empty() {
+            return;
+        }
+        let target = path
+            .iter()
+            .copied()
+            .find(|s| schema.knows_relation(&crate::model::RelName::new(Some(s), &rv.relname)))
+            .unwrap_or(first);
+        if target != "public" {
+            rv.schemaname = target.to_string();
+        }
+    };
     // SAFETY: the pointers come from `out`, which outlives them and is not otherwise touched
     // while they are used; each RangeVar is written once.
     unsafe {
         for (n, _, _) in out.nodes_mut() {
             if let pg_query::NodeMut::RangeVar(rv) = n {
-                let Some(rv) = rv.as_mut() else { continue };
-                if !rv.schemaname.is_empty() || rv.relname.is_empty() {
-                    continue;
-                }
-                let known = |s: &str| {
-                    let r = crate::model::RelName::new(Some(s), &rv.relname);
-                    schema.table(&r).is_some()
-                        || schema.index(&r).is_some()
-                        || schema.view_bases(&r).is_some()
-                };
-                let target = path.iter().copied().find(|s| known(s)).unwrap_or(first);
-                if target != "public" {
-                    rv.schemaname = target.to_string();
+                if let Some(rv) = rv.as_mut() {
+                    resolve(rv);
                 }
             }
         }
     }
-    // DROP names relations as name lists, not RangeVars.
+    // pg_query's walk stops at the statement's own relation: the others a DDL statement names
+    // (PARTITION OF's parent, a REFERENCES target, a policy's table, ...) are found here.
+    for_each_ddl_range_var(&mut out, &mut |rv| resolve(rv));
+    // DROP names relations as name lists, not RangeVars; DROP POLICY / TRIGGER / RULE name the
+    // table before the object.
     if let pg_query::NodeEnum::DropStmt(d) = &mut out {
         use pg_query::protobuf::ObjectType as O;
-        let relation_like = matches!(
-            O::try_from(d.remove_type),
-            Ok(O::ObjectTable
+        let table_len = match O::try_from(d.remove_type) {
+            Ok(
+                O::ObjectTable
                 | O::ObjectView
                 | O::ObjectIndex
                 | O::ObjectSequence
                 | O::ObjectMatview
-                | O::ObjectForeignTable)
-        );
-        if relation_like {
+                | O::ObjectForeignTable,
+            ) => Some(1),
+            Ok(O::ObjectPolicy | O::ObjectTrigger | O::ObjectRule) => Some(2),
+            _ => None,
+        };
+        if let Some(len) = table_len {
             for obj in &mut d.objects {
                 let Some(pg_query::NodeEnum::List(list)) = obj.node.as_mut() else {
                     continue;
                 };
-                if list.items.len() != 1 {
+                if list.items.len() != len {
                     continue;
                 }
                 let Some(pg_query::NodeEnum::String(name)) = list.items[0].node.as_ref() else {
                     continue;
                 };
-                let name = name.sval.clone();
-                let known = |s: &str| {
-                    let r = crate::model::RelName::new(Some(s), &name);
-                    schema.table(&r).is_some()
-                        || schema.index(&r).is_some()
-                        || schema.view_bases(&r).is_some()
+                let mut rv = pg_query::protobuf::RangeVar {
+                    relname: name.sval.clone(),
+                    ..Default::default()
                 };
-                let target = path.iter().copied().find(|s| known(s)).unwrap_or(first);
-                if target != "public" {
+                resolve(&mut rv);
+                if !rv.schemaname.is_empty() {
                     list.items.insert(
                         0,
                         pg_query::protobuf::Node {
                             node: Some(pg_query::NodeEnum::String(pg_query::protobuf::String {
-                                sval: target.to_string(),
+                                sval: rv.schemaname,
                             })),
                         },
                     );
@@ -572,6 +579,98 @@ fn resolve_search_path<'a>(
         }
     }
     Cow::Owned(out)
+}
+
+/// Calls `f` on every relation a DDL statement names beyond what `nodes_mut` walks: the parents
+/// of INHERITS / PARTITION OF, REFERENCES targets (in column and table constraints, and in
+/// ALTER TABLE), ATTACH / DETACH / INHERIT targets, the tables of policies, statistics,
+/// publications, RENAME, SET SCHEMA, OWNER TO and constraint triggers.
+fn for_each_ddl_range_var(
+    node: &mut pg_query::NodeEnum,
+    f: &mut dyn FnMut(&mut pg_query::protobuf::RangeVar),
+) {
+    use pg_query::NodeEnum as N;
+    fn constraint(
+        n: &mut pg_query::protobuf::Node,
+        f: &mut dyn FnMut(&mut pg_query::protobuf::RangeVar),
+    ) {
+        match n.node.as_mut() {
+            Some(N::Constraint(c)) => {
+                if let Some(rv) = c.pktable.as_mut() {
+                    f(rv)
+                }
+            }
+            Some(N::ColumnDef(c)) => c.constraints.iter_mut().for_each(|n| constraint(n, f)),
+            Some(N::PartitionCmd(p)) => {
+                if let Some(rv) = p.name.as_mut() {
+                    f(rv)
+                }
+            }
+            Some(N::RangeVar(rv)) => f(rv),
+            _ => {}
+        }
+    }
+    match node {
+        N::CreateStmt(s) => {
+            s.inh_relations.iter_mut().for_each(|n| constraint(n, f));
+            s.table_elts.iter_mut().for_each(|n| constraint(n, f));
+            s.constraints.iter_mut().for_each(|n| constraint(n, f));
+        }
+        N::CreateForeignTableStmt(s) => {
+            if let Some(b) = s.base_stmt.as_mut() {
+                b.inh_relations.iter_mut().for_each(|n| constraint(n, f));
+                b.table_elts.iter_mut().for_each(|n| constraint(n, f));
+            }
+        }
+        N::AlterTableStmt(s) => {
+            for cmd in &mut s.cmds {
+                if let Some(N::AlterTableCmd(c)) = cmd.node.as_mut() {
+                    if let Some(def) = c.def.as_mut() {
+                        constraint(def, f);
+                    }
+                }
+            }
+        }
+        N::CreatePolicyStmt(s) => s.table.iter_mut().for_each(&mut *f),
+        N::AlterPolicyStmt(s) => s.table.iter_mut().for_each(&mut *f),
+        N::RenameStmt(s) => s.relation.iter_mut().for_each(&mut *f),
+        N::AlterObjectSchemaStmt(s) => s.relation.iter_mut().for_each(&mut *f),
+        N::AlterOwnerStmt(s) => s.relation.iter_mut().for_each(&mut *f),
+        N::CreateStatsStmt(s) => s.relations.iter_mut().for_each(|n| constraint(n, f)),
+        N::CreateTrigStmt(s) => s.constrrel.iter_mut().for_each(&mut *f),
+        N::CreatePublicationStmt(s) => s.pubobjects.iter_mut().for_each(|n| publication(n, f)),
+        N::AlterPublicationStmt(s) => s.pubobjects.iter_mut().for_each(|n| publication(n, f)),
+        _ => {}
+    }
+    fn publication(
+        n: &mut pg_query::protobuf::Node,
+        f: &mut dyn FnMut(&mut pg_query::protobuf::RangeVar),
+    ) {
+        if let Some(N::PublicationObjSpec(o)) = n.node.as_mut() {
+            if let Some(rv) = o.pubtable.as_mut().and_then(|t| t.relation.as_mut()) {
+                f(rv)
+            }
+        }
+    }
+}
+
+/// On a foreign table, what would check or rewrite a local table's rows (SET NOT NULL, ADD
+/// CHECK, ALTER TYPE, ...) reads and writes nothing: the rows are remote.
+fn foreign_table_form(op: &mut Operation, schema: &SchemaState, major: u32) {
+    use pgdiplomat_locks::{Rewrite, Scan, StatementForm as F};
+    let (Some(form), Some(table)) = (op.form, op.table.as_ref()) else {
+        return;
+    };
+    if !schema.is_foreign_table(table) {
+        return;
+    }
+    let Some(fact) = lookup(form, major) else {
+        return;
+    };
+    let exclusive = fact.lock_on(RelationRole::Table) == Some(LockMode::AccessExclusive);
+    if exclusive && (fact.rewrite != Rewrite::No || fact.scan == Scan::Table) {
+        op.form = Some(F::AlterForeignTableRows);
+    }
 }
 
 /// `SET (...)` takes the strongest lock of its options on this version (measured,
@@ -644,6 +743,47 @@ ALTER TABLE t ADD COLUMN z int;";
         );
         assert_eq!(table(5), "app.t");
         assert_eq!(table(7), "t", "the default path again");
+    }
+
+    /// The other relations a DDL statement names resolve on the path too: PARTITION OF's
+    /// parent, a REFERENCES target, a policy's table (also in DROP POLICY's name list).
+    #[test]
+    fn relations_beyond_the_statement_target_resolve_on_the_search_path() {
+        let sql = "SET search_path TO app;
+CREATE TABLE parent (id int PRIMARY KEY) PARTITION BY LIST (id);
+CREATE TABLE child PARTITION OF parent FOR VALUES IN (1);
+CREATE TABLE fk (pid int REFERENCES parent);
+CREATE POLICY p ON parent USING (true);
+ALTER POLICY p ON parent USING (false);
+DROP POLICY p ON parent;
+ALTER TABLE fk RENAME TO fk2;";
+        let parsed = parse_sql(sql).unwrap();
+        let mut a = Analyzer::new(AnalysisOptions::default());
+        let analysis = a.analyze_file(&parsed);
+        let names = |i: usize| -> Vec<String> {
+            let op = &analysis.statements[i].effects[0].op;
+            op.table
+                .iter()
+                .chain(&op.partition)
+                .chain(&op.referenced)
+                .chain(&op.also_referenced)
+                .map(|t| t.key())
+                .collect()
+        };
+        assert!(
+            names(2).contains(&"app.parent".to_string()),
+            "{:?}",
+            names(2)
+        );
+        assert!(
+            names(3).contains(&"app.parent".to_string()),
+            "{:?}",
+            names(3)
+        );
+        for i in 4..=6 {
+            assert_eq!(names(i), vec!["app.parent".to_string()], "statement {i}");
+        }
+        assert_eq!(names(7)[0], "app.fk");
     }
 
     /// A statement that recurses takes its lock on every partition and inheritance child the

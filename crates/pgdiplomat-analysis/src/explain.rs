@@ -326,7 +326,7 @@ pub fn render_statement_text(out: &mut String, file_name: &str, s: &ExplainedSta
             if let Some(why) = &op.refused {
                 let _ = writeln!(out, "    {:<12} PostgreSQL will refuse it: {why}", "fails:");
             }
-            if op.locks.is_empty() {
+            if op.locks.is_empty() && op.and_any.is_none() {
                 let _ = writeln!(out, "    lock:        none on tables");
             }
             for (i, l) in op.locks.iter().enumerate() {
@@ -343,7 +343,8 @@ pub fn render_statement_text(out: &mut String, file_name: &str, s: &ExplainedSta
                 );
             }
             if let Some(any) = &op.and_any {
-                let _ = writeln!(out, "    {:<12} {any}", "");
+                let label = if op.locks.is_empty() { "lock:" } else { "" };
+                let _ = writeln!(out, "    {label:<12} {any}");
             }
             let rewrite = if op.rewrites_table {
                 "yes: every row and index is written anew"

@@ -53,6 +53,12 @@ fn preambles(form: StatementForm) -> Vec<&'static str> {
             "ALTER TABLE t ADD CONSTRAINT t_a_pos CHECK (a > 0) NOT VALID;",
         ],
         F::DropConstraint => vec!["", "ALTER TABLE t ADD CONSTRAINT t_a_pos CHECK (a > 0);"],
+        // A parent the run knows has no partition; a foreign table; statistics on a known table.
+        F::AttachPartitionUnchecked => vec!["CREATE TABLE t_lp (id int) PARTITION BY LIST (id);"],
+        F::AlterForeignTableRows => vec!["CREATE FOREIGN TABLE t_ft (id int) SERVER t_srv;"],
+        F::DropStatistics => vec!["CREATE STATISTICS t_st (dependencies) ON a, e FROM t;"],
+        F::AlterTableNoMove => vec!["CREATE TABLE t_nm (id int) USING heap TABLESPACE pg_default;"],
+        F::AlterIndexNoMove => vec!["CREATE INDEX t_nm_idx ON t (a) TABLESPACE pg_default;"],
         _ => vec![""],
     }
 }

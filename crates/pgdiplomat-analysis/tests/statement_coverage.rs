@@ -138,14 +138,29 @@ fn unmodelled_variants_of_modelled_statements_are_reported() {
         "DROP VIEW v CASCADE",
         "DROP SEQUENCE s CASCADE",
         "DROP TYPE mood CASCADE",
-        "DROP SCHEMA s CASCADE",
-        "DROP FUNCTION f() CASCADE",
         "ALTER SEQUENCE s SET SCHEMA other",
         "EXPLAIN ANALYZE DELETE FROM t",
     ] {
         let findings = lint_source(&SourceFile::new("m.sql", sql), &opts).findings;
         assert!(
             findings.iter().any(|f| f.rule == "unmodelled-statement"),
+            "{sql}: {findings:?}"
+        );
+    }
+}
+
+/// Drops whose reach only the database's dependency graph knows are reported without one.
+#[test]
+fn drops_reaching_unknown_dependents_are_reported() {
+    let opts = LintOptions::default();
+    for sql in [
+        "DROP SCHEMA s CASCADE",
+        "DROP FUNCTION f() CASCADE",
+        "DROP OWNED BY app",
+    ] {
+        let findings = lint_source(&SourceFile::new("m.sql", sql), &opts).findings;
+        assert!(
+            findings.iter().any(|f| f.rule == "cascade-reach-unknown"),
             "{sql}: {findings:?}"
         );
     }

@@ -23,7 +23,7 @@ pub fn load_schema(client: &mut Client, state: &mut SchemaState) -> Result<(), P
         &format!(
             "SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped AND {USER}"
+              WHERE c.relkind IN ('r', 'p', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped AND {USER}"
         ),
         &[],
     )? {
@@ -32,13 +32,22 @@ pub fn load_schema(client: &mut Client, state: &mut SchemaState) -> Result<(), P
     }
     for row in client.query(
         &format!(
-            "SELECT n.nspname, c.relname, c.relkind = 'p'
+            "SELECT n.nspname, c.relname, c.relkind = 'p', c.relkind = 'f',
+                    c.relkind = 'r' AND pg_relation_size(c.oid) = 0
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind IN ('r', 'p') AND {USER}"
+              WHERE c.relkind IN ('r', 'p', 'f') AND {USER}"
         ),
         &[],
     )? {
-        state.learn_existing_table(&rel(row.get(0), row.get(1)), row.get(2));
+        let table = rel(row.get(0), row.get(1));
+        if row.get::<_, bool>(3) {
+            state.learn_foreign_table(&table);
+        } else {
+            state.learn_existing_table(&table, row.get(2));
+        }
+        if row.get::<_, bool>(4) {
+            state.learn_empty_table(&table);
+        }
     }
     for row in client.query(
         &format!(
@@ -46,7 +55,7 @@ pub fn load_schema(client: &mut Client, state: &mut SchemaState) -> Result<(), P
                     coalesce(pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', false)
                FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
                JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE p.relkind IN ('r', 'p') AND c.relkind IN ('r', 'p', 'f') AND {USER}
+              WHERE p.relkind IN ('r', 'p', 'f') AND c.relkind IN ('r', 'p', 'f') AND {USER}
               ORDER BY c.relname"
         ),
         &[],
@@ -175,6 +184,30 @@ pub fn load_schema(client: &mut Client, state: &mut SchemaState) -> Result<(), P
             },
         );
     }
+    // Where each table and index lives: its tablespace (the database's own when
+    // reltablespace is 0) and a table's access method.
+    for row in client.query(
+        &format!(
+            "SELECT n.nspname, c.relname,
+                    coalesce(ts.spcname, (SELECT d.spcname FROM pg_tablespace d
+                                           WHERE d.oid = (SELECT dattablespace FROM pg_database
+                                                           WHERE datname = current_database())))::text,
+                    CASE WHEN c.relkind IN ('r', 'm') THEN am.amname::text END
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
+               LEFT JOIN pg_am am ON am.oid = c.relam
+              WHERE c.relkind IN ('r', 'm', 'i') AND {USER}"
+        ),
+        &[],
+    )? {
+        state.learn_placement(
+            &rel(row.get(0), row.get(1)),
+            pgdiplomat_analysis::model::schema::Placement {
+                tablespace: row.get(2),
+                access_method: row.get(3),
+            },
+        );
+    }
     // User functions: whether some overload of each name is volatile.
     for row in client.query(
         &format!(
@@ -191,6 +224,7 @@ pub fn load_schema(client: &mut Client, state: &mut SchemaState) -> Result<(), P
         .query_one("SELECT current_setting('TimeZone')", &[])?
         .get(0);
     state.learn_timezone(&tz);
+    state.learn_dependencies(crate::depend::load_dependencies(client)?);
     Ok(())
 }
 

@@ -258,6 +258,16 @@ pub enum StatementForm {
     AlterSequenceSetLogged,
     DropSequence,
     DropType,
+    DropSchema,
+    DropObject,
+    DropStatistics,
+    DropForeignTable,
+    DropOwned,
+    ReassignOwned,
+    AlterForeignTableRows,
+    AlterTableNoMove,
+    AlterIndexNoMove,
+    AttachPartitionUnchecked,
     AlterDomainCheck,
     AlterDomainCatalogOnly,
     CreateTableAs,
@@ -693,6 +703,12 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::SetAccessMethod, "ALTER TABLE ... SET ACCESS METHOD", &[(Table, AccessExclusive), (AllIndexes, AccessExclusive)],
         "ALTER TABLE t SET ACCESS METHOD heap2")
         .versions(15, 18).rewrites(Rewrite::Table).scans(),
+    fact(F::AlterTableNoMove, "ALTER TABLE ... SET TABLESPACE / SET ACCESS METHOD to what the table already has", T_AE,
+        "ALTER TABLE t_nm SET TABLESPACE pg_default")
+        .note("Nothing is copied: PostgreSQL sees the table is already there. It still takes ACCESS EXCLUSIVE (blocks reads and writes) for the instant of the check."),
+    fact(F::AlterIndexNoMove, "ALTER INDEX ... SET TABLESPACE to the one the index is in", &[(Index, AccessExclusive)],
+        "ALTER INDEX t_nm_idx SET TABLESPACE pg_default")
+        .note("Nothing is copied; the ACCESS EXCLUSIVE on the index still blocks SELECTs on its table for that instant."),
     fact(F::ReplicaIdentity, "ALTER TABLE ... REPLICA IDENTITY", T_AE, "ALTER TABLE t REPLICA IDENTITY FULL"),
     fact(F::RowLevelSecurity, "ALTER TABLE ... ENABLE/DISABLE ROW LEVEL SECURITY", T_AE,
         "ALTER TABLE t ENABLE ROW LEVEL SECURITY"),
@@ -711,6 +727,14 @@ pub static LOCK_TABLE: &[LockFact] = &[
         "ALTER TABLE parted ATTACH PARTITION parted_2 FOR VALUES FROM (100) TO (200)")
         .scans().also_scans(&[DefaultPartition, SubPartitions])
         .note("Scans the partition to check the bound unless a valid CHECK constraint implies it; a default partition is scanned too."),
+    fact(F::AttachPartitionUnchecked, "ALTER TABLE ... ATTACH PARTITION (no rows to check: a foreign table, or a DEFAULT partition of a table with no other partitions)",
+        &[(PartitionParent, ShareUpdateExclusive), (Partition, AccessExclusive), (SubPartitions, AccessExclusive), (ReferencedTable, ShareRowExclusive)],
+        "ALTER TABLE t_lp ATTACH PARTITION t_lp_d DEFAULT")
+        .note("PostgreSQL checks no rows: a foreign table's are remote, and a DEFAULT partition with no other partitions beside it may hold any row."),
+    fact(F::AlterForeignTableRows, "ALTER FOREIGN TABLE ... SET NOT NULL / ADD CHECK / ALTER TYPE / ADD COLUMN ... DEFAULT (the rows are remote)",
+        &[(Table, AccessExclusive), (Descendants, AccessExclusive)],
+        "ALTER FOREIGN TABLE t_ft ALTER COLUMN id TYPE bigint")
+        .note("What would check or rewrite a local table's rows reads and writes nothing here: the constraint or type is declared, not verified, and the remote data must already fit it."),
     fact(F::DetachPartition, "ALTER TABLE ... DETACH PARTITION", &[(PartitionParent, AccessExclusive), (Partition, ShareUpdateExclusive), (DefaultPartition, AccessExclusive), (SubPartitions, AccessExclusive)],
         "ALTER TABLE parted DETACH PARTITION parted_1")
         .versions(13, 13)
@@ -796,8 +820,22 @@ pub static LOCK_TABLE: &[LockFact] = &[
         .note("A catalog change: no table is locked or read."),
     fact(F::DropType, "DROP TYPE / DROP DOMAIN", &[(Dependents, AccessExclusive)], "DROP TYPE t_mood")
         .note("Locks no table: PostgreSQL refuses it while a column, function or view uses the type (without CASCADE)."),
-    fact(F::DropSequence, "DROP SEQUENCE", T_AE, "DROP SEQUENCE t_seq")
-        .note("Column defaults that use it block the drop (or are dropped with CASCADE); inserts relying on them fail."),
+    fact(F::DropSequence, "DROP SEQUENCE", &[(Table, AccessExclusive), (Dependents, AccessExclusive)], "DROP SEQUENCE t_seq")
+        .note("Column defaults that use it block the drop (or are dropped with CASCADE, locking their tables); inserts relying on them fail."),
+    fact(F::DropSchema, "DROP SCHEMA", &[(Dependents, AccessExclusive)], "DROP SCHEMA other")
+        .note("With CASCADE, every table, view, sequence and index in the schema is dropped under ACCESS EXCLUSIVE, and so is every table elsewhere that loses a column, key, default, trigger or view to it. Which ones the database's dependency graph tells (--database-url)."),
+    fact(F::DropObject, "DROP FUNCTION / COLLATION / SERVER / EXTENSION / ... (an object that is not a relation)", &[(Dependents, AccessExclusive)],
+        "DROP FUNCTION t_noop()")
+        .note("Locks no table by itself; with CASCADE, every trigger, default, index, constraint, view or column that uses it is dropped, under ACCESS EXCLUSIVE on its table. Which ones the database's dependency graph tells (--database-url)."),
+    fact(F::DropStatistics, "DROP STATISTICS", T_SUE, "DROP STATISTICS t_st")
+        .note("SHARE UPDATE EXCLUSIVE on the table the statistics are on: reads and writes go on; the planner loses the statistics."),
+    fact(F::DropOwned, "DROP OWNED", &[(Dependents, AccessExclusive)], "DROP OWNED BY t_owner")
+        .note("Drops every object the role owns in this database (ACCESS EXCLUSIVE on each table, view and sequence, and on what CASCADE reaches) and revokes its privileges. Which ones the database tells (--database-url)."),
+    fact(F::ReassignOwned, "REASSIGN OWNED", &[(Dependents, AccessExclusive)], "REASSIGN OWNED BY t_owner2 TO CURRENT_USER")
+        .note("Changes the owner of every object the role owns in this database: ACCESS EXCLUSIVE on each table, view and sequence, as ALTER TABLE ... OWNER TO takes. Which ones the database tells (--database-url)."),
+    fact(F::DropForeignTable, "DROP FOREIGN TABLE", &[(Table, AccessExclusive), (Parent, AccessExclusive), (DefaultPartition, AccessExclusive), (Dependents, AccessExclusive)],
+        "DROP FOREIGN TABLE t_ft")
+        .note("A foreign table that is a partition also locks its parent (and the DEFAULT partition); with CASCADE, views on it go too."),
     fact(F::CreateTableAs, "CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW", &[], "CREATE TABLE t_copy AS SELECT * FROM t")
         .query_scans()
         .note("A new table filled by a query: the tables it reads are only read (ACCESS SHARE), for as long as the query runs."),

@@ -244,6 +244,18 @@ impl Prediction {
                     self.may_read.push(key(r));
                     continue;
                 }
+                // A foreign child has no local rows: recursing to it reads and writes nothing
+                // (the model's AlterForeignTableRows for a foreign table named directly).
+                if obs
+                    .before
+                    .by_name
+                    .get(&key(r))
+                    .is_some_and(|rel| rel.kind == 'f')
+                {
+                    self.tables
+                        .push((key(r), Rewrite::No, key(r), Scan::No, None));
+                    continue;
+                }
                 self.tables.push((key(r), rewrite, key(r), fact.scan, None));
                 if let Some(mode) = index_mode.filter(|_| role == RelationRole::Descendants) {
                     self.all_indexes.push((key(r), mode));

@@ -214,7 +214,7 @@ pub fn run_forms(
             rewritten: Vec::new(),
             scanned: Vec::new(),
         };
-        let effects = match analyse(form, version, &schema) {
+        let mut effects = match analyse(form, version, &schema) {
             Ok(e) => e,
             Err(e) => {
                 r.details.push(format!("the form does not parse: {e}"));
@@ -230,12 +230,16 @@ pub fn run_forms(
                 (None, None) => "no lock that matters".to_string(),
             })
             .collect();
+        // With a committed setup, the model reads the database as it is then (what lint
+        // --database-url sees once the setup is deployed).
+        let mut after_setup: Option<Vec<pgdiplomat_analysis::analyze::Effect>> = None;
         let run = if form.autocommit {
             in_fresh_database(cluster, db, n, |c, case_db| {
                 let mut client = c.connect_db(case_db)?;
                 for s in &form.setup {
                     client.batch_execute(s)?;
                 }
+                after_setup = committed_setup_effects(&mut client, form, version)?;
                 let mut monitor = c.connect_db(case_db)?;
                 // An open snapshot holds CONCURRENTLY forms in place until they are sampled;
                 // other forms name what holds them (a conflicting lock).
@@ -269,6 +273,7 @@ pub fn run_forms(
                 for s in &form.setup {
                     client.batch_execute(s)?;
                 }
+                after_setup = committed_setup_effects(&mut client, form, version)?;
                 let pid = backend_pid(&mut client)?;
                 client.batch_execute("BEGIN")?;
                 let run = run_in_transaction(&mut client, pid, &form.sql)?;
@@ -281,6 +286,9 @@ pub fn run_forms(
             work.batch_execute("ROLLBACK")?;
             run
         };
+        if let Some(e) = after_setup {
+            effects = e;
+        }
         let unsupported: Vec<&str> = effects
             .iter()
             .filter_map(|e| e.fact.and_then(|f| f.unsupported))
@@ -358,6 +366,25 @@ pub fn run_forms(
 }
 
 /// Runs `case` in `<db>_case_<n>`, a fresh copy of the fixture, dropped afterwards.
+/// The model's analysis of a form whose setup is committed: the schema read from the
+/// database then, the form alone (`None` for a form without setup).
+fn committed_setup_effects(
+    client: &mut pgdiplomat_pg::postgres::Client,
+    form: &Form,
+    version: u32,
+) -> Result<Option<Vec<pgdiplomat_analysis::analyze::Effect>>, CatalogueError> {
+    if form.setup.is_empty() {
+        return Ok(None);
+    }
+    let mut schema = SchemaState::default();
+    pgdiplomat_catalog::load_schema(client, &mut schema)?;
+    let alone = Form {
+        setup: Vec::new(),
+        ..form.clone()
+    };
+    Ok(analyse(&alone, version, &schema).ok())
+}
+
 fn in_fresh_database<T>(
     cluster: &Cluster,
     db: &str,

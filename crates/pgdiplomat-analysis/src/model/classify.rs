@@ -6,6 +6,7 @@ use pg_query::protobuf::{self, AlterTableType, ConstrType, ObjectType};
 use pg_query::NodeEnum;
 use pgdiplomat_locks::{LockMode, RelationRole as R, StatementForm as F, StatementForm};
 
+use super::depend::{DropReach, NamedKind};
 use super::expr::{default_kind_with, DefaultKind};
 use super::names::{string_list, RelName};
 use super::schema::{column_constraints, ConstraintKind, SchemaState};
@@ -178,6 +179,26 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
             }])
         }
         NodeEnum::ReindexStmt(r) => Operations(vec![classify_reindex(r)]),
+        NodeEnum::DropOwnedStmt(d) => {
+            let cascade = d.behavior == protobuf::DropBehavior::DropCascade as i32;
+            let dependents = owned_objects(schema, &d.roles).map(|(g, objects)| {
+                g.drop_reach(&objects, cascade)
+                    .locks
+                    .into_iter()
+                    .map(|(r, _)| r)
+                    .collect()
+            });
+            Operations(vec![
+                Operation::new(F::DropOwned, None).with(R::Dependents, dependents)
+            ])
+        }
+        NodeEnum::ReassignOwnedStmt(r) => {
+            let dependents =
+                owned_objects(schema, &r.roles).map(|(g, objects)| g.relations_among(&objects));
+            Operations(vec![
+                Operation::new(F::ReassignOwned, None).with(R::Dependents, dependents)
+            ])
+        }
         NodeEnum::CreateStmt(c) => Operations(vec![classify_create_table(c, schema)]),
         NodeEnum::AlterDomainStmt(d) => Operations(vec![classify_alter_domain(d, schema)]),
         NodeEnum::AlterPublicationStmt(p) => {
@@ -198,6 +219,28 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
                     _ => None,
                 })
                 .collect();
+            let mut tables = tables;
+            // SET replaces the list: the tables it had lose their membership too.
+            if p.action == protobuf::AlterPublicationAction::ApSetObjects as i32 {
+                if let Some(g) = schema.dependencies() {
+                    let publication = g.lookup(
+                        NamedKind::Publication,
+                        &RelName::new(None, &p.pubname),
+                        None,
+                    );
+                    for t in publication
+                        .map(|a| g.publication_tables(a))
+                        .unwrap_or_default()
+                    {
+                        if !tables
+                            .iter()
+                            .any(|o| o.table.as_ref().map(RelName::key) == Some(t.key()))
+                        {
+                            tables.push(Operation::new(F::AlterPublicationTables, Some(t)));
+                        }
+                    }
+                }
+            }
             if tables.is_empty() {
                 Operations(vec![Operation::new(F::PublicationCatalogOnly, None)])
             } else {
@@ -519,10 +562,81 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
     let mut out = Vec::new();
     let cascade = d.behavior == protobuf::DropBehavior::DropCascade as i32;
     for obj in &d.objects {
-        // DROP TYPE / DROP DOMAIN name types (TypeName nodes): no table is locked; what
-        // CASCADE also drops is not modelled (below).
+        // What the database's dependency graph says the drop takes with it.
+        let reach = drop_reach(schema, kind, obj, cascade);
+        let target_key = reach.as_ref().map(|(t, _)| t.key());
+        // The relations reached, without the one dropped.
+        let reached = |reach: &Option<(RelName, DropReach)>| -> Option<Vec<RelName>> {
+            reach.as_ref().map(|(_, r)| {
+                r.locks
+                    .iter()
+                    .map(|(n, _)| n.clone())
+                    .filter(|n| Some(n.key()) != target_key)
+                    .collect()
+            })
+        };
+        let refused = reach.as_ref().and_then(|(t, r)| {
+            r.refused_by.as_ref().map(|by| {
+                format!("{by} depends on {t}: PostgreSQL refuses to drop it without CASCADE")
+            })
+        });
         if kind == ObjectType::ObjectPublication {
             out.push(Operation::new(F::PublicationCatalogOnly, None));
+            continue;
+        }
+        if kind == ObjectType::ObjectSchema {
+            let dependents = reached(&reach).or_else(|| (!cascade).then(Vec::new));
+            out.push(
+                Operation {
+                    if_exists: d.missing_ok,
+                    refused,
+                    ..Operation::new(F::DropSchema, None)
+                }
+                .with(R::Dependents, dependents),
+            );
+            continue;
+        }
+        if kind == ObjectType::ObjectStatisticExt {
+            let name = match obj.node.as_ref() {
+                Some(NodeEnum::List(l)) => RelName::from_name_list(&l.items),
+                _ => None,
+            };
+            let table = reach
+                .as_ref()
+                .and_then(|(_, r)| r.locks.first().map(|(t, _)| t.clone()))
+                .or_else(|| {
+                    name.as_ref()
+                        .and_then(|n| schema.statistics_table(n))
+                        .cloned()
+                });
+            match table {
+                Some(t) => out.push(Operation {
+                    if_exists: d.missing_ok,
+                    ..Operation::new(F::DropStatistics, Some(t))
+                }),
+                None => out.push(Operation::not_modelled(
+                    "DROP STATISTICS (SHARE UPDATE EXCLUSIVE on the table the statistics are on, which is not known without the database schema)",
+                    None,
+                )),
+            }
+            continue;
+        }
+        if other_object(kind) {
+            // A function, collation, server, ...: it locks only what it takes with it, which
+            // the dependency graph tells; without it, only a RESTRICT drop is known to take
+            // nothing (an extension takes its members even then).
+            let dependents = reached(&reach)
+                .or_else(|| (!cascade && kind != ObjectType::ObjectExtension).then(Vec::new));
+            if reach.is_some() || kind != ObjectType::ObjectExtension {
+                out.push(
+                    Operation {
+                        if_exists: d.missing_ok,
+                        refused,
+                        ..Operation::new(F::DropObject, None)
+                    }
+                    .with(R::Dependents, dependents),
+                );
+            }
             continue;
         }
         if matches!(kind, ObjectType::ObjectType | ObjectType::ObjectDomain) {
@@ -532,6 +646,7 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                 _ => None,
             };
             let dependents = match (cascade, kind) {
+                _ if reach.is_some() => reached(&reach),
                 (false, _) => Some(Vec::new()),
                 (true, ObjectType::ObjectDomain) => {
                     name.as_deref().and_then(|n| schema.domain_users(n))
@@ -542,6 +657,7 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                 out.push(
                     Operation {
                         if_exists: d.missing_ok,
+                        refused,
                         detail: cascade
                             .then(|| "CASCADE drops every column of the domain".to_string()),
                         ..Operation::new(F::DropType, None)
@@ -599,6 +715,7 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                         .collect::<Vec<_>>()
                 });
                 let dependents = match (cascade, known) {
+                    (true, _) if reach.is_some() => reached(&reach),
                     (false, _) => Some(Vec::new()),
                     (true, Some(_)) => {
                         let mut deps = schema.all_referencing_tables(&table, false);
@@ -612,6 +729,7 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                         referenced: referenced.next(),
                         also_referenced: referenced.collect(),
                         if_exists: d.missing_ok,
+                        refused,
                         ..Operation::new(F::DropTable, Some(table.clone()))
                     }
                     .with(R::Parent, parent)
@@ -638,6 +756,7 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                 let name = RelName::from_name_list(list);
                 // Views on the view, when the run knows the view (it reads something known).
                 let dependents = match (cascade, kind, &name) {
+                    _ if reach.is_some() => reached(&reach),
                     (false, _, _) => Some(Vec::new()),
                     (true, ObjectType::ObjectView, Some(v)) if schema.view_bases(v).is_some() => {
                         Some(schema.dependent_views(v, None))
@@ -647,8 +766,34 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
                 out.push(
                     Operation {
                         if_exists: d.missing_ok,
+                        refused,
                         ..Operation::new(form, name)
                     }
+                    .with(R::Dependents, dependents),
+                );
+            }
+            ObjectType::ObjectForeignTable => {
+                let Some(table) = RelName::from_name_list(list) else {
+                    continue;
+                };
+                let known = schema.table(&table).filter(|t| t.kind_known);
+                let parent = known.map(|t| t.parent.clone().into_iter().collect::<Vec<_>>());
+                let default = known.map(|t| {
+                    t.parent
+                        .as_ref()
+                        .and_then(|p| schema.default_partition(p).flatten())
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                });
+                let dependents = reached(&reach).or_else(|| (!cascade).then(Vec::new));
+                out.push(
+                    Operation {
+                        if_exists: d.missing_ok,
+                        refused,
+                        ..Operation::new(F::DropForeignTable, Some(table))
+                    }
+                    .with(R::Parent, parent)
+                    .with(R::DefaultPartition, default)
                     .with(R::Dependents, dependents),
                 );
             }
@@ -684,6 +829,103 @@ fn classify_drop(d: &protobuf::DropStmt, schema: &SchemaState) -> Vec<Operation>
         }
     }
     out
+}
+
+/// The objects the roles own, when the schema has the database's dependency graph and every
+/// role is named (not CURRENT_USER and the like).
+fn owned_objects<'a>(
+    schema: &'a SchemaState,
+    roles: &[protobuf::Node],
+) -> Option<(
+    &'a super::depend::DependencyGraph,
+    Vec<super::depend::ObjectAddress>,
+)> {
+    let graph = schema.dependencies()?;
+    let mut objects = Vec::new();
+    for r in roles {
+        match r.node.as_ref()? {
+            NodeEnum::RoleSpec(spec)
+                if spec.roletype == protobuf::RoleSpecType::RolespecCstring as i32 =>
+            {
+                objects.extend_from_slice(graph.owned_by(&spec.rolename))
+            }
+            _ => return None,
+        }
+    }
+    Some((graph, objects))
+}
+
+/// Drops of objects that are not relations, types, schemas or statistics (which lock a table
+/// only through what depends on them).
+fn other_object(kind: ObjectType) -> bool {
+    use ObjectType as O;
+    matches!(
+        kind,
+        O::ObjectFunction
+            | O::ObjectProcedure
+            | O::ObjectRoutine
+            | O::ObjectAggregate
+            | O::ObjectForeignServer
+            | O::ObjectFdw
+            | O::ObjectCollation
+            | O::ObjectExtension
+            | O::ObjectLanguage
+    )
+}
+
+/// The object a DROP names and what dropping it takes with it, when the schema has the
+/// database's dependency graph and the graph knows the object.
+fn drop_reach(
+    schema: &SchemaState,
+    kind: ObjectType,
+    obj: &protobuf::Node,
+    cascade: bool,
+) -> Option<(RelName, DropReach)> {
+    use ObjectType as O;
+    let graph = schema.dependencies()?;
+    let named = match kind {
+        O::ObjectSchema => NamedKind::Schema,
+        O::ObjectForeignServer => NamedKind::Server,
+        O::ObjectFdw => NamedKind::ForeignDataWrapper,
+        O::ObjectExtension => NamedKind::Extension,
+        O::ObjectLanguage => NamedKind::Language,
+        O::ObjectType | O::ObjectDomain => NamedKind::Type,
+        O::ObjectFunction | O::ObjectProcedure | O::ObjectRoutine | O::ObjectAggregate => {
+            NamedKind::Routine
+        }
+        O::ObjectStatisticExt => NamedKind::Statistics,
+        O::ObjectCollation => NamedKind::Collation,
+        O::ObjectTable
+        | O::ObjectView
+        | O::ObjectMatview
+        | O::ObjectSequence
+        | O::ObjectForeignTable => NamedKind::Relation,
+        _ => return None,
+    };
+    let (name, args) = match obj.node.as_ref()? {
+        NodeEnum::String(s) => (RelName::new(None, &s.sval), None),
+        NodeEnum::List(l) => (RelName::from_name_list(&l.items)?, None),
+        NodeEnum::TypeName(t) => (RelName::from_name_list(&t.names)?, None),
+        NodeEnum::ObjectWithArgs(o) => (
+            RelName::from_name_list(&o.objname)?,
+            (!o.args_unspecified).then_some(o.objargs.len()),
+        ),
+        _ => return None,
+    };
+    let target = graph.lookup(named, &name, args)?;
+    let mut reach = graph.drop_reach(&[target], cascade);
+    if named == NamedKind::Statistics {
+        reach.locks = graph
+            .owner(target)
+            .map(|t| (t.clone(), LockMode::ShareUpdateExclusive))
+            .into_iter()
+            .collect();
+    }
+    let name = match named {
+        NamedKind::Relation => graph.relation(target.oid).cloned().unwrap_or(name),
+        _ => name,
+    };
+    Some((name, reach))
 }
 
 /// Object types whose name is a relation name (`[schema.]name`).
@@ -988,7 +1230,8 @@ fn refusal(op: &Operation, rel: &RelName, on_index: bool, schema: &SchemaState) 
         {
             Some(format!("{rel} is a partition: columns are added to its partitioned table"))
         }
-        F::AddColumnNotNullNoDefault if existing && t.kind_known => Some(format!(
+        // Fails if the table has a row; a table whose heap has no page has none.
+        F::AddColumnNotNullNoDefault if existing && t.kind_known && !t.known_empty => Some(format!(
             "every existing row of {rel} would be NULL in a NOT NULL column (it fails unless {rel} is empty)"
         )),
         F::SetStorageParameters | F::SetStorageParametersExclusive if t.partitioned && t.kind_known => {
@@ -1057,6 +1300,14 @@ fn classify_alter_cmd(
     let subtype = A::try_from(cmd.subtype).unwrap_or(A::Undefined);
     if on_index {
         let form = match subtype {
+            A::AtSetTableSpace
+                if schema
+                    .placement(rel)
+                    .and_then(|p| p.tablespace.as_deref())
+                    .is_some_and(|t| t == cmd.name) =>
+            {
+                F::AlterIndexNoMove
+            }
             A::AtSetTableSpace => F::AlterIndexSetTablespace,
             A::AtSetRelOptions | A::AtResetRelOptions => F::AlterIndexSetStorage,
             A::AtSetStatistics => F::AlterIndexSetStatistics,
@@ -1231,8 +1482,22 @@ fn classify_alter_cmd(
         A::AtSetLogged => simple(F::SetLogged),
         A::AtSetUnLogged => simple(F::SetUnlogged),
         A::AtDropOids => simple(F::SetWithoutOids),
-        A::AtSetAccessMethod => simple(F::SetAccessMethod),
-        A::AtSetTableSpace => simple(F::SetTablespace),
+        A::AtSetAccessMethod | A::AtSetTableSpace => {
+            let place = schema.placement(rel);
+            let current = if subtype == A::AtSetAccessMethod {
+                place.and_then(|p| p.access_method.as_deref())
+            } else {
+                place.and_then(|p| p.tablespace.as_deref())
+            };
+            match current {
+                Some(c) if c == cmd.name => Operation {
+                    detail: Some(format!("{rel} is already in {c}: nothing moves")),
+                    ..simple(F::AlterTableNoMove)
+                },
+                _ if subtype == A::AtSetAccessMethod => simple(F::SetAccessMethod),
+                _ => simple(F::SetTablespace),
+            }
+        }
         A::AtSetRelOptions | A::AtResetRelOptions | A::AtReplaceRelOptions => {
             simple(F::SetStorageParameters)
         }
@@ -1275,7 +1540,21 @@ fn classify_alter_cmd(
                 return Operation::default();
             };
             let partition = pc.name.as_ref().map(RelName::from_range_var);
+            let is_default = pc.bound.as_ref().is_some_and(|b| b.is_default);
+            // No row to check: a foreign table's are remote; a DEFAULT partition with no
+            // other partition beside it may hold any row.
+            let unchecked = partition
+                .as_ref()
+                .is_some_and(|p| schema.is_foreign_table(p))
+                || (is_default
+                    && schema.table(rel).is_some_and(|t| {
+                        t.kind_known
+                            && t.partitions
+                                .iter()
+                                .all(|p| Some(p.key()) == partition.as_ref().map(RelName::key))
+                    }));
             let form = match subtype {
+                A::AtAttachPartition if unchecked => F::AttachPartitionUnchecked,
                 A::AtAttachPartition => F::AttachPartition,
                 _ if pc.concurrent => F::DetachPartitionConcurrently,
                 _ => F::DetachPartition,
@@ -1300,12 +1579,13 @@ fn classify_alter_cmd(
                         .collect()
                 })
             });
-            let mut referenced = if form == F::AttachPartition {
-                schema.foreign_key_targets(rel)
-            } else {
-                Vec::new()
-            }
-            .into_iter();
+            let mut referenced =
+                if matches!(form, F::AttachPartition | F::AttachPartitionUnchecked) {
+                    schema.foreign_key_targets(rel)
+                } else {
+                    Vec::new()
+                }
+                .into_iter();
             Operation {
                 partition,
                 referenced: referenced.next(),
@@ -1732,7 +2012,10 @@ pub fn relation_for_role(op: &Operation, role: pgdiplomat_locks::RelationRole) -
             .table
             .as_ref()
             .map(|t| format!("any sequences owned by {t}")),
-        R::Dependents => op.table.as_ref().map(|t| format!("any dependents of {t}")),
+        R::Dependents => Some(match &op.table {
+            Some(t) => format!("any dependents of {t}"),
+            None => "any table or view with a column, default, trigger, constraint, index or view that depends on it".to_string(),
+        }),
         R::DomainUsers => Some("every table with a column of the domain".to_string()),
         R::SubPartitions => op
             .partition

@@ -119,7 +119,7 @@ statements! {
     DeleteStmt => M, "DELETE FROM t WHERE id = 1";
     DiscardStmt => Q, "DISCARD ALL";
     DoStmt => X("the body of a DO block is not analysed"), "DO $$ BEGIN PERFORM 1; END $$";
-    DropOwnedStmt => X("DROP OWNED drops every object the role owns"), "DROP OWNED BY app";
+    DropOwnedStmt => M, "DROP OWNED BY app";
     DropRoleStmt => Q, "DROP ROLE app";
     DropStmt => M, "DROP TABLE t";
     DropSubscriptionStmt => Q, "DROP SUBSCRIPTION sub";
@@ -142,7 +142,7 @@ statements! {
     PlassignStmt => N, "";
     PrepareStmt => Q, "PREPARE q AS SELECT 1";
     RawStmt => N, "";
-    ReassignOwnedStmt => X("REASSIGN OWNED changes the owner of every object the role owns (ACCESS EXCLUSIVE on each table)"), "REASSIGN OWNED BY app TO bob";
+    ReassignOwnedStmt => M, "REASSIGN OWNED BY app TO bob";
     RefreshMatViewStmt => M, "REFRESH MATERIALIZED VIEW mv";
     ReindexStmt => M, "REINDEX INDEX i";
     RenameStmt => M, "ALTER TABLE t RENAME TO t2";

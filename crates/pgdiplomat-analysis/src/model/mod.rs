@@ -5,6 +5,7 @@
 
 pub mod classify;
 pub mod coverage;
+pub mod depend;
 pub mod expr;
 pub mod names;
 pub mod reloptions;

@@ -29,6 +29,19 @@ pub struct SchemaState {
     functions: HashMap<String, bool>,
     /// How many known constraints of each schema have each name (for choosing new names).
     names: NameCounts,
+    /// The catalog's dependency graph, when read from a database: what a DROP takes with it.
+    depend: Option<std::sync::Arc<super::depend::DependencyGraph>>,
+    /// Extended statistics objects (key) → the table they are on.
+    statistics: HashMap<String, RelName>,
+    /// Where a table or index lives: its tablespace and (tables) access method, when known.
+    placement: HashMap<String, Placement>,
+}
+
+/// A relation's tablespace and access method, each when known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    pub tablespace: Option<String>,
+    pub access_method: Option<String>,
 }
 
 /// Constraint names per schema: how many constraints have the name, and how many of them are
@@ -99,6 +112,10 @@ pub struct TableState {
     pub children: Vec<RelName>,
     /// The DEFAULT partition of a partitioned table.
     pub default_partition: Option<RelName>,
+    /// A foreign table: its rows are remote, nothing local is scanned or rewritten.
+    pub foreign: bool,
+    /// The database says the table has no row (its heap has no page).
+    pub known_empty: bool,
     pub columns: HashMap<String, ColumnState>,
     pub constraints: HashMap<String, ConstraintState>,
 }
@@ -579,6 +596,23 @@ impl SchemaState {
         t.kind_known = true;
     }
 
+    /// Records that the database's `table` has no row (its heap has no page).
+    pub fn learn_empty_table(&mut self, table: &RelName) {
+        self.table_mut(table).known_empty = true;
+    }
+
+    /// Records that `table` is a foreign table.
+    pub fn learn_foreign_table(&mut self, table: &RelName) {
+        let t = self.table_mut(table);
+        t.foreign = true;
+        t.kind_known = true;
+    }
+
+    /// Whether the run knows `table` as a foreign table.
+    pub fn is_foreign_table(&self, table: &RelName) -> bool {
+        self.table(table).is_some_and(|t| t.foreign)
+    }
+
     /// Records that `partition` is a partition of `parent`.
     pub fn learn_partition(&mut self, parent: &RelName, partition: &RelName) {
         let p = self.table_mut(parent);
@@ -657,6 +691,39 @@ impl SchemaState {
         self.tables.contains_key(&key)
             || self.indexes.contains_key(&key)
             || self.names.get(ns_of(&rel), name)[1] > 0
+    }
+
+    /// Where `relation` lives (tablespace, access method), as far as the run knows.
+    pub fn placement(&self, relation: &RelName) -> Option<&Placement> {
+        self.placement.get(&relation.key())
+    }
+
+    pub fn learn_placement(&mut self, relation: &RelName, placement: Placement) {
+        self.placement.insert(relation.key(), placement);
+    }
+
+    /// The table of extended statistics object `name`, when the run knows it.
+    pub fn statistics_table(&self, name: &RelName) -> Option<&RelName> {
+        self.statistics.get(&name.key())
+    }
+
+    pub fn learn_statistics(&mut self, name: &RelName, table: &RelName) {
+        self.statistics.insert(name.key(), table.clone());
+    }
+
+    /// The catalog's dependency graph (read from a database; `None` for a run on files alone).
+    pub fn dependencies(&self) -> Option<&super::depend::DependencyGraph> {
+        self.depend.as_deref()
+    }
+
+    pub fn learn_dependencies(&mut self, graph: super::depend::DependencyGraph) {
+        self.depend = Some(std::sync::Arc::new(graph));
+    }
+
+    /// Whether the run knows `name` as a relation: a table, an index, a view or a
+    /// materialized view (where an unqualified name resolves on the search_path).
+    pub fn knows_relation(&self, name: &RelName) -> bool {
+        self.table(name).is_some() || self.index(name).is_some() || self.view_bases(name).is_some()
     }
 
     /// PostgreSQL's `ChooseConstraintName`: `name1_name2_label`, then `label1`, `label2`, ...
@@ -844,8 +911,25 @@ impl SchemaState {
     /// Records the effect of one statement.
     pub fn apply(&mut self, node: &NodeEnum) {
         match node {
+            NodeEnum::CreateForeignTableStmt(f) => {
+                if let Some(base) = &f.base_stmt {
+                    self.apply(&NodeEnum::CreateStmt(base.clone()));
+                    if let Some(rv) = &base.relation {
+                        self.learn_foreign_table(&RelName::from_range_var(rv));
+                    }
+                }
+            }
             NodeEnum::CreateStmt(c) => {
                 let Some(rv) = &c.relation else { return };
+                if !c.tablespacename.is_empty() || !c.access_method.is_empty() {
+                    self.learn_placement(
+                        &RelName::from_range_var(rv),
+                        Placement {
+                            tablespace: Some(c.tablespacename.clone()).filter(|t| !t.is_empty()),
+                            access_method: Some(c.access_method.clone()).filter(|a| !a.is_empty()),
+                        },
+                    );
+                }
                 let name = RelName::from_range_var(rv);
                 let mut table = TableState {
                     created_in_run: true,
@@ -977,6 +1061,16 @@ impl SchemaState {
                     None => self.timezone = None,
                 }
             }
+            NodeEnum::CreateStatsStmt(c) => {
+                let name = RelName::from_name_list(&c.defnames);
+                let table = c.relations.first().and_then(|n| match n.node.as_ref() {
+                    Some(NodeEnum::RangeVar(rv)) => Some(RelName::from_range_var(rv)),
+                    _ => None,
+                });
+                if let (Some(name), Some(table)) = (name, table) {
+                    self.learn_statistics(&name, &table);
+                }
+            }
             NodeEnum::CreateSeqStmt(c) => {
                 if let Some(rv) = &c.sequence {
                     self.other_created.insert(RelName::from_range_var(rv).key());
@@ -1006,6 +1100,15 @@ impl SchemaState {
                 if let Some(idxname) = idxname {
                     let schema = i.relation.as_ref().map(|r| r.schemaname.as_str());
                     let key = RelName::new(schema, &idxname).key();
+                    if !i.table_space.is_empty() {
+                        self.placement.insert(
+                            key.clone(),
+                            Placement {
+                                tablespace: Some(i.table_space.clone()),
+                                access_method: None,
+                            },
+                        );
+                    }
                     let mut columns: Vec<String> = Vec::new();
                     let mut expression_or_predicate = false;
                     for p in &i.index_params {
@@ -1068,6 +1171,9 @@ impl SchemaState {
                         }
                         ObjectType::ObjectIndex => {
                             self.indexes.remove(&name.key());
+                        }
+                        ObjectType::ObjectStatisticExt => {
+                            self.statistics.remove(&name.key());
                         }
                         _ => {}
                     }

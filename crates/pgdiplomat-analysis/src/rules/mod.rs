@@ -16,6 +16,7 @@ mod add_column_volatile_default;
 mod alter_column_type_rewrites_table;
 mod breaking_drop;
 mod breaking_rename;
+mod cascade_reach_unknown;
 mod check_without_not_valid;
 mod concurrent_index_if_not_exists;
 mod concurrently_in_transaction;
@@ -158,6 +159,7 @@ pub fn all_rules() -> &'static [&'static dyn Rule] {
         &whole_table_update::WholeTableUpdate,
         &unsupported_on_version::UnsupportedOnVersion,
         &statement_will_fail::StatementWillFail,
+        &cascade_reach_unknown::CascadeReachUnknown,
         &unmodelled_statement::UnmodelledStatement,
     ]
 }

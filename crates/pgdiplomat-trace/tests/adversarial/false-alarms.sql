@@ -78,7 +78,6 @@ ALTER TABLE child ALTER COLUMN note SET NOT NULL;
 -- form: set-not-null-already-not-null
 ALTER TABLE child ALTER COLUMN id SET NOT NULL;
 -- form: set-access-method-current
--- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
 -- since: 15
 ALTER TABLE grandchild SET ACCESS METHOD heap;
 -- form: add-column-if-not-exists-existing

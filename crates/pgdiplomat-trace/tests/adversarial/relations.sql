@@ -72,21 +72,17 @@ DROP TABLE vehicle CASCADE;
 -- form: drop-table-inheritance-child
 DROP TABLE car;
 -- form: drop-schema-cascade
--- known-disagreement: no lock-table row yet (DROP SCHEMA)
 DROP SCHEMA app CASCADE;
 -- form: drop-type-cascade
--- known-disagreement: no lock-table row yet (DROP TYPE / DROP DOMAIN)
 DROP TYPE mood CASCADE;
 -- form: drop-domain-cascade
 DROP DOMAIN posint CASCADE;
 -- form: drop-view-cascade
 DROP VIEW parent_v CASCADE;
 -- form: drop-function-cascade
--- known-disagreement: no lock-table row yet (DROP ... CASCADE)
 -- setup: CREATE TABLE fn_user (id int, v int DEFAULT f_volatile());
 DROP FUNCTION f_volatile() CASCADE;
 -- form: drop-sequence-cascade
--- known-disagreement: no lock-table row yet (DROP SEQUENCE)
 DROP SEQUENCE serials_id_seq CASCADE;
 -- form: drop-materialized-view
 DROP MATERIALIZED VIEW source_mv;

@@ -141,7 +141,6 @@ ALTER TABLE child VALIDATE CONSTRAINT qty_small;
 -- setup: CREATE EXTENSION IF NOT EXISTS btree_gist;
 ALTER TABLE grandchild ADD CONSTRAINT gc_excl EXCLUDE USING gist (child_id WITH =);
 -- form: set-access-method-heap
--- known-disagreement: false alarm: PostgreSQL does not rewrite here (no-op, binary-coercible, or a non-volatile function)
 -- since: 15
 ALTER TABLE child SET ACCESS METHOD heap;
 -- form: set-logged

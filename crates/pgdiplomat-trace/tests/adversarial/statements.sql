@@ -150,7 +150,6 @@ ALTER STATISTICS child_stats RENAME TO child_stats2;
 -- setup: CREATE STATISTICS child_stats (dependencies) ON parent_id, qty FROM child;
 ALTER STATISTICS child_stats SET STATISTICS 500;
 -- form: drop-statistics
--- known-disagreement: no lock-table row yet (DROP STATISTICS)
 -- setup: CREATE STATISTICS child_stats (dependencies) ON parent_id, qty FROM child;
 DROP STATISTICS child_stats;
 -- form: create-table-as
@@ -202,10 +201,8 @@ ALTER TABLE grandchild RENAME COLUMN child_id TO kid_id;
 -- form: alter-index-rename
 ALTER INDEX child_parent_idx RENAME TO child_parent_idx2;
 -- form: alter-index-set-tablespace-same
--- known-disagreement: the lock level depends on the option (PostgreSQL measures it per reloption); the model uses SHARE UPDATE EXCLUSIVE for all
 ALTER INDEX child_parent_idx SET TABLESPACE pg_default;
 -- form: alter-table-set-tablespace-same
--- known-disagreement: the lock level depends on the option (PostgreSQL measures it per reloption); the model uses SHARE UPDATE EXCLUSIVE for all
 ALTER TABLE child SET TABLESPACE pg_default;
 -- form: alter-index-set-statistics
 ALTER INDEX child_lower_label_idx ALTER COLUMN 1 SET STATISTICS 100;

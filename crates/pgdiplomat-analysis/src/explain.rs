@@ -130,7 +130,44 @@ pub fn explain_preprocessed(
     let linted = SourceFile::new(source.name.clone(), pre.text.clone());
     let mut analyzer = Analyzer::new(opts.analysis);
     analyzer.schema = schema;
-    explain_with(analyzer, &linted, source, opts, CHUNK_STATEMENTS, emit)
+    let mut emit = emit;
+    explain_with(
+        analyzer,
+        &linted,
+        source,
+        opts,
+        CHUNK_STATEMENTS,
+        |mut s| {
+            if !pre.stand_ins.is_empty() {
+                restore_names(&mut s, pre);
+            }
+            emit(s)
+        },
+    )
+}
+
+/// The names of an explanation as the file writes them (placeholders, not their stand-ins).
+fn restore_names(s: &mut ExplainedStatement, pre: &Preprocessed) {
+    let all = |v: &mut Vec<String>| v.iter_mut().for_each(|x| *x = pre.restore(x));
+    let opt = |o: &mut Option<String>| {
+        if let Some(x) = o.as_mut() {
+            *x = pre.restore(x);
+        }
+    };
+    for op in &mut s.operations {
+        for l in &mut op.locks {
+            l.relation = pre.restore(&l.relation);
+        }
+        opt(&mut op.refused);
+        opt(&mut op.detail);
+        opt(&mut op.and_any);
+        all(&mut op.also_scans);
+        all(&mut op.also_rewrites);
+    }
+    all(&mut s.not_modelled);
+    for f in &mut s.findings {
+        f.message = pre.restore(&f.message);
+    }
 }
 
 /// `explain_each` with chunks of `chunk_statements` statements (chunks never change the result).

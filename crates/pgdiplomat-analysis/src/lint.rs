@@ -108,6 +108,18 @@ pub fn lint_preprocessed(
         .collect();
     let mut report = lint_text(analyzer, &linted, source, &notes, opts);
     report.source = source.clone();
+    if !pre.stand_ins.is_empty() {
+        // Findings name the placeholder as the file writes it, not its stand-in.
+        for f in report
+            .findings
+            .iter_mut()
+            .filter(|f| !PREPROCESSOR_IDS.contains(&f.rule))
+        {
+            f.message = pre.restore(&f.message);
+            f.help = f.help.as_deref().map(|h| pre.restore(h));
+            f.fix_sql = f.fix_sql.as_deref().map(|h| pre.restore(h));
+        }
+    }
     report
 }
 

@@ -195,3 +195,72 @@ fn a_large_file_is_linear() {
         p.notes[0].message
     );
 }
+
+mod lint_preprocessed {
+    use pgdiplomat_analysis::analyze::Analyzer;
+    use pgdiplomat_analysis::lint::{lint_preprocessed, LintOptions};
+    use pgdiplomat_analysis::preprocess::{preprocess, FlywaySyntax, Settings};
+    use pgdiplomat_analysis::source::SourceFile;
+
+    fn lint(text: &str, settings: &Settings, opts: &LintOptions) -> Vec<String> {
+        let source = SourceFile::new("m.sql", text);
+        let pre = preprocess(text, settings);
+        let report = lint_preprocessed(&mut Analyzer::new(opts.analysis), &source, &pre, opts);
+        // The report shows the file, not the preprocessed text.
+        assert_eq!(report.source.text, text);
+        report
+            .findings
+            .iter()
+            .map(|f| {
+                let at = report.source.line_col(f.span.start);
+                format!("{}:{} {}: {}", at.line, at.column, f.rule, f.message)
+            })
+            .collect()
+    }
+
+    fn flyway() -> Settings {
+        Settings {
+            psql: false,
+            tool: "flyway".into(),
+            flyway: Some(FlywaySyntax::default()),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn findings_name_placeholders_and_notes_follow_exclude_and_ignore_file() {
+        let text = "CREATE INDEX i ON ${schema}.t (a);\n";
+        let got = lint(text, &flyway(), &LintOptions::default());
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(
+            got[0].starts_with(
+                "1:1 require-concurrent-index-creation: CREATE INDEX takes SHARE on ${schema}.t"
+            ),
+            "{got:?}"
+        );
+        assert!(got[2].starts_with("1:19 unknown-placeholder"), "{got:?}");
+
+        let excluded = LintOptions {
+            exclude: vec!["unknown-placeholder".into()],
+            ..LintOptions::default()
+        };
+        assert_eq!(lint(text, &flyway(), &excluded).len(), 2);
+        let ignored = format!("-- pgdiplomat:ignore-file unknown-placeholder\n{text}");
+        assert_eq!(lint(&ignored, &flyway(), &LintOptions::default()).len(), 2);
+        // `include` selects rules; what was not linted as written is still said.
+        let included = LintOptions {
+            include: vec!["require-concurrent-index-creation".into()],
+            ..LintOptions::default()
+        };
+        assert_eq!(lint(text, &flyway(), &included).len(), 2);
+    }
+
+    #[test]
+    fn a_syntax_error_keeps_the_notes_that_may_explain_it() {
+        let text = "\\i setup.sql\nCREATE TABEL t (a int);\n";
+        let got = lint(text, &Settings::default(), &LintOptions::default());
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].starts_with("1:1 psql-meta-command"), "{got:?}");
+        assert!(got[1].starts_with("2:8 syntax-error"), "{got:?}");
+    }
+}

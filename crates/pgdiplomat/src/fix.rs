@@ -236,7 +236,7 @@ fn fix_one(
                     at(first.start)
                 ));
             }
-            for span in &rewritten {
+            for span in rewritten.iter().filter(|s| !pre.restorable(s)) {
                 let overlaps =
                     |r: &std::ops::Range<usize>| r.start < span.end && span.start < r.end;
                 if let Some(sub) = pre.substitutions.iter().find(|r| overlaps(r)) {
@@ -248,6 +248,15 @@ fn fix_one(
                         source.slice(sub),
                     ));
                 }
+            }
+            // Stand-in names back to the placeholders they stand for.
+            for part in &mut fixed.parts {
+                for sql in part.statements.iter_mut().chain(part.reverse.iter_mut()) {
+                    *sql = pre.restore(sql);
+                }
+            }
+            for note in &mut fixed.notes {
+                *note = pre.restore(note);
             }
             fixed.notes.extend(lost.iter().cloned());
             Some((fixed, lost))

@@ -268,6 +268,39 @@ fn fix_write_refuses_what_it_would_lose_and_keeps_placeholders_it_does_not_touch
         "{written}"
     );
     assert!(!written.contains("app."), "{written}");
+
+    // Without flyway.conf `${schema}` is linted as a stand-in name, which the findings and the
+    // rewritten SQL give back as `${schema}`: then the fix is written, placeholders and all.
+    std::fs::remove_file(tmp.path().join("flyway.conf")).expect("rm");
+    let (_, stdout, _) = pgdiplomat(
+        tmp.path(),
+        &["lint", "--no-config", "db/migration/V2__accounts_email.sql"],
+    );
+    assert!(
+        stdout.contains("CREATE INDEX takes SHARE on ${schema}.accounts"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("on __schema_"), "{stdout}");
+    let (code, stdout, stderr) = pgdiplomat(
+        tmp.path(),
+        &["fix", "--write", "db/migration/V2__accounts_email.sql"],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let written = std::fs::read_to_string(tmp.path().join("db/migration/V2__accounts_email.sql"))
+        .expect("read");
+    assert!(
+        written.contains("CREATE INDEX CONCURRENTLY accounts_email_idx ON ${schema}.accounts USING btree (email);"),
+        "{written}"
+    );
+    let all: String = walk(&tmp.path().join("db/migration"))
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect();
+    assert!(!all.contains("__schema_"), "{all}");
+    assert!(
+        all.contains("REFERENCES ${schema}.owners (id) NOT VALID"),
+        "{all}"
+    );
 }
 
 #[test]

@@ -193,12 +193,42 @@ pub struct Preprocessed {
     pub meta_commands: Vec<Range<usize>>,
     /// Placeholders, psql variables and template actions that were replaced.
     pub substitutions: Vec<Range<usize>>,
+    /// The stand-in names of placeholders and template actions and what they stand for
+    /// (`__schema_` → `${schema}`), longest first; see [`Preprocessed::restore`].
+    pub stand_ins: Vec<(String, String)>,
 }
 
 impl Preprocessed {
     /// Whether the text differs from the file.
     pub fn changed(&self) -> bool {
         !self.meta_commands.is_empty() || !self.substitutions.is_empty()
+    }
+
+    /// `text` (a message, generated SQL) with the stand-in names of placeholders and template
+    /// actions put back as they are written in the file (`__schema_.users` → `${schema}.users`).
+    /// psql variables are not put back: their stand-ins are too short to be told apart from
+    /// other names.
+    pub fn restore(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (neutral, original) in &self.stand_ins {
+            if out.contains(neutral.as_str()) {
+                out = out.replace(neutral.as_str(), original);
+            }
+        }
+        out
+    }
+
+    /// Whether every substitution in `span` is a stand-in that [`Preprocessed::restore`] puts
+    /// back (no value and no psql variable was put there).
+    pub fn restorable(&self, span: &Range<usize>) -> bool {
+        self.substitutions
+            .iter()
+            .filter(|r| r.start < span.end && span.start < r.end)
+            .all(|r| {
+                self.text
+                    .get(r.clone())
+                    .is_some_and(|t| self.stand_ins.iter().any(|(n, _)| n == t))
+            })
     }
 
     /// Keeps only what lies in `range` (the part of the file the tool runs, see
@@ -259,6 +289,7 @@ struct Lexer<'a> {
     notes: Vec<Finding>,
     meta: Vec<Range<usize>>,
     subs: Vec<Range<usize>>,
+    stand_ins: Vec<(String, String)>,
     /// Variables `\set` earlier in the file (`None`: set to something unknowable).
     vars: BTreeMap<String, Option<String>>,
     unknown: BTreeMap<String, Unknown>,
@@ -322,6 +353,7 @@ impl<'a> Lexer<'a> {
             notes: Vec::new(),
             meta: Vec::new(),
             subs: Vec::new(),
+            stand_ins: Vec::new(),
             vars: BTreeMap::new(),
             unknown: BTreeMap::new(),
             stmt_first: None,
@@ -367,6 +399,17 @@ impl<'a> Lexer<'a> {
         if with.len() == range.len() && range.end <= self.out.len() {
             self.out[range.clone()].copy_from_slice(with.as_bytes());
             self.subs.push(range);
+        }
+    }
+
+    /// Remembers a stand-in name that findings should show as what it stands for.
+    fn stand_in(&mut self, neutral: &str, original: &str) {
+        if neutral.len() >= 4
+            && !neutral.contains('\n')
+            && !self.stand_ins.iter().any(|(n, _)| n == neutral)
+        {
+            self.stand_ins
+                .push((neutral.to_string(), original.to_string()));
         }
     }
 
@@ -651,10 +694,22 @@ impl<'a> Lexer<'a> {
             return;
         }
         self.put(range.clone(), &neutral);
+        let placeholder = !name.starts_with(':');
+        if placeholder {
+            self.stand_in(&neutral, &original);
+        }
         let builtin = name.to_ascii_lowercase().starts_with("flyway:");
         if builtin && value.is_none() {
             // Flyway's own placeholders (`${flyway:defaultSchema}`, ...) always have a value
             // at run time; it is the same in every file, and so is the neutral name.
+            return;
+        }
+        if placeholder
+            && context == Context::Code
+            && value.as_ref().is_some_and(|v| v.value.is_some())
+        {
+            // A name whose value is too long: the stand-in is as good a name for linting, the
+            // same in every file, and findings say the placeholder itself (`restore`).
             return;
         }
         let why = match &value {
@@ -983,8 +1038,10 @@ impl<'a> Lexer<'a> {
             )
             || (first.starts_with('$') && inner.contains('=')));
         if prints {
-            let neutral = neutral_name(&self.src[i..end]);
+            let original = self.src[i..end].to_string();
+            let neutral = neutral_name(&original);
             self.put(i..end, &neutral);
+            self.stand_in(&neutral, &original);
         } else {
             self.blank(i..end);
             self.subs.push(i..end);
@@ -1055,11 +1112,14 @@ impl<'a> Lexer<'a> {
             // Unreachable: only whole characters are replaced, by ASCII or by themselves.
             Err(_) => self.src.to_string(),
         };
+        let mut stand_ins = self.stand_ins;
+        stand_ins.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
         Preprocessed {
             text,
             notes: self.notes,
             meta_commands: self.meta,
             substitutions: self.subs,
+            stand_ins,
         }
     }
 }

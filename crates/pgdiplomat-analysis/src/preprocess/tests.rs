@@ -156,12 +156,17 @@ fn flyway_placeholders_take_values_that_fit_or_a_neutral_name() {
     let text = "CREATE INDEX ${prefix}_idx ON ${schema}.users (email);\n\
                 SET search_path = '${schema}'; -- ${schema}\n\
                 GRANT SELECT ON ${schema}.users TO ${very_long};\n\
-                COMMENT ON TABLE t IS '${flyway:user}';\n";
+                COMMENT ON TABLE t IS '${flyway:user}';\n\
+                SET lock_timeout = '${lt}';\n";
     let p = preprocess(
         text,
-        &flyway(&[("schema", "app"), ("very_long", "role_name_that_is_long")]),
+        &flyway(&[
+            ("schema", "app"),
+            ("very_long", "role_name_that_is_long"),
+            ("lt", "2000ms"),
+        ]),
     );
-    assert_eq!(parses(text, &p), 4);
+    assert_eq!(parses(text, &p), 5);
     assert!(
         p.text
             .contains("CREATE INDEX __prefix__idx ON app      .users"),
@@ -176,13 +181,30 @@ fn flyway_placeholders_take_values_that_fit_or_a_neutral_name() {
         p.text
     );
     assert!(p.text.contains("TO __very_long_;"), "{}", p.text);
+    // A value too long for its place: a name stands in silently (findings name the
+    // placeholder itself, see `restore`), a literal is said, since its value may matter.
     let m = messages(&p);
     assert_eq!(m.len(), 2, "{m:?}");
     assert!(
         m[0].contains("Flyway placeholder `${prefix}` has no value here: linted as `__prefix_`"),
         "{m:?}"
     );
-    assert!(m[1].contains("`${very_long}` is `role_name_that_is_long` (--define), which cannot stand in its place"), "{m:?}");
+    assert!(
+        m[1].contains("`${lt}` is `2000ms` (--define), which cannot stand in its place"),
+        "{m:?}"
+    );
+    assert_eq!(
+        p.restore("SHARE on __very_long_ and __prefix__idx"),
+        "SHARE on ${very_long} and ${prefix}_idx"
+    );
+    let line = |n: usize| {
+        let start: usize = text.split_inclusive('\n').take(n - 1).map(str::len).sum();
+        start..start + text.split_inclusive('\n').nth(n - 1).map_or(0, str::len)
+    };
+    // Line 1 holds a value (`app`); `TO ${very_long}` only a stand-in.
+    assert!(!p.restorable(&line(1)));
+    let to = text.find("TO ${very_long}").expect("in text");
+    assert!(p.restorable(&(to..to + 15)));
 }
 
 #[test]

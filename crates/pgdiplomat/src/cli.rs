@@ -365,8 +365,9 @@ pub struct FixArgs {
     /// Write the parts as the migrations the tool runs (new versions or folders with the
     /// tool's no-transaction marker) instead of printing them. Never replaces a file other
     /// than the migration itself, whose original is kept as `<file>.orig`. Refuses a file
-    /// with psql meta-commands, or whose rewritten statements hold placeholders (the written
-    /// SQL would lose them).
+    /// with psql meta-commands, or a rewritten statement that held a placeholder's value or a
+    /// psql variable (the written SQL would lose them); stand-in names are written back as
+    /// their placeholders.
     #[arg(long)]
     pub write: bool,
     /// A value for the placeholder or psql variable NAME while analysing (see `lint

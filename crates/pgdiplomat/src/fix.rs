@@ -242,7 +242,7 @@ fn fix_one(
                 if let Some(sub) = pre.substitutions.iter().find(|r| overlaps(r)) {
                     lost.push(format!(
                         "{}: this statement is rewritten, and its new SQL holds `{}` where the file \
-                         has `{}`: put the placeholder back in the printed fix",
+                         has `{}`: put it back in the printed fix",
                         at(span.start),
                         pre.text.get(sub.clone()).unwrap_or("").trim(),
                         source.slice(sub),

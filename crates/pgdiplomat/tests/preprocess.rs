@@ -304,6 +304,15 @@ fn fix_write_refuses_what_it_would_lose_and_keeps_placeholders_it_does_not_touch
 }
 
 #[test]
+fn printed_fix_of_a_psql_script_says_what_it_does_not_carry_over() {
+    let (code, stdout, stderr) = pgdiplomat(&fixtures(), &["fix", "psql/001_artist_index.sql"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // The notes of the preprocessor, as for explain.
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+    insta::assert_snapshot!("fix_psql_script", stdout);
+}
+
+#[test]
 fn meta_commands_in_a_migration_tool_that_is_not_psql_are_an_error() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("migrations");

@@ -16,9 +16,9 @@
 //! Every replacement has exactly the length of what it replaces and newlines are kept, so byte
 //! offsets, lines and columns of everything reported are those of the user's file: lint parses
 //! [`Preprocessed::text`] and shows the original. A value that does not fit (a `--define`
-//! longer than its placeholder) is replaced by a *neutral name* derived from the placeholder
-//! instead (`${schema}` → `__schema_`), and that is said. Whatever is not linted as written is
-//! said too ([`Finding`]s with the pseudo-rules [`PSQL_META_COMMAND`] and
+//! longer than its placeholder), or none, gives a *neutral name* derived from the placeholder
+//! instead (`${schema}` → `__schema_`), which [`Preprocessed::restore`] turns back into the
+//! placeholder in findings. Whatever is not linted as written is said ([`Finding`]s with the pseudo-rules [`PSQL_META_COMMAND`] and
 //! [`UNKNOWN_PLACEHOLDER`]): includes that are not followed, `\c`, `\gexec`, `\q`, `\if`, names
 //! without a value, meta-commands in a file whose tool is not psql. Nothing here panics, on any
 //! input.

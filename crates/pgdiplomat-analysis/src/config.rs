@@ -6,6 +6,9 @@
 //! exclude = ["prefer-bigint-over-int"]
 //! assume-in-transaction = true
 //! paths = ["db/migrations"]
+//!
+//! [placeholders]           # values of Flyway `${name}` placeholders and psql `:name` variables
+//! schema = "app"
 //! ```
 
 use std::fmt;
@@ -37,6 +40,9 @@ pub struct Config {
     /// Default paths to lint when none are given on the command line. After
     /// loading, these are resolved against the config file's directory.
     pub paths: Vec<PathBuf>,
+    /// Values of placeholders (`${name}`) and psql variables (`:name`), for linting; `--define`
+    /// wins over them, and they win over Flyway's configuration.
+    pub placeholders: std::collections::BTreeMap<String, String>,
 }
 
 /// A configuration together with the file it came from (`None` when no
@@ -263,6 +269,9 @@ exclude = ["a-rule"]
 include = ["b-rule", "c"]
 assume-in-transaction = true
 paths = ["db/migrations", "/abs/dir"]
+
+[placeholders]
+schema = "app"
 "#,
         )
         .expect("parses");
@@ -271,6 +280,10 @@ paths = ["db/migrations", "/abs/dir"]
         assert_eq!(config.exclude, ["a-rule"]);
         assert_eq!(config.include, ["b-rule", "c"]);
         assert_eq!(config.assume_in_transaction, Some(true));
+        assert_eq!(
+            config.placeholders.get("schema").map(String::as_str),
+            Some("app")
+        );
         assert_eq!(
             config.paths,
             [

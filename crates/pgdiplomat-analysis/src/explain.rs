@@ -12,6 +12,7 @@ use crate::analyze::{AnalyzedStatement, Analyzer};
 use crate::lint::{parse_pipelined, LintOptions, StatementChecker, CHUNK_STATEMENTS};
 use crate::model::{SchemaState, StatementKind, Timeout};
 use crate::parse::SyntaxError;
+use crate::preprocess::Preprocessed;
 use crate::rules::Finding;
 use crate::source::SourceFile;
 
@@ -113,7 +114,60 @@ pub fn explain_each_with_schema(
 ) -> Result<(), SyntaxError> {
     let mut analyzer = Analyzer::new(opts.analysis);
     analyzer.schema = schema;
-    explain_with(analyzer, source, opts, CHUNK_STATEMENTS, emit)
+    explain_with(analyzer, source, source, opts, CHUNK_STATEMENTS, emit)
+}
+
+/// `explain_each_with_schema` for a file prepared by [`crate::preprocess`]: analysed from
+/// `pre.text`, each statement's position and SQL shown from `source` (the offsets are the
+/// same). The preprocessor's notes are not statements: the caller shows them.
+pub fn explain_preprocessed(
+    source: &SourceFile,
+    pre: &Preprocessed,
+    opts: &LintOptions,
+    schema: SchemaState,
+    emit: impl FnMut(ExplainedStatement),
+) -> Result<(), SyntaxError> {
+    let linted = SourceFile::new(source.name.clone(), pre.text.clone());
+    let mut analyzer = Analyzer::new(opts.analysis);
+    analyzer.schema = schema;
+    let mut emit = emit;
+    explain_with(
+        analyzer,
+        &linted,
+        source,
+        opts,
+        CHUNK_STATEMENTS,
+        |mut s| {
+            if !pre.stand_ins.is_empty() {
+                restore_names(&mut s, pre);
+            }
+            emit(s)
+        },
+    )
+}
+
+/// The names of an explanation as the file writes them (placeholders, not their stand-ins).
+fn restore_names(s: &mut ExplainedStatement, pre: &Preprocessed) {
+    let all = |v: &mut Vec<String>| v.iter_mut().for_each(|x| *x = pre.restore(x));
+    let opt = |o: &mut Option<String>| {
+        if let Some(x) = o.as_mut() {
+            *x = pre.restore(x);
+        }
+    };
+    for op in &mut s.operations {
+        for l in &mut op.locks {
+            l.relation = pre.restore(&l.relation);
+        }
+        opt(&mut op.refused);
+        opt(&mut op.detail);
+        opt(&mut op.and_any);
+        all(&mut op.also_scans);
+        all(&mut op.also_rewrites);
+    }
+    all(&mut s.not_modelled);
+    for f in &mut s.findings {
+        f.message = pre.restore(&f.message);
+    }
 }
 
 /// `explain_each` with chunks of `chunk_statements` statements (chunks never change the result).
@@ -126,15 +180,19 @@ pub fn explain_chunked(
     explain_with(
         Analyzer::new(opts.analysis),
         source,
+        source,
         opts,
         chunk_statements,
         emit,
     )
 }
 
+/// Explains `source` statement by statement, showing positions and SQL from `display` (the
+/// same text, or the file it was preprocessed from).
 fn explain_with(
     mut analyzer: Analyzer,
     source: &SourceFile,
+    display: &SourceFile,
     opts: &LintOptions,
     chunk_statements: usize,
     mut emit: impl FnMut(ExplainedStatement),
@@ -145,7 +203,7 @@ fn explain_with(
         let analyzed = analyzer.analyze_chunk(&chunk, &mut session);
         for (stmt, a) in chunk.statements.iter().zip(&analyzed) {
             let findings = checker.findings(stmt, a);
-            emit(explain_statement(source, a, &findings));
+            emit(explain_statement(display, a, &findings));
         }
     })
 }

@@ -551,15 +551,8 @@ fn flyway_script_config(script: &Path) -> Option<bool> {
     conf.push(".conf");
     let text = fs::read_to_string(PathBuf::from(conf)).ok()?;
     let mut result = None;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
-            continue;
-        }
-        let Some((key, value)) = line.split_once(['=', ':']) else {
-            continue;
-        };
-        if key.trim().eq_ignore_ascii_case("executeInTransaction") {
+    for (key, value, _) in crate::preprocess::properties(&text) {
+        if key.eq_ignore_ascii_case("executeInTransaction") {
             match value.trim().to_ascii_lowercase().as_str() {
                 "true" => result = Some(true),
                 "false" => result = Some(false),

@@ -1,9 +1,10 @@
 //! # pgdiplomat-analysis
 //!
 //! Static analysis of PostgreSQL migrations, with no database: the data flows
-//! [`source`] → [`parse`] → [`model`] (statement forms, schema state) → [`analyze`] (session,
-//! transactions, resolved locks) → [`rules`] → [`report`]. [`explain`] renders the analysis
-//! itself. Lock facts come from `pgdiplomat-locks`; nothing here restates them.
+//! [`source`] → [`preprocess`] (psql meta-commands, placeholders, templates) → [`parse`] →
+//! [`model`] (statement forms, schema state) → [`analyze`] (session, transactions, resolved
+//! locks) → [`rules`] → [`report`]. [`explain`] renders the analysis itself. Lock facts come
+//! from `pgdiplomat-locks`; nothing here restates them.
 
 pub mod analyze;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod layout;
 pub mod lint;
 pub mod model;
 pub mod parse;
+pub mod preprocess;
 pub mod report;
 pub mod rules;
 pub mod source;

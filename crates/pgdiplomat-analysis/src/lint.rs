@@ -6,8 +6,10 @@ use std::collections::HashSet;
 use crate::analyze::{AnalysisOptions, AnalyzedStatement, Analyzer, FileAnalysis};
 use crate::directives::{is_backfill_attempt, parse_directive, Directive};
 use crate::parse::{parse_sql, parse_sql_chunked, Comment, ParsedFile, Statement};
+use crate::preprocess::Preprocessed;
 use crate::rules::{
-    all_rules, rule_by_id, Finding, Rule, RuleContext, Severity, INVALID_DIRECTIVE, SYNTAX_ERROR,
+    all_rules, rule_by_id, Finding, Rule, RuleContext, Severity, INVALID_DIRECTIVE,
+    PREPROCESSOR_IDS, SYNTAX_ERROR,
 };
 use crate::source::SourceFile;
 
@@ -81,15 +83,70 @@ pub(crate) const CHUNK_STATEMENTS: usize = 2_000;
 /// Large files are parsed in chunks on a helper thread and analysed as the chunks arrive, so
 /// memory stays bounded and both cores work; the result is the same as a whole-file pass.
 pub fn lint_with(analyzer: &mut Analyzer, source: &SourceFile, opts: &LintOptions) -> FileReport {
+    lint_text(analyzer, source, source, &[], opts)
+}
+
+/// Lints a file as its tool runs it ([`crate::preprocess`]): the parser reads `pre.text`, the
+/// findings point into `source` (the offsets are the same) and the report shows `source`; the
+/// preprocessor's notes are findings of the file, which `exclude` and `ignore-file` comments
+/// silence like rules (`include` does not hide them).
+pub fn lint_preprocessed(
+    analyzer: &mut Analyzer,
+    source: &SourceFile,
+    pre: &Preprocessed,
+    opts: &LintOptions,
+) -> FileReport {
+    if !pre.changed() && pre.notes.is_empty() {
+        return lint_with(analyzer, source, opts);
+    }
+    let linted = SourceFile::new(source.name.clone(), pre.text.clone());
+    let notes: Vec<Finding> = pre
+        .notes
+        .iter()
+        .filter(|f| !opts.exclude.iter().any(|e| e == f.rule))
+        .cloned()
+        .collect();
+    let mut report = lint_text(analyzer, &linted, source, &notes, opts);
+    report.source = source.clone();
+    if !pre.stand_ins.is_empty() {
+        // Findings name the placeholder as the file writes it, not its stand-in.
+        for f in report
+            .findings
+            .iter_mut()
+            .filter(|f| !PREPROCESSOR_IDS.contains(&f.rule))
+        {
+            f.message = pre.restore(&f.message);
+            f.help = f.help.as_deref().map(|h| pre.restore(h));
+            f.fix_sql = f.fix_sql.as_deref().map(|h| pre.restore(h));
+        }
+    }
+    report
+}
+
+/// Lints `source`; the rules quote statements from `shown` (the same text, or the file it was
+/// preprocessed from: a safe alternative then repeats the user's text, not the stand-ins).
+fn lint_text(
+    analyzer: &mut Analyzer,
+    source: &SourceFile,
+    shown: &SourceFile,
+    notes: &[Finding],
+    opts: &LintOptions,
+) -> FileReport {
     let mut session = analyzer.start_file();
-    let mut checker = Checker::new(source, opts);
+    let mut checker = Checker::new(source, shown, opts);
+    checker.findings.extend_from_slice(notes);
     let parsed = parse_pipelined(&source.text, CHUNK_STATEMENTS, |chunk: ParsedFile| {
         let analyzed = analyzer.analyze_chunk(&chunk, &mut session);
         checker.check_chunk(&chunk, &analyzed);
     });
     match parsed {
         Ok(()) => checker.finish(),
-        Err(e) => syntax_error_report(source, e),
+        Err(e) => {
+            let mut report = syntax_error_report(source, e);
+            report.findings.extend_from_slice(notes);
+            report.findings.sort_by_key(|f| f.span.start);
+            report
+        }
     }
 }
 
@@ -176,6 +233,8 @@ fn syntax_error_report(source: &SourceFile, e: crate::parse::SyntaxError) -> Fil
 /// Runs the rules chunk by chunk and applies the ignore directives.
 struct Checker<'a> {
     source: &'a SourceFile,
+    /// What the rules quote statements from (see `lint_text`).
+    shown: &'a SourceFile,
     rules: Vec<&'static dyn Rule>,
     opts: &'a LintOptions,
     findings: Vec<Finding>,
@@ -185,9 +244,10 @@ struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    fn new(source: &'a SourceFile, opts: &'a LintOptions) -> Self {
+    fn new(source: &'a SourceFile, shown: &'a SourceFile, opts: &'a LintOptions) -> Self {
         Checker {
             source,
+            shown,
             rules: all_rules()
                 .iter()
                 .copied()
@@ -237,7 +297,7 @@ impl<'a> Checker<'a> {
             options: &self.opts.analysis,
             stmt: analyzed,
             node: stmt.node.as_ref(),
-            sql: source.slice(&stmt.span),
+            sql: self.shown.slice(&stmt.span),
             source,
         };
         let mut out = Vec::new();
@@ -286,7 +346,7 @@ pub(crate) struct StatementChecker<'a> {
 impl<'a> StatementChecker<'a> {
     pub(crate) fn new(source: &'a SourceFile, opts: &'a LintOptions) -> Self {
         StatementChecker {
-            checker: Checker::new(source, opts),
+            checker: Checker::new(source, source, opts),
             file_ignores: file_ignores(source),
         }
     }
@@ -356,7 +416,8 @@ fn read_directive(
                 Directive::Backfill { .. } => return,
             };
             for r in d.rules() {
-                if r != "all" && rule_by_id(r).is_none() {
+                if r != "all" && rule_by_id(r).is_none() && !PREPROCESSOR_IDS.contains(&r.as_str())
+                {
                     findings.push(directive_error(format!(
                         "unknown rule `{r}` in ignore comment"
                     )));

@@ -188,7 +188,7 @@ fn an_empty_run_is_valid_sarif_with_zero_results() {
     // The rules are listed all the same.
     assert_eq!(
         run["tool"]["driver"]["rules"].as_array().map(Vec::len),
-        Some(all_rules().len() + 2)
+        Some(all_rules().len() + 4)
     );
 }
 
@@ -203,6 +203,8 @@ fn sarif_lists_every_rule_and_indexes_results_into_the_list() {
     }
     assert!(ids.contains(&"syntax-error"));
     assert!(ids.contains(&"invalid-directive"));
+    assert!(ids.contains(&"psql-meta-command"));
+    assert!(ids.contains(&"unknown-placeholder"));
     let results = run["results"].as_array().expect("results");
     let findings: usize = fixture().iter().map(|r| r.findings.len()).sum();
     assert_eq!(results.len(), findings);

@@ -34,9 +34,17 @@ Files are linted in order and share what they create: a table created by an earl
 new and empty, so operations on it are not flagged.\n\n\
 Silence a finding for the next statement with a comment `-- pgdiplomat:ignore <rule> [reason]`, \
 or for the whole file with `-- pgdiplomat:ignore-file <rule>`.\n\n\
+What the migration tool does to a file before PostgreSQL sees it is done here too, keeping \
+every line and column: psql meta-commands (\\set, \\echo, \\i, \\c, \\if, ...) are skipped and \
+psql variables (:name, :'name', :\"name\") get their value; Flyway placeholders (${name}, or the \
+syntax flyway.conf sets) get the values of --define, pgdiplomat.toml, FLYWAY_PLACEHOLDERS_* or \
+flyway.conf; Go template actions ({{ ... }}) become names. Whatever has no value is linted as a \
+stand-in name and reported (unknown-placeholder); includes are not followed and say so \
+(psql-meta-command).\n\n\
 Settings are read from pgdiplomat.toml in the current directory or the nearest parent \
-(keys: pg-version, fail-on, include, exclude, assume-in-transaction, paths); flags override it.",
-        after_help = "Exit status:\n  0  no finding at or above --fail-on\n  1  findings at or above --fail-on (syntax errors count as errors)\n  2  usage error, unreadable file or bad configuration\n\nExamples:\n  pgdiplomat lint migrations/\n  pgdiplomat lint --pg-version 13 --format json db/migrate/*.sql\n  pgdiplomat lint --exclude missing-lock-timeout migrations/"
+(keys: pg-version, fail-on, include, exclude, assume-in-transaction, paths, [placeholders]); flags \
+override it.",
+        after_help = "Exit status:\n  0  no finding at or above --fail-on\n  1  findings at or above --fail-on (syntax errors count as errors)\n  2  usage error, unreadable file or bad configuration\n\nExamples:\n  pgdiplomat lint migrations/\n  pgdiplomat lint --pg-version 13 --format json db/migrate/*.sql\n  pgdiplomat lint --exclude missing-lock-timeout migrations/\n  pgdiplomat lint --define schema=app --define owner=app_owner db/migration/"
     )]
     Lint(LintArgs),
     /// Explain, statement by statement, what PostgreSQL will lock, block, rewrite and scan.
@@ -148,6 +156,17 @@ pub struct CommonArgs {
     /// Ignore any pgdiplomat.toml.
     #[arg(long)]
     pub no_config: bool,
+    /// A value for the placeholder NAME (Flyway `${NAME}`) and the psql variable NAME
+    /// (`:NAME`, like `psql -v`); repeatable. Wins over `[placeholders]` in pgdiplomat.toml,
+    /// `FLYWAY_PLACEHOLDERS_*` and flyway.conf. A placeholder without a value is linted as a
+    /// stand-in name and reported (unknown-placeholder).
+    #[arg(long, value_name = "NAME=VALUE", value_parser = define_parser)]
+    pub define: Vec<(String, String)>,
+}
+
+/// `--define NAME=VALUE`.
+fn define_parser(s: &str) -> Result<(String, String), String> {
+    pgdiplomat_analysis::preprocess::parse_define(s)
 }
 
 #[derive(Args, Debug)]
@@ -345,9 +364,16 @@ pub struct FixArgs {
     pub pg_version: Option<u32>,
     /// Write the parts as the migrations the tool runs (new versions or folders with the
     /// tool's no-transaction marker) instead of printing them. Never replaces a file other
-    /// than the migration itself, whose original is kept as `<file>.orig`.
+    /// than the migration itself, whose original is kept as `<file>.orig`. Refuses a file
+    /// with psql meta-commands, or a rewritten statement that held a placeholder's value or a
+    /// psql variable (the written SQL would lose them); stand-in names are written back as
+    /// their placeholders.
     #[arg(long)]
     pub write: bool,
+    /// A value for the placeholder or psql variable NAME while analysing (see `lint
+    /// --define`); repeatable.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = define_parser)]
+    pub define: Vec<(String, String)>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FixFormat::Sql)]
     pub format: FixFormat,

@@ -2,12 +2,18 @@
 
 use std::io::Write;
 
-use pgdiplomat_analysis::explain::{explain_each_with_schema, render_statement_text, JsonStream};
+use pgdiplomat_analysis::explain::{explain_preprocessed, render_statement_text, JsonStream};
+use pgdiplomat_analysis::layout::Layout;
 use pgdiplomat_analysis::lint::LintOptions;
 use pgdiplomat_analysis::model::SchemaState;
+use pgdiplomat_analysis::preprocess::preprocess;
+use pgdiplomat_analysis::report::compact;
 
 use crate::cli::{ExplainArgs, ExplainFormat};
-use crate::input::{analysis_options, error, load_database_schema, load_settings, read_sources};
+use crate::input::{
+    analysis_options, defines, dir_of, error, file_layout, load_database_schema, load_settings,
+    preprocess_settings, read_sources,
+};
 use crate::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
 
 pub fn run(args: ExplainArgs) -> u8 {
@@ -27,6 +33,21 @@ pub fn run(args: ExplainArgs) -> u8 {
         return EXIT_USAGE;
     }
     let source = &sources[0];
+    let layout = if args.file.as_os_str() == "-" {
+        Layout::Plain
+    } else {
+        file_layout(&args.file, &source.text)
+    };
+    let settings = preprocess_settings(
+        layout,
+        &dir_of(&args.file),
+        &defines(&args.common.define, &config),
+    );
+    let pre = preprocess(&source.text, &settings);
+    // What is not explained as written (meta-commands, placeholders) is said first.
+    for note in &pre.notes {
+        eprintln!("{}", compact::line(source, note));
+    }
     let mut schema = SchemaState::default();
     if let Some(url) = &args.database_url {
         if let Err(e) = load_database_schema(url, &mut schema) {
@@ -46,7 +67,7 @@ pub fn run(args: ExplainArgs) -> u8 {
     let mut writer = Output::Text(out);
     let mut failed: Option<std::io::Error> = None;
     let mut text = String::new();
-    let explained = explain_each_with_schema(source, &opts, schema, |s| {
+    let explained = explain_preprocessed(source, &pre, &opts, schema, |s| {
         if failed.is_some() {
             return;
         }

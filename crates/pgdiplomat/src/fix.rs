@@ -10,15 +10,21 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use pgdiplomat_analysis::analyze::AnalysisOptions;
+use pgdiplomat_analysis::analyze::Analyzer;
 use pgdiplomat_analysis::discover::{discover, MigrationFile};
-use pgdiplomat_analysis::fix::{fix_source, Fixed};
+use pgdiplomat_analysis::fix::{fix_preprocessed, Fixed};
 use pgdiplomat_analysis::fix_files::{plan_write, PlanInput, WritePlan};
-use pgdiplomat_analysis::layout::{detect, masked_text, select, units, Layout};
+use pgdiplomat_analysis::layout::{detect, select, Layout};
+use pgdiplomat_analysis::preprocess::{preprocess, Preprocessed};
+use pgdiplomat_analysis::report::compact;
 use pgdiplomat_analysis::source::SourceFile;
 use pgdiplomat_locks::DEFAULT_VERSION;
 
 use crate::cli::{FixArgs, FixFormat};
-use crate::input::{error, print_stdout, read_sources};
+use crate::input::{
+    defines, dir_of, error, file_layout, prepare_unit, preprocess_settings, print_stdout,
+    read_sources,
+};
 use crate::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
 
 /// One migration, fixed.
@@ -27,6 +33,8 @@ struct FixedFile {
     text: String,
     unit: pgdiplomat_analysis::layout::MigrationUnit,
     fixed: Fixed,
+    /// Why writing the fix would lose something of the file (`path:line:col: ...`).
+    lost: Vec<String>,
 }
 
 /// The directory a migration tool keeps its migrations in, for a migration file: the folder of
@@ -72,6 +80,7 @@ pub fn run(args: FixArgs) -> u8 {
         pg_version: args.pg_version.unwrap_or(DEFAULT_VERSION),
         assume_in_transaction: false,
     };
+    let defines = defines(&args.define, &Default::default());
     if args.file.as_os_str() == "-" {
         if args.write {
             error("--write needs a file, not standard input");
@@ -81,8 +90,10 @@ pub fn run(args: FixArgs) -> u8 {
         if failed || sources.is_empty() {
             return EXIT_USAGE;
         }
-        return match fix_one(&sources[0], options) {
-            Some(fixed) => print(&args, &[(sources[0].name.clone(), fixed)]),
+        let settings = preprocess_settings(Layout::Plain, Path::new("."), &defines);
+        let pre = preprocess(&sources[0].text, &settings);
+        return match fix_one(&sources[0], &pre, options) {
+            Some((fixed, _)) => print(&args, &[(sources[0].name.clone(), fixed)]),
             None => EXIT_FINDINGS,
         };
     }
@@ -127,14 +138,13 @@ pub fn run(args: FixArgs) -> u8 {
             path: path.clone(),
             display: path.display().to_string(),
         };
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let layout = args.layout.unwrap_or_else(|| {
-            let text = fs::read_to_string(&file.path).unwrap_or_default();
-            detect(&dir, std::slice::from_ref(&file), &[text.as_str()])
-        });
+        let layout = args
+            .layout
+            .unwrap_or_else(|| file_layout(path, &fs::read_to_string(path).unwrap_or_default()));
         (migrations_root(path, layout), layout, vec![file])
     };
 
+    let settings = preprocess_settings(layout, &dir_of(path), &defines);
     let mut fixed_files = Vec::new();
     let mut failed = false;
     for file in targets {
@@ -152,15 +162,17 @@ pub fn run(args: FixArgs) -> u8 {
                 return EXIT_USAGE;
             }
         };
-        // Fix what the tool runs (dbmate's up section); positions stay those of the file.
-        let unit = units(layout, &file, &text);
-        let source = SourceFile::new(file.display.clone(), masked_text(&text, unit.range.clone()));
-        match fix_one(&source, options) {
-            Some(fixed) => fixed_files.push(FixedFile {
+        // Fix what the tool runs (dbmate's up section) as the tool reads it; positions stay
+        // those of the file.
+        let original = SourceFile::new(file.display.clone(), text.as_str());
+        let (unit, source, pre) = prepare_unit(layout, &file, &original, &settings);
+        match fix_one(&source, &pre, options) {
+            Some((fixed, lost)) => fixed_files.push(FixedFile {
                 file,
                 text,
                 unit,
                 fixed,
+                lost,
             }),
             None => failed = true,
         }
@@ -181,10 +193,74 @@ pub fn run(args: FixArgs) -> u8 {
     write(layout, &root, &fixed_files)
 }
 
-/// Fixes one source; `None` after reporting a syntax error.
-fn fix_one(source: &SourceFile, options: AnalysisOptions) -> Option<Fixed> {
-    match fix_source(source, options) {
-        Ok(f) => Some(f),
+/// Fixes one source as its tool reads it (`pre`); `None` after reporting a syntax error. The
+/// preprocessor's notes go to stderr. Also returns why writing the fix would lose something of
+/// the file: psql meta-commands (the fixed file holds statements only) and rewritten statements
+/// that had placeholders (their new SQL holds the stand-in names); the printed fix says so.
+fn fix_one(
+    source: &SourceFile,
+    pre: &Preprocessed,
+    options: AnalysisOptions,
+) -> Option<(Fixed, Vec<String>)> {
+    for note in &pre.notes {
+        eprintln!("{}", compact::line(source, note));
+    }
+    let mut analyzer = Analyzer::new(options);
+    match fix_preprocessed(&mut analyzer, source, pre) {
+        Ok((mut fixed, rewritten)) => {
+            let mut lost = Vec::new();
+            if !fixed.changed() {
+                return Some((fixed, lost));
+            }
+            let at = |offset: usize| {
+                let lc = source.line_col(offset);
+                format!("{}:{}:{}", source.name, lc.line, lc.column)
+            };
+            if let Some(first) = pre.meta_commands.first() {
+                let n = pre.meta_commands.len();
+                let cmd = source
+                    .slice(first)
+                    .trim()
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                let more = if n > 1 {
+                    format!(" and {} more", n - 1)
+                } else {
+                    String::new()
+                };
+                lost.push(format!(
+                    "{}: the file has psql meta-commands (`{cmd}`{more}), which the fixed migration \
+                     would not have",
+                    at(first.start)
+                ));
+            }
+            for span in rewritten.iter().filter(|s| !pre.restorable(s)) {
+                let overlaps =
+                    |r: &std::ops::Range<usize>| r.start < span.end && span.start < r.end;
+                if let Some(sub) = pre.substitutions.iter().find(|r| overlaps(r)) {
+                    lost.push(format!(
+                        "{}: this statement is rewritten, and its new SQL holds `{}` where the file \
+                         has `{}`: put it back in the printed fix",
+                        at(span.start),
+                        pre.text.get(sub.clone()).unwrap_or("").trim(),
+                        source.slice(sub),
+                    ));
+                }
+            }
+            // Stand-in names back to the placeholders they stand for.
+            for part in &mut fixed.parts {
+                for sql in part.statements.iter_mut().chain(part.reverse.iter_mut()) {
+                    *sql = pre.restore(sql);
+                }
+            }
+            for note in &mut fixed.notes {
+                *note = pre.restore(note);
+            }
+            fixed.notes.extend(lost.iter().cloned());
+            Some((fixed, lost))
+        }
         Err(e) => {
             let lc = source.line_col(e.offset);
             eprintln!(
@@ -255,6 +331,13 @@ fn write(layout: Layout, root: &Path, files: &[FixedFile]) -> u8 {
     for f in files {
         if !f.fixed.changed() {
             eprintln!("pgdiplomat: {}: nothing to fix", f.file.display);
+            continue;
+        }
+        if !f.lost.is_empty() {
+            for l in &f.lost {
+                error(format!("{l}; fix --write does not write this migration"));
+            }
+            refused = true;
             continue;
         }
         let input = PlanInput {

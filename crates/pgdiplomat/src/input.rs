@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use pgdiplomat_analysis::analyze::AnalysisOptions;
 use pgdiplomat_analysis::config::{find_and_load_config, load_config, Config};
 use pgdiplomat_analysis::discover::{discover, MigrationFile};
-use pgdiplomat_analysis::layout::{detect, filter_changed, masked_text, select, units, Layout};
+use pgdiplomat_analysis::layout::{
+    detect, filter_changed, masked_text, select, units, Layout, MigrationUnit,
+};
+use pgdiplomat_analysis::preprocess::{preprocess, Defines, Preprocessed, Settings};
 use pgdiplomat_analysis::source::SourceFile;
 use pgdiplomat_locks::DEFAULT_VERSION;
 
@@ -82,6 +85,55 @@ pub fn analysis_options(common: &CommonArgs, config: &Config) -> AnalysisOptions
     }
 }
 
+/// The values of placeholders and psql variables: `--define` first, then pgdiplomat.toml's
+/// `[placeholders]` (Flyway's own come later, per directory, in [`preprocess_settings`]).
+pub fn defines(flags: &[(String, String)], config: &Config) -> Defines {
+    let mut d = Defines::default();
+    for (name, value) in flags {
+        d.insert(name, Some(value.clone()), "--define");
+    }
+    for (name, value) in &config.placeholders {
+        d.insert(name, Some(value.clone()), "pgdiplomat.toml");
+    }
+    d
+}
+
+/// How the tool of `layout` reads the files under `dir` (psql or not, Flyway's placeholders
+/// from its configuration and the environment). A Flyway configuration that cannot be read is
+/// a warning: the files are still linted, without its values.
+pub fn preprocess_settings(layout: Layout, dir: &Path, defines: &Defines) -> Settings {
+    let env: Vec<(String, String)> = if layout == Layout::Flyway {
+        std::env::vars().collect()
+    } else {
+        Vec::new()
+    };
+    let (settings, problem) = Settings::for_layout(layout, dir, defines, &env);
+    if let Some(p) = problem {
+        eprintln!("pgdiplomat: warning: {p}; placeholders are linted without its values");
+    }
+    settings
+}
+
+/// The layout `lint FILE` uses for one file named on the command line: detected from the file
+/// itself (`text` is its contents).
+pub fn file_layout(path: &Path, text: &str) -> Layout {
+    let file = MigrationFile {
+        path: path.to_path_buf(),
+        display: path.display().to_string(),
+    };
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    detect(&dir, std::slice::from_ref(&file), &[text])
+}
+
+/// The directory a path argument's migrations are in.
+pub fn dir_of(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+}
+
 /// Reads every path in migration order. Problems are reported as they happen; the returned
 /// flag says whether any occurred (exit status 2), while readable files are still returned.
 pub fn read_sources(paths: &[PathBuf]) -> (Vec<SourceFile>, bool) {
@@ -121,6 +173,9 @@ pub struct LintInput {
     /// The text that runs: parts the tool skips (dbmate's `-- migrate:down` section) are blanked
     /// to spaces, newlines kept, so lines and columns are the file's.
     pub source: SourceFile,
+    /// `source` as PostgreSQL gets it (meta-commands skipped, placeholders replaced), with
+    /// what the user must know about it.
+    pub pre: Preprocessed,
     /// Whether the tool runs the file in one transaction; `None` when the layout does not say
     /// (plain SQL, standard input): then `--assume-in-transaction` / the config decides.
     pub in_transaction: Option<bool>,
@@ -133,6 +188,7 @@ pub fn read_migrations(
     paths: &[PathBuf],
     layout: Option<Layout>,
     changed: Option<&[PathBuf]>,
+    defines: &Defines,
 ) -> (Vec<LintInput>, bool) {
     let mut inputs = Vec::new();
     let mut failed = false;
@@ -144,10 +200,14 @@ pub fn read_migrations(
             }
             stdin_used = true;
             match read_stdin() {
-                Some(source) => inputs.push(LintInput {
-                    source,
-                    in_transaction: None,
-                }),
+                Some(source) => {
+                    let settings = preprocess_settings(Layout::Plain, Path::new("."), defines);
+                    inputs.push(LintInput {
+                        pre: preprocess(&source.text, &settings),
+                        source,
+                        in_transaction: None,
+                    })
+                }
                 None => failed = true,
             }
             continue;
@@ -172,11 +232,7 @@ pub fn read_migrations(
             }
         }
         let is_dir = path.is_dir();
-        let dir = if is_dir {
-            path.clone()
-        } else {
-            path.parent().map(Path::to_path_buf).unwrap_or_default()
-        };
+        let dir = dir_of(path);
         let layout = layout.unwrap_or_else(|| {
             let contents: Vec<&str> = files
                 .iter()
@@ -200,19 +256,39 @@ pub fn read_migrations(
         if let Some(changed) = changed {
             files = filter_changed(files, changed);
         }
+        let settings = preprocess_settings(layout, &dir, defines);
         for file in files {
             let Some(source) = texts.remove(&file.path) else {
                 continue;
             };
-            let unit = units(layout, &file, &source.text);
-            let text = masked_text(&source.text, unit.range.clone());
+            let (unit, source, pre) = prepare_unit(layout, &file, &source, &settings);
             inputs.push(LintInput {
-                source: SourceFile::new(source.name, text),
+                source,
+                pre,
                 in_transaction: (layout != Layout::Plain).then_some(unit.in_transaction),
             });
         }
     }
     (inputs, failed)
+}
+
+/// What of `source` runs under `layout` (its tool's unit, read from the preprocessed text so
+/// placeholders do not hide its statements), the source masked to it, and the preprocessed
+/// text restricted to it.
+pub fn prepare_unit(
+    layout: Layout,
+    file: &MigrationFile,
+    source: &SourceFile,
+    settings: &Settings,
+) -> (MigrationUnit, SourceFile, Preprocessed) {
+    let pre = preprocess(&source.text, settings);
+    let unit = units(layout, file, &pre.text);
+    let shown = SourceFile::new(
+        source.name.clone(),
+        masked_text(&source.text, unit.range.clone()),
+    );
+    let pre = pre.restrict(unit.range.clone());
+    (unit, shown, pre)
 }
 
 /// One file, read once, as a source named as the user gave it; `None` (already reported) when

@@ -4,14 +4,16 @@ use std::io::{IsTerminal, Write};
 
 use pgdiplomat_analysis::analyze::Analyzer;
 use pgdiplomat_analysis::layout::changed_since;
-use pgdiplomat_analysis::lint::{lint_with, LintOptions};
+use pgdiplomat_analysis::lint::{lint_preprocessed, LintOptions};
 use pgdiplomat_analysis::report::{compact, github, human, json, markdown, sarif};
-use pgdiplomat_analysis::rules::{all_rules, rule_by_id, Severity, INVALID_DIRECTIVE};
+use pgdiplomat_analysis::rules::{
+    all_rules, rule_by_id, Severity, INVALID_DIRECTIVE, PREPROCESSOR_IDS,
+};
 use termcolor::{BufferedStandardStream, ColorChoice};
 
 use crate::cli::{self, FailOn, LintArgs, LintFormat};
 use crate::input::{
-    analysis_options, error, load_settings, print_stdout, read_migrations, relative_to_cwd,
+    analysis_options, defines, error, load_settings, print_stdout, read_migrations, relative_to_cwd,
 };
 use crate::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
 
@@ -29,7 +31,10 @@ pub fn run(args: LintArgs) -> u8 {
     let mut exclude = config.exclude.clone();
     exclude.extend(args.exclude.iter().cloned());
     for id in include.iter().chain(&exclude) {
-        if rule_by_id(id).is_none() && id != INVALID_DIRECTIVE {
+        if rule_by_id(id).is_none()
+            && id != INVALID_DIRECTIVE
+            && !PREPROCESSOR_IDS.contains(&id.as_str())
+        {
             let ids: Vec<&str> = all_rules().iter().map(|r| r.id()).collect();
             error(format!(
                 "unknown rule `{id}`; the rules are: {}",
@@ -70,7 +75,8 @@ pub fn run(args: LintArgs) -> u8 {
         }
         None => None,
     };
-    let (inputs, read_failed) = read_migrations(&paths, args.layout, changed.as_deref());
+    let defines = defines(&args.common.define, &config);
+    let (inputs, read_failed) = read_migrations(&paths, args.layout, changed.as_deref(), &defines);
     if inputs.is_empty() && read_failed {
         return EXIT_USAGE;
     }
@@ -94,7 +100,7 @@ pub fn run(args: LintArgs) -> u8 {
             analyzer.options.assume_in_transaction = input
                 .in_transaction
                 .unwrap_or(analysis.assume_in_transaction);
-            lint_with(&mut analyzer, &input.source, &opts)
+            lint_preprocessed(&mut analyzer, &input.source, &input.pre, &opts)
         })
         .collect();
     if opts.exclude.iter().any(|e| e == INVALID_DIRECTIVE) {

@@ -4,6 +4,8 @@
 //! Changes that cannot be made safe in place (a rewriting type change, a rename) are kept and
 //! preceded by an explained expand/contract plan, never silently rewritten.
 
+use std::ops::Range;
+
 use pg_query::NodeEnum;
 use pgdiplomat_locks::{LockMode, StatementForm as F};
 
@@ -834,19 +836,41 @@ const CHUNK_STATEMENTS: usize = 2_000;
 /// database's schema loaded into `analyzer.schema`). The file is parsed in chunks and fixed
 /// statement by statement, so no parse tree of the whole file is ever held.
 pub fn fix_source_with(analyzer: &mut Analyzer, source: &SourceFile) -> Result<Fixed, SyntaxError> {
+    fix_text(analyzer, source, source).map(|(fixed, _)| fixed)
+}
+
+/// Fixes a file prepared by [`crate::preprocess`]: analysed from `pre.text`, while statements
+/// kept as they are and the notes quote `source` (the offsets are the same). Also returns the
+/// spans of the statements that were rewritten: their new SQL is built from the analysed text,
+/// so it holds stand-in names where the file has placeholders.
+pub fn fix_preprocessed(
+    analyzer: &mut Analyzer,
+    source: &SourceFile,
+    pre: &crate::preprocess::Preprocessed,
+) -> Result<(Fixed, Vec<Range<usize>>), SyntaxError> {
+    let analysed = SourceFile::new(source.name.clone(), pre.text.clone());
+    fix_text(analyzer, &analysed, source)
+}
+
+/// Fixes `analysed`, quoting `shown` (the same text, or the file it was preprocessed from).
+fn fix_text(
+    analyzer: &mut Analyzer,
+    analysed: &SourceFile,
+    shown: &SourceFile,
+) -> Result<(Fixed, Vec<Range<usize>>), SyntaxError> {
     analyzer.options.assume_in_transaction = false;
     let pg_version = analyzer.options.pg_version;
     let mut out = Out::default();
     let mut session = analyzer.start_file();
-    parse_sql_chunked(&source.text, CHUNK_STATEMENTS, |chunk| {
+    parse_sql_chunked(&analysed.text, CHUNK_STATEMENTS, |chunk| {
         for stmt in &chunk.statements {
             analyzer.analyze_statement_with(stmt, &mut session, |a, schema| {
-                out.statement(source, stmt, a, schema, pg_version)
+                out.statement(shown, stmt, a, schema, pg_version)
             });
         }
     })?;
     out.flush();
-    Ok(out.fixed)
+    Ok((out.fixed, out.rewritten))
 }
 
 /// The fixed migration being built: finished parts, and the transaction being filled.
@@ -854,6 +878,8 @@ pub fn fix_source_with(analyzer: &mut Analyzer, source: &SourceFile) -> Result<F
 struct Out {
     fixed: Fixed,
     current: Option<FixedPart>,
+    /// Spans of the statements replaced by new SQL.
+    rewritten: Vec<Range<usize>>,
 }
 
 impl Out {
@@ -945,6 +971,7 @@ impl Out {
             part.statements.push(format!("{sql};"));
             return;
         }
+        self.rewritten.push(stmt.span.clone());
         // Subcommands of a multi-command ALTER TABLE that needed no fix run first, as they were.
         if let (NodeEnum::AlterTableStmt(at), false) = (node, kept_cmds.is_empty()) {
             let mut rest = at.clone();

@@ -10,7 +10,8 @@
 use std::io;
 
 use crate::lint::FileReport;
-use crate::rules::Severity;
+use crate::rules::{Finding, Severity};
+use crate::source::SourceFile;
 
 /// gcc's word for a severity.
 pub fn severity_word(severity: Severity) -> &'static str {
@@ -26,24 +27,28 @@ pub fn severity_word(severity: Severity) -> &'static str {
 pub fn write(out: &mut dyn io::Write, reports: &[FileReport]) -> io::Result<()> {
     for report in reports {
         for f in &report.findings {
-            let at = report.source.line_col(f.span.start);
-            let message = f
-                .message
-                .split(['\r', '\n'])
-                .filter(|l| !l.trim().is_empty())
-                .collect::<Vec<_>>()
-                .join(" ");
-            writeln!(
-                out,
-                "{}:{}:{}: {}: {}: {}",
-                report.source.name,
-                at.line,
-                at.column,
-                severity_word(f.severity),
-                f.rule,
-                message
-            )?;
+            writeln!(out, "{}", line(&report.source, f))?;
         }
     }
     Ok(())
+}
+
+/// One finding as `path:line:col: severity: rule: message`, on one line.
+pub fn line(source: &SourceFile, f: &Finding) -> String {
+    let at = source.line_col(f.span.start);
+    let message = f
+        .message
+        .split(['\r', '\n'])
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "{}:{}:{}: {}: {}: {}",
+        source.name,
+        at.line,
+        at.column,
+        severity_word(f.severity),
+        f.rule,
+        message
+    )
 }

@@ -1,7 +1,8 @@
 //! SARIF 2.1.0 output, for GitHub code scanning and other SARIF viewers.
 //!
-//! One run whose driver lists every rule (and the pseudo-rules `syntax-error` and
-//! `invalid-directive`), and one result per finding. Columns count characters
+//! One run whose driver lists every rule (and the pseudo-rules `syntax-error`,
+//! `invalid-directive`, `psql-meta-command` and `unknown-placeholder`), and one result per
+//! finding. Columns count characters
 //! (`columnKind: unicodeCodePoints`), as everywhere else in pgdiplomat. Each result carries a
 //! partial fingerprint hashed from the rule, the file and the statement text, so an alert
 //! keeps its identity when the statement moves to another line.
@@ -16,7 +17,10 @@ use serde_json::{json, Map, Value};
 
 use super::markdown::escape_text;
 use crate::lint::FileReport;
-use crate::rules::{all_rules, Finding, Severity, INVALID_DIRECTIVE, SYNTAX_ERROR};
+use crate::rules::{
+    all_rules, Finding, Severity, INVALID_DIRECTIVE, PSQL_META_COMMAND, SYNTAX_ERROR,
+    UNKNOWN_PLACEHOLDER,
+};
 
 /// The schema named in `$schema` (the OASIS 2.1.0 schema with errata 01).
 pub const SCHEMA_URI: &str =
@@ -64,6 +68,29 @@ were checked. Fix the syntax error; the position points at the token the parser 
         explanation: "A `-- pgdiplomat:` comment is malformed or names a rule that does not exist, \
 so it has no effect. Write `-- pgdiplomat:ignore <rule-id> <reason>` before the statement, or \
 `-- pgdiplomat:ignore-file <rule-id> <reason>` anywhere in the file; `pgdiplomat rules` lists the ids.",
+        bad: None,
+        good: None,
+    });
+    docs.push(RuleDoc {
+        id: PSQL_META_COMMAND,
+        severity: Severity::Info,
+        summary: "a psql meta-command changes what is linted, or the tool is not psql",
+        explanation: "psql meta-commands (`\\set`, `\\echo`, ...) are skipped and the rest of the file \
+is linted. Some change what runs: `\\i`/`\\ir` include a file that is not followed, `\\c` opens a new \
+session, `\\gexec` runs statements the query returns, `\\q` stops, `\\if` branches are not \
+evaluated. In a file whose migration tool is not psql a meta-command is an error: the tool sends it \
+to PostgreSQL, which cannot run it.",
+        bad: None,
+        good: None,
+    });
+    docs.push(RuleDoc {
+        id: UNKNOWN_PLACEHOLDER,
+        severity: Severity::Info,
+        summary: "a placeholder, psql variable or template action has no value here",
+        explanation: "Flyway placeholders (`${name}`), psql variables (`:name`) and Go template \
+actions (`{{ ... }}`) are replaced before the file is parsed, by the value given with `--define`, \
+`[placeholders]` in pgdiplomat.toml or Flyway's configuration, or else by a stand-in name of the \
+same length, so that every line and column stays the file's. The findings then name the stand-in.",
         bad: None,
         good: None,
     });

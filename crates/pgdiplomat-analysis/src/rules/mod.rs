@@ -172,6 +172,15 @@ pub fn rule_by_id(id: &str) -> Option<&'static dyn Rule> {
 /// Ids that are not rules but can appear on findings.
 pub const SYNTAX_ERROR: &str = "syntax-error";
 pub const INVALID_DIRECTIVE: &str = "invalid-directive";
+/// A psql meta-command that changes what is linted (an include not followed, `\c`, `\gexec`,
+/// `\q`, `\if`), or one in a file whose tool is not psql (see [`crate::preprocess`]).
+pub const PSQL_META_COMMAND: &str = "psql-meta-command";
+/// A placeholder, psql variable or template action linted with a stand-in name.
+pub const UNKNOWN_PLACEHOLDER: &str = "unknown-placeholder";
+
+/// Ids of findings that come from reading the file rather than from a rule, which
+/// `exclude` and `pgdiplomat:ignore` comments accept like rule ids.
+pub const PREPROCESSOR_IDS: [&str; 2] = [PSQL_META_COMMAND, UNKNOWN_PLACEHOLDER];
 
 /// `ACCESS EXCLUSIVE on users_user (blocks reads and writes)` for messages.
 pub fn describe_lock(mode: pgdiplomat_locks::LockMode, relation: &str) -> String {

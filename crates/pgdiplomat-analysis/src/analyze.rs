@@ -786,6 +786,43 @@ ALTER TABLE fk RENAME TO fk2;";
         assert_eq!(names(7)[0], "app.fk");
     }
 
+    /// REINDEX of a partitioned table or of an index on one rebuilds each partition's indexes,
+    /// a partition at a time, outside a transaction block; a plain table's stays REINDEX.
+    #[test]
+    fn reindex_of_a_partitioned_table_or_index_reaches_every_partition() {
+        let sql = "CREATE TABLE ev (id int, at date) PARTITION BY RANGE (at);
+CREATE TABLE ev_1 PARTITION OF ev FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE ev_2 PARTITION OF ev FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE INDEX ev_at_idx ON ev (at);
+CREATE TABLE plain (id int);
+CREATE INDEX plain_id_idx ON plain (id);
+REINDEX INDEX ev_at_idx;
+REINDEX TABLE ev;
+REINDEX INDEX plain_id_idx;
+REINDEX INDEX CONCURRENTLY ev_at_idx;
+";
+        let parsed = parse_sql(sql).unwrap();
+        let opts = AnalysisOptions {
+            pg_version: 16,
+            ..AnalysisOptions::default()
+        };
+        let analysis = Analyzer::new(opts).analyze_file(&parsed);
+        let form = |n: usize| analysis.statements[n].effects[0].form();
+        assert_eq!(form(6), Some(StatementForm::ReindexPartitioned));
+        assert_eq!(form(7), Some(StatementForm::ReindexPartitioned));
+        assert_eq!(form(8), Some(StatementForm::ReindexIndex));
+        assert_eq!(form(9), Some(StatementForm::ReindexConcurrently));
+        let locked: Vec<(String, LockMode)> = analysis.statements[6].effects[0]
+            .locks
+            .iter()
+            .map(|l| (l.relation.clone(), l.mode))
+            .collect();
+        assert_eq!(
+            locked,
+            vec![("ev_1".into(), LockMode::Share), ("ev_2".into(), LockMode::Share)]
+        );
+    }
+
     /// A statement that recurses takes its lock on every partition and inheritance child the
     /// schema knows (recursively), not under ONLY; CREATE TRIGGER and CREATE INDEX reach
     /// partitions only; with no schema for the table, explain says "and any ...".

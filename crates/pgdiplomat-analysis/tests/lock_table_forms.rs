@@ -26,6 +26,12 @@ fn preambles(form: StatementForm) -> Vec<&'static str> {
             "ALTER TABLE t ADD COLUMN lbl varchar(30) DEFAULT 'x'; CREATE INDEX t_lower_lbl_idx ON t (lower(lbl));",
         ],
         F::CreateIndexSkipped => vec!["CREATE INDEX t_e_idx ON t (e);"],
+        // Only a table the schema knows is partitioned reaches every partition.
+        F::ReindexPartitioned => vec![
+            "CREATE TABLE t_rp (v int) PARTITION BY RANGE (v);\n\
+             CREATE TABLE t_rp_1 PARTITION OF t_rp FOR VALUES FROM (0) TO (100);\n\
+             CREATE INDEX t_rp_v_idx ON t_rp (v);",
+        ],
         F::AddPrimaryKeyUsingIndexSetsNotNull => vec!["CREATE UNIQUE INDEX t2_v_uidx ON t2 (v);"],
         F::AlterIndexSetStorageExclusive => vec![
             "",

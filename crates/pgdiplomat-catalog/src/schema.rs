@@ -208,16 +208,30 @@ pub fn load_schema(client: &mut Client, state: &mut SchemaState) -> Result<(), P
             },
         );
     }
-    // User functions: whether some overload of each name is volatile.
-    for row in client.query(
+    // User functions: whether some overload of each name is volatile. A volatile SQL function
+    // PostgreSQL may inline is as volatile as its body: its definition is read and judged the
+    // way a CREATE FUNCTION in the run is (non-volatile ones first, so the body's calls of
+    // them are known).
+    let rows = client.query(
         &format!(
-            "SELECT p.proname::text, bool_or(p.provolatile = 'v')
+            "SELECT p.proname::text, p.provolatile = 'v',
+                    CASE WHEN p.provolatile = 'v' AND p.prokind = 'f' AND NOT p.proretset
+                          AND NOT p.prosecdef AND p.proconfig IS NULL
+                          AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'sql')
+                         THEN pg_get_functiondef(p.oid) END
                FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-              WHERE {USER} GROUP BY 1"
+              WHERE {USER} AND p.prokind IN ('f', 'w', 'a')
+              ORDER BY 2, 1"
         ),
         &[],
-    )? {
-        state.learn_function(row.get(0), row.get(1));
+    )?;
+    for row in rows {
+        let name: String = row.get(0);
+        let mut volatile: bool = row.get(1);
+        if let Some(def) = row.get::<_, Option<String>>(2) {
+            volatile = !inlines_non_volatile(&def, &state);
+        }
+        state.learn_function(&name, volatile);
     }
     // The session TimeZone new connections get (timestamp <-> timestamptz rewrites unless UTC).
     let tz: String = client
@@ -226,6 +240,22 @@ pub fn load_schema(client: &mut Client, state: &mut SchemaState) -> Result<(), P
     state.learn_timezone(&tz);
     state.learn_dependencies(crate::depend::load_dependencies(client)?);
     Ok(())
+}
+
+/// Whether a function definition (`pg_get_functiondef`) is one PostgreSQL inlines into a
+/// non-volatile expression.
+fn inlines_non_volatile(def: &str, state: &SchemaState) -> bool {
+    let Ok(parsed) = pgdiplomat_analysis::parse::parse_sql(def) else {
+        return false;
+    };
+    match parsed.statements.first().and_then(|s| s.node.as_ref()) {
+        Some(pg_query::NodeEnum::CreateFunctionStmt(f)) => {
+            pgdiplomat_analysis::model::expr::sql_function_inlines_non_volatile(f, &|n| {
+                state.function_is_volatile(n)
+            })
+        }
+        _ => false,
+    }
 }
 
 /// Whether a default expression (as the catalog prints it) calls a volatile function.

@@ -154,6 +154,7 @@ pub enum StatementForm {
     ReindexIndex,
     ReindexTable,
     ReindexConcurrently,
+    ReindexPartitioned,
     AlterIndexRename,
     AlterIndexSetTablespace,
     AlterIndexSetStorage,
@@ -172,6 +173,7 @@ pub enum StatementForm {
     AddColumnGeneratedVirtual,
     AddColumnCheck,
     AddColumnReferences,
+    AddColumnReferencesWithDefault,
     AddColumnUnique,
     AddColumnPrimaryKey,
     // --- ALTER TABLE ... other column changes
@@ -507,6 +509,15 @@ pub static LOCK_TABLE: &[LockFact] = &[
         "REINDEX TABLE t")
         .rewrites(Rewrite::Indexes).scans()
         .note("ACCESS EXCLUSIVE on the indexes blocks SELECTs as well as writes."),
+    fact(F::ReindexPartitioned, "REINDEX of a partitioned table or index",
+        &[(Partitions, Share)],
+        "REINDEX INDEX t_rp_v_idx")
+        .unsupported(13, 13, "REINDEX of a partitioned table or index arrived in PostgreSQL 14"),
+    fact(F::ReindexPartitioned, "REINDEX of a partitioned table or index",
+        &[(Partitions, Share)],
+        "REINDEX INDEX t_rp_v_idx")
+        .versions(14, 18).rewrites(Rewrite::Indexes).scans().no_transaction()
+        .note("Each partition is reindexed in a transaction of its own, one after another: SHARE on the partition (writes wait) and ACCESS EXCLUSIVE on its indexes (reads that use them wait) while they are rebuilt. Cannot run inside a transaction block."),
     fact(F::ReindexConcurrently, "REINDEX CONCURRENTLY",
         &[(Table, ShareUpdateExclusive), (Index, ShareUpdateExclusive)],
         "REINDEX INDEX CONCURRENTLY t_a_idx")
@@ -569,6 +580,10 @@ pub static LOCK_TABLE: &[LockFact] = &[
     fact(F::AddColumnReferences, "ADD COLUMN ... REFERENCES", &[(Table, AccessExclusive), (ReferencedTable, ShareRowExclusive), (Descendants, AccessExclusive)],
         "ALTER TABLE t ADD COLUMN n int REFERENCES pk (id)")
         .note("No validation scan when the new column has no default (all NULL)."),
+    fact(F::AddColumnReferencesWithDefault, "ADD COLUMN ... DEFAULT ... REFERENCES", &[(Table, AccessExclusive), (ReferencedTable, ShareRowExclusive), (Descendants, AccessExclusive)],
+        "ALTER TABLE t ADD COLUMN n int DEFAULT 1 REFERENCES pk (id)")
+        .scans()
+        .note("Every existing row gets the default, so the new foreign key is checked against the referenced table for every row (a join of both tables) while ACCESS EXCLUSIVE is held."),
     fact(F::AddColumnUnique, "ADD COLUMN ... UNIQUE", &[(Table, AccessExclusive), (NewIndex, AccessExclusive)],
         "ALTER TABLE t ADD COLUMN n int UNIQUE")
         .scans(),

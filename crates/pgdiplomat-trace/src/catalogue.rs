@@ -70,6 +70,12 @@ pub fn setup_for(form: F) -> &'static str {
         F::AttachIndexPartition => {
             "CREATE INDEX parted_v_idx ON ONLY parted (v); CREATE INDEX parted_1_v_idx ON parted_1 (v);"
         }
+        F::ReindexPartitioned => {
+            "CREATE TABLE t_rp (id int, v int) PARTITION BY RANGE (id); \
+             CREATE TABLE t_rp_1 PARTITION OF t_rp FOR VALUES FROM (0) TO (100); \
+             INSERT INTO t_rp SELECT g, g FROM generate_series(0, 99) g; \
+             CREATE INDEX t_rp_v_idx ON t_rp (v);"
+        }
         F::Vacuum => "SET vacuum_cost_delay = 20; SET vacuum_cost_limit = 1;",
         F::CreateOrReplaceView | F::DropView => "CREATE VIEW v AS SELECT id, a FROM t;",
         F::DropRule | F::RenameRule => {

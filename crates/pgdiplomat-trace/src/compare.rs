@@ -233,7 +233,9 @@ impl Prediction {
             }
             let index_mode = fact.lock_on(RelationRole::AllIndexes);
             for (r, _) in descendants(op, role) {
-                let rewrite = if role == RelationRole::Descendants {
+                // A partition's own indexes are rebuilt (REINDEX of a partitioned table);
+                // its heap is rewritten only by what recurses to children.
+                let rewrite = if role == RelationRole::Descendants || fact.rewrite == Rewrite::Indexes {
                     fact.rewrite
                 } else {
                     Rewrite::No
@@ -242,6 +244,10 @@ impl Prediction {
                 // a descendant's scan is neither required nor refused then.
                 if obs.sampled && fact.scan == Scan::Table {
                     self.may_read.push(key(r));
+                    // Its rewrite (REINDEX's rebuilt indexes) is still judged.
+                    if rewrite != Rewrite::No {
+                        self.tables.push((key(r), rewrite, key(r), Scan::Query, None));
+                    }
                     continue;
                 }
                 // A foreign child has no local rows: recursing to it reads and writes nothing

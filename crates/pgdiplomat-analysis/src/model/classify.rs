@@ -178,7 +178,7 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
                 )
             }])
         }
-        NodeEnum::ReindexStmt(r) => Operations(vec![classify_reindex(r)]),
+        NodeEnum::ReindexStmt(r) => Operations(vec![classify_reindex(r, schema)]),
         NodeEnum::DropOwnedStmt(d) => {
             let cascade = d.behavior == protobuf::DropBehavior::DropCascade as i32;
             let dependents = owned_objects(schema, &d.roles).map(|(g, objects)| {
@@ -963,14 +963,32 @@ fn unmodelled_drop(kind: ObjectType, cascade: bool) -> Option<String> {
     })
 }
 
-fn classify_reindex(r: &protobuf::ReindexStmt) -> Operation {
+fn classify_reindex(r: &protobuf::ReindexStmt, schema: &SchemaState) -> Operation {
     use protobuf::ReindexObjectType as K;
     let concurrent = r.params.iter().any(|p| match p.node.as_ref() {
         Some(NodeEnum::DefElem(d)) => d.defname == "concurrently",
         _ => false,
     });
     let rel = r.relation.as_ref().map(RelName::from_range_var);
-    match K::try_from(r.kind).unwrap_or(K::Undefined) {
+    let kind = K::try_from(r.kind).unwrap_or(K::Undefined);
+    // A partitioned table or index has no storage: PostgreSQL reindexes each partition in a
+    // transaction of its own.
+    let partitioned = |t: &RelName| schema.table(t).is_some_and(|t| t.kind_known && t.partitioned);
+    let table_of_index = match kind {
+        K::ReindexObjectIndex => rel
+            .as_ref()
+            .and_then(|i| schema.index(i))
+            .and_then(|i| i.table.clone()),
+        K::ReindexObjectTable => rel.clone(),
+        _ => None,
+    };
+    if let Some(t) = table_of_index.filter(|t| !concurrent && partitioned(t)) {
+        return Operation {
+            index: (kind == K::ReindexObjectIndex).then(|| rel.clone()).flatten(),
+            ..Operation::new(F::ReindexPartitioned, Some(t))
+        };
+    }
+    match kind {
         K::ReindexObjectIndex => Operation {
             index: rel,
             ..Operation::new(
@@ -1220,6 +1238,7 @@ fn refusal(op: &Operation, rel: &RelName, on_index: bool, schema: &SchemaState) 
         | F::AddColumnNotNullNoDefault
         | F::AddColumnCheck
         | F::AddColumnReferences
+        | F::AddColumnReferencesWithDefault
         | F::AddColumnUnique
         | F::AddColumnPrimaryKey
         | F::AddColumnIdentity
@@ -1721,7 +1740,13 @@ fn classify_add_column(rel: &RelName, cd: &protobuf::ColumnDef, schema: &SchemaS
         .iter()
         .find(|c| c.contype == ConstrType::ConstrForeign as i32)
     {
-        let mut o = op(F::AddColumnReferences, None);
+        // Every row gets a non-NULL default: the key is checked for each (a join of both tables).
+        let form = if default.is_some_and(|d| !is_null_const(d)) {
+            F::AddColumnReferencesWithDefault
+        } else {
+            F::AddColumnReferences
+        };
+        let mut o = op(form, None);
         o.referenced = fk.pktable.as_ref().map(RelName::from_range_var);
         return o;
     }
@@ -2030,4 +2055,13 @@ pub fn relation_for_role(op: &Operation, role: pgdiplomat_locks::RelationRole) -
 /// The index a UNIQUE / PRIMARY KEY constraint creates carries the constraint's name.
 fn constraint_index(rel: &RelName, con: &protobuf::Constraint) -> Option<RelName> {
     (!con.conname.is_empty()).then(|| RelName::new(rel.schema.as_deref(), &con.conname))
+}
+
+/// `NULL` (possibly cast, `NULL::int`): a default that leaves every row NULL.
+fn is_null_const(expr: &protobuf::Node) -> bool {
+    match expr.node.as_ref() {
+        Some(NodeEnum::AConst(c)) => c.isnull,
+        Some(NodeEnum::TypeCast(tc)) => tc.arg.as_deref().is_some_and(is_null_const),
+        _ => false,
+    }
 }

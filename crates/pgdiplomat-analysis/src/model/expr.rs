@@ -252,3 +252,143 @@ mod tests {
         );
     }
 }
+
+/// A `CREATE FUNCTION` PostgreSQL inlines into the expression that calls it, whose body is
+/// not volatile — so a call is not volatile whatever the function declares (PostgreSQL's
+/// `inline_function`: a `LANGUAGE sql` function, not `SECURITY DEFINER`, no `SET`, not
+/// `SETOF`, whose body is one `SELECT <expression>` with nothing else, or `RETURN <expression>`;
+/// a volatile function may inline into anything, a STABLE or IMMUTABLE one only into an
+/// expression no more volatile than declared, which cannot make it volatile). `user` says
+/// whether a user function the body calls is volatile.
+pub fn sql_function_inlines_non_volatile(
+    f: &protobuf::CreateFunctionStmt,
+    user: &dyn Fn(&str) -> Option<bool>,
+) -> bool {
+    let mut sql = false;
+    let mut body: Option<String> = None;
+    for o in &f.options {
+        let Some(NodeEnum::DefElem(d)) = o.node.as_ref() else {
+            continue;
+        };
+        let arg = d.arg.as_deref().and_then(|a| a.node.as_ref());
+        match d.defname.as_str() {
+            "language" => {
+                sql = matches!(arg, Some(NodeEnum::String(s)) if s.sval.eq_ignore_ascii_case("sql"))
+            }
+            "security" => {
+                if matches!(arg, Some(NodeEnum::Boolean(b)) if b.boolval)
+                    || matches!(arg, Some(NodeEnum::Integer(i)) if i.ival != 0)
+                {
+                    return false;
+                }
+            }
+            "set" => return false,
+            "as" => {
+                if let Some(NodeEnum::List(l)) = arg {
+                    if l.items.len() != 1 {
+                        return false;
+                    }
+                    body = l.items.first().and_then(string_value).map(str::to_string);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !sql || f.return_type.as_ref().is_some_and(|t| t.setof) {
+        return false;
+    }
+    let expr: protobuf::Node = if let Some(b) = f.sql_body.as_deref() {
+        // `RETURN expr` (PostgreSQL 14+): sql_body is a ReturnStmt.
+        match b.node.as_ref() {
+            Some(NodeEnum::ReturnStmt(r)) => match r.returnval.as_deref() {
+                Some(e) => e.clone(),
+                None => return false,
+            },
+            _ => return false,
+        }
+    } else {
+        let Some(body) = body else { return false };
+        let Ok(parsed) = crate::parse::parse_sql(&body) else {
+            return false;
+        };
+        let [stmt] = parsed.statements.as_slice() else {
+            return false;
+        };
+        let Some(NodeEnum::SelectStmt(s)) = stmt.node.as_ref() else {
+            return false;
+        };
+        let plain = s.from_clause.is_empty()
+            && s.where_clause.is_none()
+            && s.group_clause.is_empty()
+            && s.having_clause.is_none()
+            && s.window_clause.is_empty()
+            && s.values_lists.is_empty()
+            && s.sort_clause.is_empty()
+            && s.limit_count.is_none()
+            && s.limit_offset.is_none()
+            && s.locking_clause.is_empty()
+            && s.with_clause.is_none()
+            && s.distinct_clause.is_empty()
+            && s.into_clause.is_none()
+            && s.larg.is_none()
+            && s.target_list.len() == 1;
+        if !plain {
+            return false;
+        }
+        match s.target_list[0].node.as_ref() {
+            Some(NodeEnum::ResTarget(r)) => match r.val.as_deref() {
+                Some(e) => e.clone(),
+                None => return false,
+            },
+            _ => return false,
+        }
+    };
+    // Sub-selects, aggregates, window functions and set-returning calls stop the inlining.
+    let mut blocks = false;
+    visit(&expr, &mut |n| match n {
+        NodeEnum::SubLink(_) => blocks = true,
+        NodeEnum::FuncCall(fc) if fc.agg_star || fc.over.is_some() || !fc.agg_order.is_empty() => {
+            blocks = true
+        }
+        _ => {}
+    });
+    !blocks && matches!(default_kind_with(&expr, user), DefaultKind::NonVolatile)
+}
+
+#[cfg(test)]
+mod inline_tests {
+    use super::*;
+
+    fn inlines(sql: &str) -> bool {
+        let parsed = crate::parse::parse_sql(sql).unwrap();
+        let Some(NodeEnum::CreateFunctionStmt(f)) = parsed.statements[0].node.as_ref() else {
+            panic!("not a CREATE FUNCTION: {sql}");
+        };
+        sql_function_inlines_non_volatile(f, &|n| (n == "user_volatile").then_some(true))
+    }
+
+    #[test]
+    fn a_volatile_sql_function_returning_a_constant_inlines_to_a_constant() {
+        assert!(inlines("CREATE FUNCTION f() RETURNS int LANGUAGE sql VOLATILE AS 'SELECT 1'"));
+        assert!(inlines("CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS $$ SELECT a + 1 $$"));
+        assert!(inlines("CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN 2"));
+        assert!(inlines("CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT upper(''x'')'"));
+    }
+
+    #[test]
+    fn what_postgresql_does_not_inline_keeps_its_declared_volatility() {
+        for sql in [
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT (random() * 10)::int'",
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT user_volatile()'",
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'",
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET search_path = public AS 'SELECT 1'",
+            "CREATE FUNCTION f() RETURNS SETOF int LANGUAGE sql AS 'SELECT 1'",
+            "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS 'BEGIN RETURN 1; END'",
+            "CREATE FUNCTION f() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM t'",
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1; SELECT 2'",
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT (SELECT 1)'",
+        ] {
+            assert!(!inlines(sql), "{sql}");
+        }
+    }
+}

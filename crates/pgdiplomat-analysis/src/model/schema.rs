@@ -1044,6 +1044,11 @@ impl SchemaState {
                         ),
                         _ => false,
                     });
+                    // A SQL function PostgreSQL inlines is as volatile as its body.
+                    let volatile = volatile
+                        && !super::expr::sql_function_inlines_non_volatile(f, &|n| {
+                            self.function_is_volatile(n)
+                        });
                     self.learn_function(name, volatile);
                 }
             }

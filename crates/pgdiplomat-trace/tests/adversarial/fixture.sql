@@ -89,4 +89,8 @@ CREATE INDEX docs_id_brin ON docs USING brin (id);
 CREATE FUNCTION f_immutable(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + 1';
 CREATE FUNCTION f_stable() RETURNS int LANGUAGE sql STABLE AS 'SELECT 1';
 CREATE FUNCTION f_volatile() RETURNS int LANGUAGE sql VOLATILE AS 'SELECT 1';
+-- Volatile SQL functions PostgreSQL does not inline into a constant.
+CREATE FUNCTION f_volatile_body() RETURNS int LANGUAGE sql VOLATILE AS 'SELECT (random() * 10)::int';
+CREATE FUNCTION f_volatile_definer() RETURNS int LANGUAGE sql VOLATILE SECURITY DEFINER AS 'SELECT 1';
+CREATE FUNCTION f_volatile_plpgsql() RETURNS int LANGUAGE plpgsql VOLATILE AS 'BEGIN RETURN 1; END';
 ANALYZE;

@@ -46,7 +46,6 @@ REINDEX INDEX CONCURRENTLY child_parent_idx;
 -- autocommit
 REINDEX TABLE CONCURRENTLY grandchild;
 -- form: reindex-partitioned-index
--- known-disagreement: recurses to every partition; the model names only the partitioned parent
 -- autocommit
 -- since: 14
 REINDEX INDEX events_at_idx;

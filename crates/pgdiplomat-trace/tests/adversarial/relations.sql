@@ -23,7 +23,6 @@ ALTER TABLE parent DROP CONSTRAINT parent_pkey CASCADE;
 -- form: fk-add-column-references
 ALTER TABLE grandchild ADD COLUMN parent_id int REFERENCES parent (id);
 -- form: fk-add-column-default-references
--- known-disagreement: a foreign key change also locks and checks the other side of the key
 ALTER TABLE grandchild ADD COLUMN parent_id int DEFAULT 1 REFERENCES parent (id);
 -- form: fk-add-column-references-second-schema
 ALTER TABLE grandchild ADD COLUMN app_parent_id int REFERENCES app.parent (id);

@@ -53,8 +53,21 @@ ALTER TABLE child ADD COLUMN c int PRIMARY KEY;
 -- form: add-column-volatile-default-check
 ALTER TABLE child ADD COLUMN r float8 DEFAULT random() CHECK (r >= 0);
 -- form: add-column-volatile-user-fn-default
--- known-disagreement: false alarm: f_volatile is declared VOLATILE but is a one-line SQL function (SELECT 1) that PostgreSQL inlines into a constant, so nothing is rewritten; the model trusts the declared volatility
+-- f_volatile is declared VOLATILE but its body is SELECT 1: PostgreSQL inlines it into a constant, nothing is rewritten
 ALTER TABLE child ADD COLUMN c int DEFAULT f_volatile();
+-- form: add-column-volatile-user-fn-volatile-body
+ALTER TABLE child ADD COLUMN c int DEFAULT f_volatile_body();
+-- form: add-column-volatile-user-fn-security-definer
+ALTER TABLE child ADD COLUMN c int DEFAULT f_volatile_definer();
+-- form: add-column-volatile-user-fn-plpgsql
+ALTER TABLE child ADD COLUMN c int DEFAULT f_volatile_plpgsql();
+-- form: add-column-volatile-user-fn-sql-standard-body
+-- since: 14
+-- setup: CREATE FUNCTION f_volatile_return() RETURNS int LANGUAGE sql VOLATILE RETURN 2;
+ALTER TABLE child ADD COLUMN c int DEFAULT f_volatile_return();
+-- form: add-column-volatile-user-fn-with-set
+-- setup: CREATE FUNCTION f_volatile_set() RETURNS int LANGUAGE sql VOLATILE SET search_path = public AS 'SELECT 1';
+ALTER TABLE child ADD COLUMN c int DEFAULT f_volatile_set();
 -- form: varchar-widen
 ALTER TABLE parent ALTER COLUMN code TYPE varchar(40);
 -- form: varchar-widen-with-check

@@ -819,7 +819,10 @@ REINDEX INDEX CONCURRENTLY ev_at_idx;
             .collect();
         assert_eq!(
             locked,
-            vec![("ev_1".into(), LockMode::Share), ("ev_2".into(), LockMode::Share)]
+            vec![
+                ("ev_1".into(), LockMode::Share),
+                ("ev_2".into(), LockMode::Share)
+            ]
         );
     }
 

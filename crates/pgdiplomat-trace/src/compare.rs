@@ -235,18 +235,20 @@ impl Prediction {
             for (r, _) in descendants(op, role) {
                 // A partition's own indexes are rebuilt (REINDEX of a partitioned table);
                 // its heap is rewritten only by what recurses to children.
-                let rewrite = if role == RelationRole::Descendants || fact.rewrite == Rewrite::Indexes {
-                    fact.rewrite
-                } else {
-                    Rewrite::No
-                };
+                let rewrite =
+                    if role == RelationRole::Descendants || fact.rewrite == Rewrite::Indexes {
+                        fact.rewrite
+                    } else {
+                        Rewrite::No
+                    };
                 // A sampled statement's scans are seen only on its main table (progress view):
                 // a descendant's scan is neither required nor refused then.
                 if obs.sampled && fact.scan == Scan::Table {
                     self.may_read.push(key(r));
                     // Its rewrite (REINDEX's rebuilt indexes) is still judged.
                     if rewrite != Rewrite::No {
-                        self.tables.push((key(r), rewrite, key(r), Scan::Query, None));
+                        self.tables
+                            .push((key(r), rewrite, key(r), Scan::Query, None));
                     }
                     continue;
                 }

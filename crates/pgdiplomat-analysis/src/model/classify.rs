@@ -973,7 +973,11 @@ fn classify_reindex(r: &protobuf::ReindexStmt, schema: &SchemaState) -> Operatio
     let kind = K::try_from(r.kind).unwrap_or(K::Undefined);
     // A partitioned table or index has no storage: PostgreSQL reindexes each partition in a
     // transaction of its own.
-    let partitioned = |t: &RelName| schema.table(t).is_some_and(|t| t.kind_known && t.partitioned);
+    let partitioned = |t: &RelName| {
+        schema
+            .table(t)
+            .is_some_and(|t| t.kind_known && t.partitioned)
+    };
     let table_of_index = match kind {
         K::ReindexObjectIndex => rel
             .as_ref()
@@ -984,7 +988,9 @@ fn classify_reindex(r: &protobuf::ReindexStmt, schema: &SchemaState) -> Operatio
     };
     if let Some(t) = table_of_index.filter(|t| !concurrent && partitioned(t)) {
         return Operation {
-            index: (kind == K::ReindexObjectIndex).then(|| rel.clone()).flatten(),
+            index: (kind == K::ReindexObjectIndex)
+                .then(|| rel.clone())
+                .flatten(),
             ..Operation::new(F::ReindexPartitioned, Some(t))
         };
     }

@@ -369,10 +369,18 @@ mod inline_tests {
 
     #[test]
     fn a_volatile_sql_function_returning_a_constant_inlines_to_a_constant() {
-        assert!(inlines("CREATE FUNCTION f() RETURNS int LANGUAGE sql VOLATILE AS 'SELECT 1'"));
-        assert!(inlines("CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS $$ SELECT a + 1 $$"));
-        assert!(inlines("CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN 2"));
-        assert!(inlines("CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT upper(''x'')'"));
+        assert!(inlines(
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql VOLATILE AS 'SELECT 1'"
+        ));
+        assert!(inlines(
+            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS $$ SELECT a + 1 $$"
+        ));
+        assert!(inlines(
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN 2"
+        ));
+        assert!(inlines(
+            "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT upper(''x'')'"
+        ));
     }
 
     #[test]

@@ -59,7 +59,9 @@ ALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_fkey;"
                 _ => continue,
             };
             let what = match (&e.op.constraint, &e.op.column) {
-                (_, Some(col)) if column_form => format!("ADD COLUMN {col} ... DEFAULT ... REFERENCES"),
+                (_, Some(col)) if column_form => {
+                    format!("ADD COLUMN {col} ... DEFAULT ... REFERENCES")
+                }
                 (Some(c), _) => format!("ADD CONSTRAINT {c} FOREIGN KEY"),
                 _ => "ADD FOREIGN KEY".to_string(),
             };
@@ -189,7 +191,10 @@ ALTER TABLE t VALIDATE CONSTRAINT t_owner_id_fkey;"
 
     #[test]
     fn a_new_column_without_a_default_or_with_default_null_checks_nothing() {
-        assert_clean(ID, "ALTER TABLE t ADD COLUMN owner_id int REFERENCES pk (id);");
+        assert_clean(
+            ID,
+            "ALTER TABLE t ADD COLUMN owner_id int REFERENCES pk (id);",
+        );
         assert_clean(
             ID,
             "ALTER TABLE t ADD COLUMN owner_id int DEFAULT NULL::int REFERENCES pk (id);",

@@ -129,13 +129,7 @@ fn add_column_check_fix(
     let Some(NodeEnum::ColumnDef(cd)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) else {
         return None;
     };
-    let mut plain = (**cd).clone();
-    plain
-        .constraints
-        .retain(|c| !is_constraint(c, ConstrType::ConstrCheck));
-    let mut add = cmd.clone();
-    add.def = Some(Box::new(node(NodeEnum::ColumnDef(Box::new(plain)))));
-    let mut sql = vec![deparse_alter(stmt, add)?];
+    let mut sql = vec![add_column_without(stmt, cmd, cd, ConstrType::ConstrCheck)?];
     let mut generated = Vec::new();
     let mut n = 0;
     for c in &cd.constraints {
@@ -227,6 +221,20 @@ pub(super) fn alter_cmd(
 }
 
 /// `stmt` with `cmd` as its only subcommand, deparsed, with the semicolon.
+/// `ALTER TABLE ... ADD COLUMN` of `cd` without its constraints of type `without`.
+pub(super) fn add_column_without(
+    stmt: &AlterTableStmt,
+    cmd: &AlterTableCmd,
+    cd: &pg_query::protobuf::ColumnDef,
+    without: ConstrType,
+) -> Option<String> {
+    let mut plain = cd.clone();
+    plain.constraints.retain(|c| !is_constraint(c, without));
+    let mut add = cmd.clone();
+    add.def = Some(Box::new(node(NodeEnum::ColumnDef(Box::new(plain)))));
+    deparse_alter(stmt, add)
+}
+
 pub(super) fn deparse_alter(stmt: &AlterTableStmt, cmd: AlterTableCmd) -> Option<String> {
     let mut stmt = stmt.clone();
     stmt.cmds = vec![node(NodeEnum::AlterTableCmd(Box::new(cmd)))];

@@ -9,7 +9,7 @@ use pgdiplomat_locks::{Scan, StatementForm};
 use pg_query::protobuf::{self, ConstrType};
 
 use super::check_without_not_valid::{
-    alter_cmd, deparse_alter, is_constraint, node, not_valid_then_validate, validate_lock,
+    add_column_without, alter_cmd, node, not_valid_then_validate, validate_lock,
 };
 use super::{describe_lock, Finding, Rule, RuleContext, Severity};
 use crate::analyze::Effect;
@@ -130,13 +130,12 @@ fn column_fix(ctx: &RuleContext<'_>, i: usize, e: &Effect) -> Option<(String, Op
     let Some(NodeEnum::ColumnDef(cd)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) else {
         return None;
     };
-    let mut plain = (**cd).clone();
-    plain
-        .constraints
-        .retain(|c| !is_constraint(c, ConstrType::ConstrForeign));
-    let mut add = cmd.clone();
-    add.def = Some(Box::new(node(NodeEnum::ColumnDef(Box::new(plain)))));
-    let mut sql = vec![deparse_alter(stmt, add)?];
+    let mut sql = vec![add_column_without(
+        stmt,
+        cmd,
+        cd,
+        ConstrType::ConstrForeign,
+    )?];
     let mut generated = None;
     for c in &cd.constraints {
         let Some(NodeEnum::Constraint(con)) = c.node.as_ref() else {

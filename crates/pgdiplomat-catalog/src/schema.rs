@@ -51,6 +51,16 @@ pub fn load_schema(client: &mut Client, state: &mut SchemaState) -> Result<(), P
     }
     for row in client.query(
         &format!(
+            "SELECT n.nspname, c.relname, pg_get_partkeydef(c.oid)
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind = 'p' AND {USER}"
+        ),
+        &[],
+    )? {
+        state.learn_partition_key(&rel(row.get(0), row.get(1)), row.get(2));
+    }
+    for row in client.query(
+        &format!(
             "SELECT pn.nspname, p.relname, n.nspname, c.relname, c.relispartition,
                     coalesce(pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', false)
                FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace

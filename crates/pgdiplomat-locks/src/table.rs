@@ -742,10 +742,10 @@ pub static LOCK_TABLE: &[LockFact] = &[
         "ALTER TABLE parted ATTACH PARTITION parted_2 FOR VALUES FROM (100) TO (200)")
         .scans().also_scans(&[DefaultPartition, SubPartitions])
         .note("Scans the partition to check the bound unless a valid CHECK constraint implies it; a default partition is scanned too."),
-    fact(F::AttachPartitionUnchecked, "ALTER TABLE ... ATTACH PARTITION (no rows to check: a foreign table, or a DEFAULT partition of a table with no other partitions)",
+    fact(F::AttachPartitionUnchecked, "ALTER TABLE ... ATTACH PARTITION (no rows to check: a foreign table, a DEFAULT partition of a table with no other partitions, or a partition whose valid CHECK constraints imply the bound beside no DEFAULT partition)",
         &[(PartitionParent, ShareUpdateExclusive), (Partition, AccessExclusive), (SubPartitions, AccessExclusive), (ReferencedTable, ShareRowExclusive)],
         "ALTER TABLE t_lp ATTACH PARTITION t_lp_d DEFAULT")
-        .note("PostgreSQL checks no rows: a foreign table's are remote, and a DEFAULT partition with no other partitions beside it may hold any row."),
+        .note("PostgreSQL checks no rows: a foreign table's are remote, a DEFAULT partition with no other partitions beside it may hold any row, and a partition whose valid CHECK constraints (and NOT NULL key) already imply the bound needs no proof (the model proves single-column LIST and RANGE bounds from equalities, IN lists, comparisons and BETWEEN)."),
     fact(F::AlterForeignTableRows, "ALTER FOREIGN TABLE ... SET NOT NULL / ADD CHECK / ALTER TYPE / ADD COLUMN ... DEFAULT (the rows are remote)",
         &[(Table, AccessExclusive), (Descendants, AccessExclusive)],
         "ALTER FOREIGN TABLE t_ft ALTER COLUMN id TYPE bigint")

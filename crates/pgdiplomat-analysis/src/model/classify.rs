@@ -1568,9 +1568,19 @@ fn classify_alter_cmd(
             let is_default = pc.bound.as_ref().is_some_and(|b| b.is_default);
             // No row to check: a foreign table's are remote; a DEFAULT partition with no
             // other partition beside it may hold any row.
+            // Nor when the partition's valid CHECK constraints imply the bound and no DEFAULT
+            // partition has to be scanned for rows that now belong to the new one.
+            let no_default = schema
+                .table(rel)
+                .is_some_and(|t| t.kind_known && t.default_partition.is_none());
             let unchecked = partition
                 .as_ref()
                 .is_some_and(|p| schema.is_foreign_table(p))
+                || (no_default
+                    && partition
+                        .as_ref()
+                        .zip(pc.bound.as_ref())
+                        .is_some_and(|(p, b)| schema.attach_bound_implied(rel, p, b)))
                 || (is_default
                     && schema.table(rel).is_some_and(|t| {
                         t.kind_known

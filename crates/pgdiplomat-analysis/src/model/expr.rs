@@ -124,7 +124,7 @@ pub fn not_null_check_column(expr: &protobuf::Node) -> Option<String> {
 }
 
 /// The column a plain column reference names (its last field).
-fn column_name(expr: &protobuf::Node) -> Option<String> {
+pub(crate) fn column_name(expr: &protobuf::Node) -> Option<String> {
     match expr.node.as_ref()? {
         NodeEnum::ColumnRef(cr) => cr
             .fields

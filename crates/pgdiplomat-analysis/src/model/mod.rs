@@ -7,6 +7,7 @@ pub mod classify;
 pub mod coverage;
 pub mod depend;
 pub mod expr;
+pub mod implication;
 pub mod names;
 pub mod reloptions;
 pub mod schema;

@@ -8,6 +8,7 @@ use pg_query::protobuf::{self, AlterTableType, ConstrType, ObjectType};
 use pg_query::NodeEnum;
 
 use super::expr::{column_refs, not_null_check_columns};
+use super::implication::{bound_implied, PartitionKey};
 use super::names::{index_column_names, make_object_name, name_addition, string_list, RelName};
 use super::types::ColumnType;
 
@@ -112,6 +113,8 @@ pub struct TableState {
     pub children: Vec<RelName>,
     /// The DEFAULT partition of a partitioned table.
     pub default_partition: Option<RelName>,
+    /// The partition key of a partitioned table, when it is one plain column.
+    pub partition_key: Option<PartitionKey>,
     /// A foreign table: its rows are remote, nothing local is scanned or rewritten.
     pub foreign: bool,
     /// The database says the table has no row (its heap has no page).
@@ -144,6 +147,8 @@ pub struct ConstraintState {
     pub validated: bool,
     /// For `CHECK (col IS NOT NULL)`: the column it proves NOT NULL.
     pub proves_not_null: Vec<String>,
+    /// A CHECK constraint's expression (what an ATTACH PARTITION bound may be proven by).
+    pub check: Option<protobuf::Node>,
     pub referenced: Option<RelName>,
     /// For a foreign key: the referenced columns (empty when it names none: the primary key).
     pub referenced_columns: Vec<String>,
@@ -528,27 +533,28 @@ impl SchemaState {
         referenced_columns: Vec<String>,
         columns: Vec<String>,
     ) {
-        let proves_not_null = if kind == ConstraintKind::Check {
+        let check = if kind == ConstraintKind::Check {
             let sql = format!("ALTER TABLE x ADD CONSTRAINT c {definition}");
-            crate::parse::parse_sql(&sql)
-                .ok()
-                .and_then(|p| {
-                    let node = p.statements.into_iter().next()?.node?;
-                    let NodeEnum::AlterTableStmt(a) = node else {
-                        return None;
-                    };
-                    let NodeEnum::AlterTableCmd(cmd) = a.cmds.first()?.node.as_ref()? else {
-                        return None;
-                    };
-                    let NodeEnum::Constraint(con) = cmd.def.as_ref()?.node.as_ref()? else {
-                        return None;
-                    };
-                    con.raw_expr.as_ref().map(|e| not_null_check_columns(e))
-                })
-                .unwrap_or_default()
+            crate::parse::parse_sql(&sql).ok().and_then(|p| {
+                let node = p.statements.into_iter().next()?.node?;
+                let NodeEnum::AlterTableStmt(a) = node else {
+                    return None;
+                };
+                let NodeEnum::AlterTableCmd(cmd) = a.cmds.first()?.node.as_ref()? else {
+                    return None;
+                };
+                let NodeEnum::Constraint(con) = cmd.def.as_ref()?.node.as_ref()? else {
+                    return None;
+                };
+                con.raw_expr.as_deref().cloned()
+            })
         } else {
-            Vec::new()
+            None
         };
+        let proves_not_null = check
+            .as_ref()
+            .map(not_null_check_columns)
+            .unwrap_or_default();
         let t = self.tables.entry(table.key()).or_default();
         let old = t.constraints.insert(
             name.to_string(),
@@ -556,6 +562,7 @@ impl SchemaState {
                 kind,
                 validated,
                 proves_not_null,
+                check,
                 referenced,
                 referenced_columns,
                 columns,
@@ -594,6 +601,57 @@ impl SchemaState {
         let t = self.table_mut(table);
         t.partitioned = partitioned;
         t.kind_known = true;
+    }
+
+    /// Ends a deploy: every relation the run has created so far now exists in the database
+    /// with rows and traffic (the next migration file runs against it in production), while
+    /// what the run knows of it (columns, types, constraints, indexes, partitions) stays.
+    /// Relations created after this are new again. `lint DIR` calls it between files.
+    pub fn settle_created(&mut self) {
+        for t in self.tables.values_mut() {
+            if t.created_in_run {
+                t.created_in_run = false;
+                t.known_empty = false;
+            }
+        }
+        for i in self.indexes.values_mut() {
+            i.created_in_run = false;
+        }
+        self.other_created.clear();
+    }
+
+    /// Records a partitioned table's key as `pg_get_partkeydef` prints it (`LIST (id)`).
+    pub fn learn_partition_key(&mut self, table: &RelName, definition: &str) {
+        self.table_mut(table).partition_key = PartitionKey::from_definition(definition);
+    }
+
+    /// Whether attaching `partition` to `parent` with `bound` checks no row because the
+    /// partition's valid CHECK constraints and NOT NULL columns already imply the bound
+    /// (see [`implication`](super::implication)). False whenever the run does not know the
+    /// key, the partition's constraints, or whether the partition is itself partitioned.
+    pub fn attach_bound_implied(
+        &self,
+        parent: &RelName,
+        partition: &RelName,
+        bound: &protobuf::PartitionBoundSpec,
+    ) -> bool {
+        let (Some(p), Some(c)) = (self.table(parent), self.table(partition)) else {
+            return false;
+        };
+        let Some(key) = &p.partition_key else {
+            return false;
+        };
+        if !c.kind_known || c.partitioned || c.foreign {
+            return false;
+        }
+        let not_null = c.columns.get(&key.column).is_some_and(|col| col.not_null);
+        let checks: Vec<&protobuf::Node> = c
+            .constraints
+            .values()
+            .filter(|k| k.kind == ConstraintKind::Check && k.validated)
+            .filter_map(|k| k.check.as_ref())
+            .collect();
+        bound_implied(key, bound, not_null, &checks)
     }
 
     /// Records that the database's `table` has no row (its heap has no page).
@@ -934,6 +992,7 @@ impl SchemaState {
                 let mut table = TableState {
                     created_in_run: true,
                     partitioned: c.partspec.is_some(),
+                    partition_key: c.partspec.as_ref().and_then(PartitionKey::from_spec),
                     kind_known: true,
                     ..Default::default()
                 };
@@ -1479,20 +1538,22 @@ fn record_constraint(
         }
     }
     let validated = new_table || !con.skip_validation;
-    let proves_not_null = if kind == ConstraintKind::Check {
-        con.raw_expr
-            .as_ref()
-            .map(|e| not_null_check_columns(e))
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
+    let check = con
+        .raw_expr
+        .as_deref()
+        .filter(|_| kind == ConstraintKind::Check)
+        .cloned();
+    let proves_not_null = check
+        .as_ref()
+        .map(not_null_check_columns)
+        .unwrap_or_default();
     t.constraints.insert(
         name,
         ConstraintState {
             kind,
             validated,
             proves_not_null,
+            check,
             referenced: con.pktable.as_ref().map(RelName::from_range_var),
             referenced_columns: string_list(&con.pk_attrs),
             columns: constraint_columns(con, column),

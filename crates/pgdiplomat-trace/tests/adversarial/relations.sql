@@ -95,9 +95,49 @@ ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM ('2027-01-01') T
 -- form: attach-partition-no-default
 ALTER TABLE metrics ATTACH PARTITION metrics_3 FOR VALUES IN (7, 8);
 -- form: attach-partition-no-default-with-check
--- known-disagreement: a valid CHECK that implies the partition bound skips the scan; the model does not prove implication
 -- setup: ALTER TABLE metrics_3 ADD CONSTRAINT in_list CHECK (id IS NOT NULL AND id = ANY (ARRAY[7, 8]));
 ALTER TABLE metrics ATTACH PARTITION metrics_3 FOR VALUES IN (7, 8);
+-- form: attach-partition-in-list-check-on-not-null-key
+-- setup: ALTER TABLE metrics_3 ADD CONSTRAINT in78 CHECK (id IN (7, 8));
+ALTER TABLE metrics ATTACH PARTITION metrics_3 FOR VALUES IN (7, 8, 9);
+-- form: attach-partition-check-wider-than-list
+-- setup: ALTER TABLE metrics_3 ADD CONSTRAINT in79 CHECK (id IN (7, 9));
+ALTER TABLE metrics ATTACH PARTITION metrics_3 FOR VALUES IN (7, 8);
+-- form: attach-partition-check-not-valid
+-- setup: ALTER TABLE metrics_3 ADD CONSTRAINT in78nv CHECK (id IN (7, 8)) NOT VALID;
+ALTER TABLE metrics ATTACH PARTITION metrics_3 FOR VALUES IN (7, 8);
+-- form: attach-partition-or-equalities-check
+-- setup: ALTER TABLE metrics_3 ADD CONSTRAINT eq78 CHECK (id = 7 OR id = 8);
+ALTER TABLE metrics ATTACH PARTITION metrics_3 FOR VALUES IN (7, 8);
+-- form: attach-range-partition-with-check-no-default
+-- setup: CREATE TABLE ranged (n int NOT NULL, v int) PARTITION BY RANGE (n);
+-- setup: CREATE TABLE ranged_1 (n int NOT NULL, v int);
+-- setup: INSERT INTO ranged_1 SELECT g, g FROM generate_series(100, 199) g;
+-- setup: ALTER TABLE ranged_1 ADD CONSTRAINT r1 CHECK (n >= 100 AND n < 200);
+ALTER TABLE ranged ATTACH PARTITION ranged_1 FOR VALUES FROM (100) TO (200);
+-- form: attach-range-partition-between-check
+-- setup: CREATE TABLE ranged (n int NOT NULL, v int) PARTITION BY RANGE (n);
+-- setup: CREATE TABLE ranged_1 (n int NOT NULL, v int);
+-- setup: INSERT INTO ranged_1 SELECT g, g FROM generate_series(100, 199) g;
+-- setup: ALTER TABLE ranged_1 ADD CONSTRAINT r1 CHECK (n BETWEEN 100 AND 199);
+ALTER TABLE ranged ATTACH PARTITION ranged_1 FOR VALUES FROM (100) TO (200);
+-- form: attach-range-partition-strict-lower-check
+-- setup: CREATE TABLE ranged (n int NOT NULL, v int) PARTITION BY RANGE (n);
+-- setup: CREATE TABLE ranged_1 (n int NOT NULL, v int);
+-- setup: INSERT INTO ranged_1 SELECT g, g FROM generate_series(100, 199) g;
+-- setup: ALTER TABLE ranged_1 ADD CONSTRAINT r1 CHECK (n > 99 AND n < 200);
+ALTER TABLE ranged ATTACH PARTITION ranged_1 FOR VALUES FROM (100) TO (200);
+-- form: attach-range-partition-nullable-key-check
+-- setup: CREATE TABLE ranged (n int, v int) PARTITION BY RANGE (n);
+-- setup: CREATE TABLE ranged_1 (n int, v int);
+-- setup: INSERT INTO ranged_1 SELECT g, g FROM generate_series(100, 199) g;
+-- setup: ALTER TABLE ranged_1 ADD CONSTRAINT r1 CHECK (n >= 100 AND n < 200);
+ALTER TABLE ranged ATTACH PARTITION ranged_1 FOR VALUES FROM (100) TO (200);
+-- form: attach-date-range-partition-with-check-no-default
+-- setup: CREATE TABLE daily (at date NOT NULL, v int) PARTITION BY RANGE (at);
+-- setup: CREATE TABLE daily_2027 (at date NOT NULL, v int);
+-- setup: ALTER TABLE daily_2027 ADD CONSTRAINT y2027 CHECK (at >= '2027-01-01' AND at < '2028-01-01');
+ALTER TABLE daily ATTACH PARTITION daily_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
 -- form: create-partition-of-with-default
 CREATE TABLE events_2028 PARTITION OF events FOR VALUES FROM ('2028-01-01') TO ('2029-01-01');
 -- form: create-partition-of-no-default

@@ -883,8 +883,11 @@ impl<'a> Lexer<'a> {
                 let end = self.b.len();
                 let after = span.end;
                 self.blank(after..end);
-                if after < end && self.src[after..].trim() != "" {
+                if after < end {
+                    // Blanked (a `\r` after it becomes a space too): a reported range.
                     self.meta.push(after..end);
+                }
+                if after < end && self.src[after..].trim() != "" {
                     self.note(
                         Severity::Info,
                         PSQL_META_COMMAND,

@@ -34,7 +34,6 @@ CREATE MATERIALIZED VIEW parent_mv AS SELECT id FROM parent WITH NO DATA;
 -- form: refresh-materialized-view
 REFRESH MATERIALIZED VIEW source_mv;
 -- form: refresh-materialized-view-concurrently
--- autocommit
 REFRESH MATERIALIZED VIEW CONCURRENTLY source_mv;
 -- form: alter-materialized-view-rename
 ALTER MATERIALIZED VIEW source_mv RENAME TO source_mv2;

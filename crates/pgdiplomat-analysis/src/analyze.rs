@@ -10,6 +10,7 @@ use pgdiplomat_locks::{lookup, LockFact, LockMode, RelationRole, StatementForm};
 
 use crate::model::{classify, relation_for_role, Operation, SchemaState, StatementKind, Timeout};
 use crate::parse::{ParsedFile, Statement};
+use crate::plpgsql::BlockPart;
 
 /// Settings that change what the analysis concludes.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +37,9 @@ pub struct ResolvedLock {
     /// The relation, or a description when its name is not in the statement.
     pub relation: String,
     pub mode: LockMode,
+    /// The relation was created earlier in this deploy: empty and unused, its lock harms
+    /// nobody.
+    pub new_relation: bool,
 }
 
 /// One operation with its facts from the lock table.
@@ -46,6 +50,9 @@ pub struct Effect {
     /// The main table was created earlier in this run: it is empty and unused, so its locks
     /// harm nobody.
     pub new_table: bool,
+    /// The new main table was created with rows (CREATE TABLE AS, SELECT INTO): its locks harm
+    /// nobody, but scanning or rewriting it takes time.
+    pub new_populated: bool,
     pub locks: Vec<ResolvedLock>,
 }
 
@@ -91,6 +98,7 @@ impl Effect {
     pub fn locks_on_existing(&self) -> impl Iterator<Item = &ResolvedLock> {
         self.locks.iter().filter(move |l| {
             l.role != RelationRole::NewIndex
+                && !l.new_relation
                 && !(self.new_table
                     && matches!(
                         l.role,
@@ -177,6 +185,8 @@ struct Session {
     held: Vec<HeldLock>,
     held_keys: HashSet<(String, LockMode)>,
     not_valid: HashSet<(String, String)>,
+    /// A `DO` block started a transaction (none was open): it ends with the block.
+    do_transaction: bool,
 }
 
 impl Session {
@@ -197,6 +207,12 @@ impl Analyzer {
             options,
             schema: SchemaState::default(),
         }
+    }
+
+    /// Ends a deploy (see [`SchemaState::settle_created`]): tables created by the files
+    /// analysed so far are existing tables with data for the files that follow.
+    pub fn end_deploy(&mut self) {
+        self.schema.settle_created();
     }
 
     /// Analyses one file. Each file starts a new session (its own transactions and
@@ -273,11 +289,33 @@ impl Analyzer {
                 session.search_path = search_path_of(v);
             }
         }
-        let kind = match node {
-            Some(node) => classify(node, &self.schema),
-            None => StatementKind::Other,
+        let kind = match (&stmt.block, node) {
+            (
+                Some(BlockPart::Inner {
+                    not_analysed: Some(why),
+                }),
+                _,
+            ) => StatementKind::Operations(vec![Operation::not_modelled(
+                format!("a statement of a DO block: {why}"),
+                None,
+            )]),
+            (_, Some(node)) => classify(node, &self.schema),
+            (_, None) => StatementKind::Other,
         };
         let before = session.state.clone();
+        // A DO block is one statement: its body's statements share a transaction (the one
+        // open, or one of its own that ends with the block).
+        match stmt.block {
+            Some(BlockPart::Open) if !session.state.in_transaction => {
+                session.state.in_transaction = true;
+                session.do_transaction = true;
+            }
+            Some(BlockPart::Close) if session.do_transaction => {
+                session.do_transaction = false;
+                session.end_transaction(false);
+            }
+            _ => {}
+        }
         let held_before = session.held.clone();
         let not_valid_before = session.not_valid.clone();
         let mut effects = Vec::new();
@@ -385,7 +423,7 @@ impl Analyzer {
                 };
                 let relation = relation_for_role(op, role).unwrap_or_else(|| match role {
                     RelationRole::Table if op.index.is_some() => format!(
-                        "table of index {}",
+                        "the table of index {}",
                         op.index.as_ref().map(|i| i.to_string()).unwrap_or_default()
                     ),
                     _ => format!("the {}", role.label()),
@@ -400,6 +438,7 @@ impl Analyzer {
                             role,
                             relation: r.to_string(),
                             mode,
+                            new_relation: false,
                         });
                     }
                 }
@@ -415,6 +454,7 @@ impl Analyzer {
                                 role,
                                 relation: r.to_string(),
                                 mode,
+                                new_relation: false,
                             });
                         }
                     }
@@ -428,6 +468,7 @@ impl Analyzer {
                             role,
                             relation: r.to_string(),
                             mode,
+                            new_relation: false,
                         });
                     }
                     continue;
@@ -438,6 +479,7 @@ impl Analyzer {
                             role,
                             relation: r.to_string(),
                             mode,
+                            new_relation: false,
                         });
                     }
                     continue;
@@ -446,13 +488,41 @@ impl Analyzer {
                     role,
                     relation,
                     mode,
+                    new_relation: false,
                 });
             }
         }
+        // Which named relations were created in this deploy (a referenced table, a partition
+        // or parent created earlier in the file is as harmless to lock as the table itself).
+        let named = op
+            .table
+            .iter()
+            .chain(&op.index)
+            .chain(&op.referenced)
+            .chain(&op.also_referenced)
+            .chain(&op.referencing)
+            .chain(&op.partition)
+            .chain(op.descendants.iter().flatten().map(|(r, _)| r))
+            .chain(op.related.iter().flat_map(|(_, rs)| rs));
+        let new_names: HashSet<String> = named
+            .filter(|r| {
+                self.schema.is_new_table(r)
+                    || self.schema.index(r).is_some_and(|i| i.created_in_run)
+            })
+            .map(|r| r.to_string())
+            .collect();
+        for l in &mut locks {
+            l.new_relation = new_names.contains(&l.relation);
+        }
+        let new_populated = op
+            .table
+            .as_ref()
+            .is_some_and(|t| self.schema.is_new_populated_table(t));
         Effect {
             op: op.clone(),
             fact,
             new_table,
+            new_populated,
             locks,
         }
     }

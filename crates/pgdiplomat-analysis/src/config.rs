@@ -6,6 +6,8 @@
 //! exclude = ["prefer-bigint-over-int"]
 //! assume-in-transaction = true
 //! paths = ["db/migrations"]
+//! start-after = "20240101000000"   # baseline: earlier files give schema knowledge, not findings
+//! assume-fresh-database = false    # true: every table created in the directory is new and empty
 //!
 //! [placeholders]           # values of Flyway `${name}` placeholders and psql `:name` variables
 //! schema = "app"
@@ -43,6 +45,13 @@ pub struct Config {
     /// Values of placeholders (`${name}`) and psql variables (`:name`), for linting; `--define`
     /// wins over them, and they win over Flyway's configuration.
     pub placeholders: std::collections::BTreeMap<String, String>,
+    /// Baseline (like strong_migrations' `start_after`): the migration whose version or file
+    /// name this is, and every file before it, are read for schema knowledge but not reported.
+    pub start_after: Option<String>,
+    /// Lint a directory as one deploy onto an empty database: tables created by earlier files
+    /// stay new and empty (tools that build a database from scratch). Default: each file is a
+    /// deploy onto a database where earlier files' tables exist with data.
+    pub assume_fresh_database: Option<bool>,
 }
 
 /// A configuration together with the file it came from (`None` when no

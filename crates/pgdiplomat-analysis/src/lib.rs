@@ -8,6 +8,7 @@
 
 pub mod analyze;
 pub mod config;
+pub mod deploy;
 pub mod directives;
 pub mod discover;
 pub mod explain;
@@ -17,6 +18,7 @@ pub mod layout;
 pub mod lint;
 pub mod model;
 pub mod parse;
+pub mod plpgsql;
 pub mod preprocess;
 pub mod report;
 pub mod rules;

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use crate::analyze::{AnalysisOptions, AnalyzedStatement, Analyzer, FileAnalysis};
 use crate::directives::{is_backfill_attempt, parse_directive, Directive};
 use crate::parse::{parse_sql, parse_sql_chunked, Comment, ParsedFile, Statement};
+use crate::plpgsql::{expand_do_blocks, BlockPart};
 use crate::preprocess::Preprocessed;
 use crate::rules::{
     all_rules, rule_by_id, Finding, Rule, RuleContext, Severity, INVALID_DIRECTIVE,
@@ -135,7 +136,9 @@ fn lint_text(
     let mut session = analyzer.start_file();
     let mut checker = Checker::new(source, shown, opts);
     checker.findings.extend_from_slice(notes);
-    let parsed = parse_pipelined(&source.text, CHUNK_STATEMENTS, |chunk: ParsedFile| {
+    let parsed = parse_pipelined(&source.text, CHUNK_STATEMENTS, |mut chunk: ParsedFile| {
+        // The statements of DO blocks are linted where they stand in the block.
+        expand_do_blocks(&mut chunk, &source.text);
         let analyzed = analyzer.analyze_chunk(&chunk, &mut session);
         checker.check_chunk(&chunk, &analyzed);
     });
@@ -241,6 +244,9 @@ struct Checker<'a> {
     file_ignores: HashSet<String>,
     suppressed: usize,
     statements: usize,
+    /// The `pgdiplomat:ignore` rules before the DO block being checked: they cover every
+    /// statement of its body.
+    block_ignores: HashSet<String>,
 }
 
 impl<'a> Checker<'a> {
@@ -256,6 +262,7 @@ impl<'a> Checker<'a> {
             opts,
             findings: Vec::new(),
             file_ignores: HashSet::new(),
+            block_ignores: HashSet::new(),
             suppressed: 0,
             statements: 0,
         }
@@ -276,7 +283,12 @@ impl<'a> Checker<'a> {
                 &mut self.findings,
             );
         }
-        self.statements += parsed.statements.len();
+        // A DO block counts as the one statement it is.
+        self.statements += parsed
+            .statements
+            .iter()
+            .filter(|s| matches!(s.block, None | Some(BlockPart::Open)))
+            .count();
     }
 
     /// The findings of one statement that its `pgdiplomat:ignore` comments leave; findings
@@ -292,6 +304,12 @@ impl<'a> Checker<'a> {
                 &mut self.file_ignores,
                 &mut self.findings,
             );
+        }
+        match &stmt.block {
+            Some(BlockPart::Open) => self.block_ignores = ignores.clone(),
+            Some(BlockPart::Inner { .. }) => ignores.extend(self.block_ignores.iter().cloned()),
+            Some(BlockPart::Close) => self.block_ignores.clear(),
+            None => {}
         }
         let ctx = RuleContext {
             options: &self.opts.analysis,
@@ -309,6 +327,20 @@ impl<'a> Checker<'a> {
             self.suppressed += usize::from(ignored);
             !ignored
         });
+        if matches!(stmt.block, Some(BlockPart::Inner { .. })) {
+            // A safe alternative rewritten in place would still run inside the block (where
+            // CONCURRENTLY cannot run, and every lock lasts to its end).
+            for f in &mut out {
+                if f.fix_sql.take().is_some() {
+                    let help = f.help.take().unwrap_or_default();
+                    f.help = Some(format!(
+                        "{help}{}this statement runs inside a DO block: move it out of the block to \
+                         apply the safe alternative",
+                        if help.is_empty() { "" } else { "; " }
+                    ));
+                }
+            }
+        }
         out
     }
 

@@ -20,6 +20,8 @@ pub struct Statement {
     pub node: Option<NodeEnum>,
     /// Comments between the previous statement and this one.
     pub leading_comments: Vec<Comment>,
+    /// Set on the statements a `DO` block was expanded into (`plpgsql::expand_do_blocks`).
+    pub block: Option<crate::plpgsql::BlockPart>,
 }
 
 /// A SQL comment outside statements.
@@ -224,6 +226,7 @@ fn assemble_range(
             span: start..stop,
             node: stmt.stmt.and_then(|n| n.node),
             leading_comments: comments,
+            block: None,
         });
         prev_end = end;
     }

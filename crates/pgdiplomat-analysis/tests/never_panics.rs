@@ -961,7 +961,9 @@ fn reference_findings(
     use pgdiplomat_analysis::analyze::Analyzer;
     use pgdiplomat_analysis::rules::RuleContext;
     let source = SourceFile::new("p.sql", text);
-    let parsed = parse_sql(text).expect("parses");
+    let mut parsed = parse_sql(text).expect("parses");
+    // As lint does: DO blocks are linted statement by statement.
+    pgdiplomat_analysis::plpgsql::expand_do_blocks(&mut parsed, text);
     let analysis = Analyzer::new(opts.analysis).analyze_file(&parsed);
     let mut out = Vec::new();
     for (stmt, analyzed) in parsed.statements.iter().zip(&analysis.statements) {

@@ -52,6 +52,15 @@ impl LockMode {
         CONFLICTS[self as usize][held as usize]
     }
 
+    /// Whether a transaction that already holds `held` on a relation can take `self` on it
+    /// without waiting: every mode another transaction could hold that conflicts with `self`
+    /// already conflicts with `held` (so no other transaction holds it).
+    pub fn covered_by(self, held: LockMode) -> bool {
+        LockMode::ALL
+            .iter()
+            .all(|&other| !self.conflicts_with(other) || held.conflicts_with(other))
+    }
+
     /// The SQL spelling, e.g. `ACCESS EXCLUSIVE`.
     pub fn sql_name(self) -> &'static str {
         match self {
@@ -186,6 +195,21 @@ impl fmt::Display for AppOperation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_lock_covers_a_request_only_when_it_excludes_every_conflicting_holder() {
+        use LockMode::*;
+        assert!(RowExclusive.covered_by(AccessExclusive));
+        assert!(Share.covered_by(Share));
+        assert!(ShareUpdateExclusive.covered_by(ShareRowExclusive));
+        // Another transaction may hold SHARE beside our SHARE, and SHARE blocks ROW EXCLUSIVE.
+        assert!(!RowExclusive.covered_by(Share));
+        assert!(!AccessExclusive.covered_by(Exclusive));
+        for m in LockMode::ALL {
+            assert!(m.covered_by(m), "{m:?}");
+            assert!(m.covered_by(AccessExclusive), "{m:?}");
+        }
+    }
 
     #[test]
     fn conflict_matrix_is_symmetric() {

@@ -201,10 +201,23 @@ pub struct LintArgs {
         value_parser = layout_parser()
     )]
     pub layout: Option<pgdiplomat_analysis::layout::Layout>,
-    /// Lint only the migration files added or changed since this git ref: committed since the
-    /// branch forked from it, staged, unstaged or untracked.
+    /// Report only the migration files added or changed since this git ref (committed since
+    /// the branch forked from it, staged, unstaged or untracked). The other files are still
+    /// read, for what they tell about the schema; the changed files are one deploy (a table
+    /// created by one of them is new for the others).
     #[arg(long, value_name = "GIT_REF")]
     pub changed_since: Option<String>,
+    /// Baseline: the migration with this version or file name (e.g. `20240101120000` or
+    /// `0042_add_users.sql`) and every file before it are read for schema knowledge but not
+    /// reported, like strong_migrations' `start_after`. Also `start-after` in pgdiplomat.toml.
+    /// An error when no file of a directory argument matches.
+    #[arg(long, value_name = "VERSION")]
+    pub start_after: Option<String>,
+    /// Lint as one deploy onto an empty database: tables created by earlier files stay new
+    /// and empty (tools that build a database from scratch, test fixtures). By default each
+    /// file is a deploy onto a database where the tables of earlier files exist with data.
+    #[arg(long)]
+    pub assume_fresh_database: bool,
     /// Read the existing schema from this database first (libpq URL or key=value; PG*
     /// variables fill in the rest): column types, validated constraints, foreign keys and
     /// indexes make the findings exact (e.g. `varchar(50)` → `text` is then known not to

@@ -92,7 +92,7 @@ pub fn run(args: FixArgs) -> u8 {
         }
         let settings = preprocess_settings(Layout::Plain, Path::new("."), &defines);
         let pre = preprocess(&sources[0].text, &settings);
-        return match fix_one(&sources[0], &pre, options) {
+        return match fix_one(&sources[0], &pre, &mut Analyzer::new(options)) {
             Some((fixed, _)) => print(&args, &[(sources[0].name.clone(), fixed)]),
             None => EXIT_FINDINGS,
         };
@@ -147,7 +147,13 @@ pub fn run(args: FixArgs) -> u8 {
     let settings = preprocess_settings(layout, &dir_of(path), &defines);
     let mut fixed_files = Vec::new();
     let mut failed = false;
-    for file in targets {
+    // One analyzer for the directory, as `lint` does: each file is a deploy onto the tables
+    // earlier files created (existing, with data, their columns known).
+    let mut analyzer = Analyzer::new(options);
+    for (i, file) in targets.into_iter().enumerate() {
+        if i > 0 {
+            analyzer.end_deploy();
+        }
         let text = match fs::read(&file.path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(t) => t,
@@ -166,7 +172,7 @@ pub fn run(args: FixArgs) -> u8 {
         // those of the file.
         let original = SourceFile::new(file.display.clone(), text.as_str());
         let (unit, source, pre) = prepare_unit(layout, &file, &original, &settings);
-        match fix_one(&source, &pre, options) {
+        match fix_one(&source, &pre, &mut analyzer) {
             Some((fixed, lost)) => fixed_files.push(FixedFile {
                 file,
                 text,
@@ -200,13 +206,12 @@ pub fn run(args: FixArgs) -> u8 {
 fn fix_one(
     source: &SourceFile,
     pre: &Preprocessed,
-    options: AnalysisOptions,
+    analyzer: &mut Analyzer,
 ) -> Option<(Fixed, Vec<String>)> {
     for note in &pre.notes {
         eprintln!("{}", compact::line(source, note));
     }
-    let mut analyzer = Analyzer::new(options);
-    match fix_preprocessed(&mut analyzer, source, pre) {
+    match fix_preprocessed(analyzer, source, pre) {
         Ok((mut fixed, rewritten)) => {
             let mut lost = Vec::new();
             if !fixed.changed() {

@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 
 use pgdiplomat_analysis::analyze::AnalysisOptions;
 use pgdiplomat_analysis::config::{find_and_load_config, load_config, Config};
+use pgdiplomat_analysis::deploy::{plan, DeployOptions};
 use pgdiplomat_analysis::discover::{discover, MigrationFile};
-use pgdiplomat_analysis::layout::{
-    detect, filter_changed, masked_text, select, units, Layout, MigrationUnit,
-};
+use pgdiplomat_analysis::layout::{detect, masked_text, select, units, Layout, MigrationUnit};
 use pgdiplomat_analysis::preprocess::{preprocess, Defines, Preprocessed, Settings};
 use pgdiplomat_analysis::source::SourceFile;
 use pgdiplomat_locks::DEFAULT_VERSION;
@@ -179,18 +178,26 @@ pub struct LintInput {
     /// Whether the tool runs the file in one transaction; `None` when the layout does not say
     /// (plain SQL, standard input): then `--assume-in-transaction` / the config decides.
     pub in_transaction: Option<bool>,
+    /// Its findings are reported (false: an unchanged file or one up to the baseline, read
+    /// for what it tells about the schema).
+    pub report: bool,
+    /// A deploy starts with this file: the tables earlier files created exist with data.
+    pub starts_deploy: bool,
 }
 
 /// Like [`read_sources`], for `lint`: each directory argument gets its layout (`layout`, else
 /// detected), keeps the files its tool runs in the tool's order, and each file becomes the unit
-/// the tool runs. With `changed`, only files in that list are kept (explicit files included).
+/// the tool runs. `deploy` says which files are reported and where deploys start
+/// ([`pgdiplomat_analysis::deploy`]); a `start-after` that names no file is an error
+/// (reported, `failed`, nothing returned).
 pub fn read_migrations(
     paths: &[PathBuf],
     layout: Option<Layout>,
-    changed: Option<&[PathBuf]>,
+    deploy: &DeployOptions,
     defines: &Defines,
 ) -> (Vec<LintInput>, bool) {
     let mut inputs = Vec::new();
+    let mut origins: Vec<Option<MigrationFile>> = Vec::new();
     let mut failed = false;
     let mut stdin_used = false;
     for path in paths {
@@ -206,7 +213,10 @@ pub fn read_migrations(
                         pre: preprocess(&source.text, &settings),
                         source,
                         in_transaction: None,
-                    })
+                        report: true,
+                        starts_deploy: false,
+                    });
+                    origins.push(None);
                 }
                 None => failed = true,
             }
@@ -253,9 +263,6 @@ pub fn read_migrations(
                 continue;
             }
         }
-        if let Some(changed) = changed {
-            files = filter_changed(files, changed);
-        }
         let settings = preprocess_settings(layout, &dir, defines);
         for file in files {
             let Some(source) = texts.remove(&file.path) else {
@@ -266,7 +273,23 @@ pub fn read_migrations(
                 source,
                 pre,
                 in_transaction: (layout != Layout::Plain).then_some(unit.in_transaction),
+                report: true,
+                starts_deploy: false,
             });
+            origins.push(Some(file));
+        }
+    }
+    let refs: Vec<Option<&MigrationFile>> = origins.iter().map(Option::as_ref).collect();
+    match plan(&refs, deploy) {
+        Ok(planned) => {
+            for (input, p) in inputs.iter_mut().zip(planned) {
+                input.report = p.report;
+                input.starts_deploy = p.starts_deploy;
+            }
+        }
+        Err(e) => {
+            error(e);
+            return (Vec::new(), true);
         }
     }
     (inputs, failed)

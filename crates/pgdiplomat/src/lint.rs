@@ -3,6 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use pgdiplomat_analysis::analyze::Analyzer;
+use pgdiplomat_analysis::deploy::DeployOptions;
 use pgdiplomat_analysis::layout::changed_since;
 use pgdiplomat_analysis::lint::{lint_preprocessed, LintOptions};
 use pgdiplomat_analysis::report::{compact, github, human, json, markdown, sarif};
@@ -76,7 +77,12 @@ pub fn run(args: LintArgs) -> u8 {
         None => None,
     };
     let defines = defines(&args.common.define, &config);
-    let (inputs, read_failed) = read_migrations(&paths, args.layout, changed.as_deref(), &defines);
+    let deploy = DeployOptions {
+        changed,
+        start_after: args.start_after.clone().or(config.start_after.clone()),
+        fresh_database: args.assume_fresh_database || config.assume_fresh_database.unwrap_or(false),
+    };
+    let (inputs, read_failed) = read_migrations(&paths, args.layout, &deploy, &defines);
     if inputs.is_empty() && read_failed {
         return EXIT_USAGE;
     }
@@ -85,8 +91,9 @@ pub fn run(args: LintArgs) -> u8 {
         include,
         exclude,
     };
-    // One analyzer for the run (tables created by earlier files are known to later ones); the
-    // transaction the tool wraps each file in is set per file.
+    // One analyzer for the run: what earlier files created is known to later ones, as tables
+    // that exist with data once their deploy is over. The transaction the tool wraps each file
+    // in is set per file.
     let mut analyzer = Analyzer::new(analysis);
     if let Some(url) = &args.database_url {
         if let Err(e) = crate::input::load_database_schema(url, &mut analyzer.schema) {
@@ -94,15 +101,33 @@ pub fn run(args: LintArgs) -> u8 {
             return EXIT_USAGE;
         }
     }
-    let mut reports: Vec<_> = inputs
-        .iter()
-        .map(|input| {
-            analyzer.options.assume_in_transaction = input
-                .in_transaction
-                .unwrap_or(analysis.assume_in_transaction);
-            lint_preprocessed(&mut analyzer, &input.source, &input.pre, &opts)
-        })
-        .collect();
+    let mut reports = Vec::new();
+    let mut read_only = 0usize;
+    for input in &inputs {
+        if input.starts_deploy {
+            analyzer.end_deploy();
+        }
+        analyzer.options.assume_in_transaction = input
+            .in_transaction
+            .unwrap_or(analysis.assume_in_transaction);
+        let report = lint_preprocessed(&mut analyzer, &input.source, &input.pre, &opts);
+        if input.report {
+            reports.push(report);
+        } else {
+            read_only += 1;
+        }
+    }
+    if read_only > 0 && args.format == LintFormat::Human {
+        eprintln!(
+            "pgdiplomat: {read_only} earlier migration file{} read for the schema, not reported ({})",
+            if read_only == 1 { "" } else { "s" },
+            if deploy.changed.is_some() {
+                "unchanged since the --changed-since ref"
+            } else {
+                "up to start-after"
+            }
+        );
+    }
     if opts.exclude.iter().any(|e| e == INVALID_DIRECTIVE) {
         for r in &mut reports {
             r.findings.retain(|f| f.rule != INVALID_DIRECTIVE);

@@ -506,11 +506,11 @@ fn non_utf8_file_exits_2_with_its_position_and_other_files_are_still_linted() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Directories: order and shared schema state
+// Directories: order, and each file a deploy onto the schema earlier files built
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn directory_files_are_linted_in_numeric_order_and_share_created_tables() {
+fn directory_files_are_linted_in_numeric_order_each_a_deploy_onto_earlier_tables() {
     let dir = tree(&[
         ("migrations/1_create.sql", "CREATE TABLE t (id int);\n"),
         ("migrations/2_index.sql", "CREATE INDEX i ON t (id);\n"),
@@ -526,28 +526,36 @@ fn directory_files_are_linted_in_numeric_order_and_share_created_tables() {
         "{r:?}"
     );
     assert!(
-        !r.stdout.contains("2_index.sql"),
-        "t is new, its index is harmless: {r:?}"
+        r.stdout.contains("--> migrations/2_index.sql:1:1"),
+        "t was created by an earlier deploy and has rows now: {r:?}"
     );
     assert!(
-        r.stdout.ends_with("3 files, 3 statements: 2 errors\n"),
+        r.stdout.ends_with("3 files, 3 statements: 4 errors\n"),
         "{r:?}"
     );
 
+    let index_rules = vec![
+        "require-concurrent-index-creation".to_string(),
+        "missing-lock-timeout".to_string(),
+    ];
     let (code, doc) = lint_json_in(dir.path(), &["migrations"]);
     assert_eq!(code, 1);
     assert_eq!(
         rules_by_file(&doc),
         vec![
             ("migrations/1_create.sql".to_string(), vec![]),
+            ("migrations/2_index.sql".to_string(), index_rules.clone()),
+            ("migrations/10_other.sql".to_string(), index_rules.clone()),
+        ]
+    );
+    // Built from scratch in one go, t is new when 2_index.sql runs.
+    let (_, doc) = lint_json_in(dir.path(), &["--assume-fresh-database", "migrations"]);
+    assert_eq!(
+        rules_by_file(&doc),
+        vec![
+            ("migrations/1_create.sql".to_string(), vec![]),
             ("migrations/2_index.sql".to_string(), vec![]),
-            (
-                "migrations/10_other.sql".to_string(),
-                vec![
-                    "require-concurrent-index-creation".to_string(),
-                    "missing-lock-timeout".to_string()
-                ]
-            ),
+            ("migrations/10_other.sql".to_string(), index_rules),
         ]
     );
 }
@@ -572,8 +580,12 @@ fn explicit_file_arguments_keep_the_order_given() {
     let (_, doc) = lint_json_in(dir.path(), &["b.sql", "a.sql"]);
     let paths: Vec<_> = rules_by_file(&doc).into_iter().map(|(p, _)| p).collect();
     assert_eq!(paths, ["b.sql", "a.sql"]);
-    // t was created by b.sql, which ran first.
-    assert!(all_finding_rules(&doc).is_empty(), "{doc:#}");
+    // t was created by b.sql, which ran first (an earlier deploy: t has rows now).
+    assert_eq!(
+        rules_by_file(&doc)[1].1,
+        ["require-concurrent-index-creation", "missing-lock-timeout"],
+        "{doc:#}"
+    );
 }
 
 #[test]

@@ -102,6 +102,16 @@ pub const LOCK_TIMEOUT_PREAMBLE: &str = "SET lock_timeout = '2s';";
 /// Rows per batch in generated backfills.
 pub const BACKFILL_BATCH: u32 = 10_000;
 
+/// A SQL string literal.
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Why a fix drops `IF NOT EXISTS` from a concurrent index build.
+const IF_NOT_EXISTS_NOTE: &str =
+    "; IF NOT EXISTS is dropped: after a failed concurrent build it would keep the \
+INVALID index left behind, so any leftover is dropped first and the index is built again";
+
 use crate::parse::deparse_statement as deparse;
 
 fn alter_cmd_node(
@@ -255,10 +265,12 @@ fn fix_effect(
             }
             let mut i = i.clone();
             i.concurrent = true;
+            let if_not_exists = std::mem::take(&mut i.if_not_exists);
             let sql = deparse(NodeEnum::IndexStmt(i))?;
             notes.push(format!(
-                "`{}`: built CONCURRENTLY (SHARE UPDATE EXCLUSIVE instead of SHARE: writes continue){}",
+                "`{}`: built CONCURRENTLY (SHARE UPDATE EXCLUSIVE instead of SHARE: writes continue){}{}",
                 first_line(cx.sql),
+                if if_not_exists { IF_NOT_EXISTS_NOTE } else { "" },
                 if partitioned(cx.schema, &t).is_none() {
                     unknown_partitioning_warning(&t)
                 } else {
@@ -269,7 +281,149 @@ fn fix_effect(
                 "DROP INDEX CONCURRENTLY IF EXISTS {};",
                 name.quoted()
             )];
-            Some(vec![FixedPart::outside(sql, reverse)])
+            let mut parts = Vec::new();
+            if if_not_exists {
+                parts.push(FixedPart::outside(reverse[0].clone(), vec![]));
+            }
+            parts.push(FixedPart::outside(sql, reverse));
+            Some(parts)
+        }
+        (F::CreateIndexConcurrently, NodeEnum::IndexStmt(i)) if i.if_not_exists => {
+            let t = table?;
+            if i.idxname.is_empty() {
+                return None;
+            }
+            let name = RelName::new(t.schema.as_deref(), &i.idxname);
+            let mut i = i.clone();
+            i.if_not_exists = false;
+            let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {};", name.quoted());
+            notes.push(format!(
+                "`{}`: {}",
+                first_line(cx.sql),
+                IF_NOT_EXISTS_NOTE.trim_start_matches("; ")
+            ));
+            Some(vec![
+                FixedPart::outside(drop.clone(), vec![]),
+                FixedPart::outside(deparse(NodeEnum::IndexStmt(i))?, vec![drop]),
+            ])
+        }
+        (
+            F::AddColumnCheck | F::AddColumnReferences | F::AddColumnReferencesWithDefault,
+            NodeEnum::AlterTableStmt(a),
+        ) => {
+            let cmd = cmd?;
+            let Some(NodeEnum::ColumnDef(cd)) = cmd.def.as_ref().and_then(|d| d.node.as_ref())
+            else {
+                return None;
+            };
+            let t = table?;
+            let is_later = |k: &protobuf::Constraint| {
+                k.contype == ConstrType::ConstrCheck as i32
+                    || k.contype == ConstrType::ConstrForeign as i32
+            };
+            let later: Vec<protobuf::Constraint> = cd
+                .constraints
+                .iter()
+                .filter_map(|c| match c.node.as_ref() {
+                    Some(NodeEnum::Constraint(k)) if is_later(k) => Some((**k).clone()),
+                    _ => None,
+                })
+                .collect();
+            // NOT NULL without a DEFAULT fails on rows whatever is done with the constraints.
+            let not_null = cd.is_not_null
+                || cd.constraints.iter().any(|c| matches!(c.node.as_ref(), Some(NodeEnum::Constraint(k)) if k.contype == ConstrType::ConstrNotnull as i32));
+            let has_default = cd.constraints.iter().any(|c| matches!(c.node.as_ref(), Some(NodeEnum::Constraint(k)) if k.contype == ConstrType::ConstrDefault as i32));
+            if later.is_empty() || (not_null && !has_default) {
+                return None;
+            }
+            let mut plain = (**cd).clone();
+            plain.constraints.retain(
+                |c| !matches!(c.node.as_ref(), Some(NodeEnum::Constraint(k)) if is_later(k)),
+            );
+            let mut add_cmd = cmd.clone();
+            add_cmd.def = Some(Box::new(pg_query::protobuf::Node {
+                node: Some(NodeEnum::ColumnDef(Box::new(plain))),
+            }));
+            let add = alter_cmd_node(&t, &add_cmd, a)?;
+            let mut parts = vec![FixedPart::tx(
+                vec![LOCK_TIMEOUT_PREAMBLE.into(), add],
+                vec![format!(
+                    "ALTER TABLE {} DROP COLUMN IF EXISTS {};",
+                    t.quoted(),
+                    quote_ident(&cd.colname)
+                )],
+            )];
+            for k in &later {
+                parts.extend(not_valid_parts(cx, &t, a, k, Some(&cd.colname), taken)?);
+            }
+            notes.push(format!(
+                "`{}`: the column is added without its {} (a catalog change), which {} added NOT VALID and validated \
+in a later transaction under SHARE UPDATE EXCLUSIVE",
+                first_line(cx.sql),
+                if later.len() == 1 { "constraint" } else { "constraints" },
+                if later.len() == 1 { "is then" } else { "are then" },
+            ));
+            Some(parts)
+        }
+        (F::AddColumnSerial, NodeEnum::AlterTableStmt(a)) => {
+            let cmd = cmd?;
+            let Some(NodeEnum::ColumnDef(cd)) = cmd.def.as_ref().and_then(|d| d.node.as_ref())
+            else {
+                return None;
+            };
+            let t = table?;
+            // Only a bare serial column: with other constraints the statement is kept.
+            if !cd.constraints.is_empty() {
+                return None;
+            }
+            let base = match cd
+                .type_name
+                .as_ref()
+                .and_then(crate::model::ColumnType::from_type_name)?
+                .name
+                .as_str()
+            {
+                "smallserial" | "serial2" => "smallint",
+                "serial" | "serial4" => "integer",
+                "bigserial" | "serial8" => "bigint",
+                _ => return None,
+            };
+            let seq_name = taken.take(crate::model::names::make_object_name(
+                &t.name,
+                Some(&cd.colname),
+                "seq",
+            ));
+            let seq = RelName::new(t.schema.as_deref(), &seq_name);
+            let c = quote_ident(&cd.colname);
+            let tq = t.quoted();
+            let next = format!("nextval({})", quote_literal(&seq.quoted()));
+            let mut parts = vec![FixedPart::tx(
+                vec![
+                    format!("CREATE SEQUENCE {} AS {base};", seq.quoted()),
+                    LOCK_TIMEOUT_PREAMBLE.into(),
+                    format!("ALTER TABLE {tq} ADD COLUMN {c} {base};"),
+                    format!("ALTER TABLE {tq} ALTER COLUMN {c} SET DEFAULT {next};"),
+                    format!("ALTER SEQUENCE {} OWNED BY {tq}.{c};", seq.quoted()),
+                ],
+                vec![
+                    format!("ALTER TABLE {tq} DROP COLUMN IF EXISTS {c};"),
+                    format!("DROP SEQUENCE IF EXISTS {};", seq.quoted()),
+                ],
+            )];
+            parts.push(FixedPart::tx(
+                backfill_statements(&t, &cd.colname, &next, BACKFILL_BATCH),
+                vec![],
+            ));
+            parts.extend(not_null_via_check(&t, &cd.colname, cx.pg_version));
+            let _ = a;
+            notes.push(format!(
+                "`{}`: a serial column fills every existing row from its sequence, rewriting the table under ACCESS \
+EXCLUSIVE. Instead the sequence is created, the column added without a default (instant), the default set for new \
+rows, existing rows backfilled in batches of {BACKFILL_BATCH} by primary key, and NOT NULL added through a \
+validated CHECK",
+                first_line(cx.sql)
+            ));
+            Some(parts)
         }
         (F::DropIndex, NodeEnum::DropStmt(d)) => {
             let mut d = d.clone();
@@ -454,6 +608,36 @@ batch by batch, resumably; another runner runs it as one statement){}{}",
                 }
             ));
             Some(parts)
+        }
+        // The old type is unknown and some old type would change only the catalog (a longer
+        // varchar, varchar to text, a wider numeric): say both outcomes, no needless plan.
+        (F::AlterColumnTypeRewrite, _)
+            if e.op.type_change.as_ref().is_some_and(|(old, new)| {
+                old.is_none()
+                    && !new.array
+                    && matches!(
+                        new.name.as_str(),
+                        "varchar" | "text" | "numeric" | "varbit" | "inet" | "citext"
+                    )
+            }) =>
+        {
+            let t = table?;
+            let c = e.op.column.clone()?;
+            let new =
+                e.op.type_change
+                    .as_ref()
+                    .map(|(_, n)| n.to_string())
+                    .unwrap_or_default();
+            notes.push(format!(
+                "`{}` may rewrite {t}: the current type of {c} is not known here. If it is binary coercible to {new} \
+(varchar(n) with n up to the new length, varchar to text, a numeric of the same scale and no smaller precision), \
+PostgreSQL only changes the catalog and the statement below is safe behind its lock_timeout. Otherwise it rewrites \
+the table under ACCESS EXCLUSIVE: add a column of the new type, keep both in sync, backfill in batches, switch \
+readers, then drop the old one (expand/contract). Lint with --database-url to know. The statement is kept \
+unchanged below.",
+                first_line(cx.sql)
+            ));
+            None
         }
         (F::AlterColumnTypeRewrite, _) => {
             let t = table?;

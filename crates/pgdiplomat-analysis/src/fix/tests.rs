@@ -469,3 +469,97 @@ fn a_large_file_is_fixed_in_chunks_with_the_same_result() {
         "the unchanged statements stay together with the lock_timeout"
     );
 }
+
+#[test]
+fn concurrent_index_builds_drop_if_not_exists_so_the_fix_lints_clean() {
+    let f = fix(
+        "CREATE INDEX IF NOT EXISTS users_email_idx ON users_user (email);\n\
+CREATE INDEX CONCURRENTLY IF NOT EXISTS users_name_idx ON users_user (name);",
+    );
+    let all = f.render();
+    let sql: String = f.parts.iter().map(|p| p.sql()).collect();
+    assert!(!sql.contains("IF NOT EXISTS"), "{all}");
+    assert!(
+        all.contains("DROP INDEX CONCURRENTLY IF EXISTS users_email_idx;"),
+        "{all}"
+    );
+    assert!(
+        all.contains("CREATE INDEX CONCURRENTLY users_email_idx ON users_user"),
+        "{all}"
+    );
+    assert!(
+        all.contains("DROP INDEX CONCURRENTLY IF EXISTS users_name_idx;"),
+        "{all}"
+    );
+    assert!(
+        all.contains("CREATE INDEX CONCURRENTLY users_name_idx ON users_user"),
+        "{all}"
+    );
+    assert_lints_clean(&f, &[]);
+}
+
+#[test]
+fn add_column_with_check_or_references_adds_the_constraint_not_valid_then_validates() {
+    let f = fix("ALTER TABLE orders ADD COLUMN qty int CHECK (qty > 0);\n\
+ALTER TABLE orders ADD COLUMN user_id bigint REFERENCES users (id);");
+    let all = f.render();
+    assert!(
+        all.contains("ALTER TABLE orders ADD COLUMN qty int;"),
+        "{all}"
+    );
+    assert!(all.contains("CHECK (qty > 0) NOT VALID"), "{all}");
+    assert!(
+        all.contains("VALIDATE CONSTRAINT orders_qty_check"),
+        "{all}"
+    );
+    assert!(
+        all.contains("ALTER TABLE orders ADD COLUMN user_id bigint;"),
+        "{all}"
+    );
+    assert!(all.contains("REFERENCES users (id) NOT VALID"), "{all}");
+    assert!(
+        all.contains("VALIDATE CONSTRAINT orders_user_id_fkey"),
+        "{all}"
+    );
+    assert_lints_clean(&f, &[]);
+}
+
+#[test]
+fn a_serial_column_is_added_with_its_sequence_and_backfilled_in_batches() {
+    let f = fix("ALTER TABLE events ADD COLUMN seq bigserial;");
+    let all = f.render();
+    assert!(
+        all.contains("CREATE SEQUENCE events_seq_seq AS bigint;"),
+        "{all}"
+    );
+    assert!(
+        all.contains("ALTER TABLE events ADD COLUMN seq bigint;"),
+        "{all}"
+    );
+    assert!(
+        all.contains("ALTER TABLE events ALTER COLUMN seq SET DEFAULT nextval('events_seq_seq');"),
+        "{all}"
+    );
+    assert!(
+        all.contains("ALTER SEQUENCE events_seq_seq OWNED BY events.seq;"),
+        "{all}"
+    );
+    assert!(all.contains("SET NOT NULL"), "{all}");
+    assert_lints_clean(&f, &["whole-table-update"]);
+}
+
+#[test]
+fn a_widening_whose_old_type_is_unknown_says_both_outcomes_instead_of_a_plan() {
+    let f = fix("ALTER TABLE users_user ALTER COLUMN email TYPE varchar(320);");
+    let all = f.render();
+    assert!(all.contains("may rewrite users_user"), "{all}");
+    assert!(
+        all.contains("varchar(n) with n up to the new length"),
+        "{all}"
+    );
+    assert!(!all.contains("Expand/contract plan:"), "{all}");
+    assert!(
+        all.contains("ALTER TABLE users_user ALTER COLUMN email TYPE varchar(320);"),
+        "{all}"
+    );
+}

@@ -113,7 +113,7 @@ impl Operation {
     }
 
     /// What the model cannot describe, on `table` when it is known.
-    fn not_modelled(what: impl Into<String>, table: Option<RelName>) -> Self {
+    pub fn not_modelled(what: impl Into<String>, table: Option<RelName>) -> Self {
         Operation {
             table,
             not_modelled: Some(what.into()),
@@ -199,7 +199,19 @@ fn classify_node(node: &NodeEnum, schema: &SchemaState) -> StatementKind {
                 Operation::new(F::ReassignOwned, None).with(R::Dependents, dependents)
             ])
         }
-        NodeEnum::CreateStmt(c) => Operations(vec![classify_create_table(c, schema)]),
+        NodeEnum::CreateStmt(c) => {
+            let mut op = classify_create_table(c, schema);
+            if c.if_not_exists {
+                // Whether the table exists decides whether anything happens: the run knows it
+                // exists when it has seen it, else the table is assumed new.
+                op.if_exists = true;
+                op.assumed = !c
+                    .relation
+                    .as_ref()
+                    .is_some_and(|rv| schema.knows_table(&RelName::from_range_var(rv)));
+            }
+            Operations(vec![op])
+        }
         NodeEnum::AlterDomainStmt(d) => Operations(vec![classify_alter_domain(d, schema)]),
         NodeEnum::AlterPublicationStmt(p) => {
             let tables: Vec<Operation> = p

@@ -119,6 +119,9 @@ pub struct TableState {
     pub foreign: bool,
     /// The database says the table has no row (its heap has no page).
     pub known_empty: bool,
+    /// Created in the run with rows (CREATE TABLE AS, SELECT INTO): new and unused, but work
+    /// on it takes as long as on any table of its size.
+    pub populated: bool,
     pub columns: HashMap<String, ColumnState>,
     pub constraints: HashMap<String, ConstraintState>,
 }
@@ -612,6 +615,7 @@ impl SchemaState {
             if t.created_in_run {
                 t.created_in_run = false;
                 t.known_empty = false;
+                t.populated = false;
             }
         }
         for i in self.indexes.values_mut() {
@@ -912,6 +916,18 @@ impl SchemaState {
     }
 
     /// Whether the table was created earlier in this run (and so is empty and unused).
+    /// Whether the run knows `name` exists: created by it, read from a database, or named by
+    /// an earlier statement that changed it.
+    pub fn knows_table(&self, name: &RelName) -> bool {
+        self.tables.contains_key(&name.key())
+    }
+
+    /// Whether `name` was created in this deploy with rows (CREATE TABLE AS, SELECT INTO).
+    pub fn is_new_populated_table(&self, name: &RelName) -> bool {
+        self.table(name)
+            .is_some_and(|t| t.created_in_run && t.populated)
+    }
+
     pub fn is_new_table(&self, name: &RelName) -> bool {
         self.table(name).is_some_and(|t| t.created_in_run)
             || self.other_created.contains(&name.key())
@@ -979,6 +995,10 @@ impl SchemaState {
             }
             NodeEnum::CreateStmt(c) => {
                 let Some(rv) = &c.relation else { return };
+                // IF NOT EXISTS of a table the run knows does nothing.
+                if c.if_not_exists && self.knows_table(&RelName::from_range_var(rv)) {
+                    return;
+                }
                 if !c.tablespacename.is_empty() || !c.access_method.is_empty() {
                     self.learn_placement(
                         &RelName::from_range_var(rv),
@@ -1055,12 +1075,32 @@ impl SchemaState {
                             TableState {
                                 created_in_run: true,
                                 kind_known: true,
+                                // AS SELECT fills it, unless WITH NO DATA.
+                                populated: !into.skip_data,
                                 ..Default::default()
                             },
                         );
                         if let Some(old) = old {
                             self.names.remove_table(ns_of(&name), &old);
                         }
+                    }
+                }
+            }
+            // SELECT ... INTO t creates t with the rows of the query.
+            NodeEnum::SelectStmt(sel) if sel.into_clause.is_some() => {
+                if let Some(rv) = sel.into_clause.as_ref().and_then(|i| i.rel.as_ref()) {
+                    let name = RelName::from_range_var(rv);
+                    let old = self.tables.insert(
+                        name.key(),
+                        TableState {
+                            created_in_run: true,
+                            kind_known: true,
+                            populated: true,
+                            ..Default::default()
+                        },
+                    );
+                    if let Some(old) = old {
+                        self.names.remove_table(ns_of(&name), &old);
                     }
                 }
             }

@@ -43,7 +43,23 @@ ALTER TABLE users_user ADD COLUMN status text NOT NULL DEFAULT 'active';"
     }
     fn check(&self, ctx: &RuleContext<'_>, out: &mut Vec<Finding>) {
         for (i, e) in ctx.stmt.effects.iter().enumerate() {
-            if e.new_table || e.form() != Some(StatementForm::AddColumnNotNullNoDefault) {
+            // A table created with rows in this run (CREATE TABLE AS) makes it fail too.
+            if e.new_table && !e.new_populated {
+                continue;
+            }
+            // A REFERENCES, CHECK or UNIQUE on the column gives the statement another form, but
+            // NOT NULL without a DEFAULT still fails on a table with rows.
+            let plain = e.form() == Some(StatementForm::AddColumnNotNullNoDefault);
+            let with_constraint = matches!(
+                e.form(),
+                Some(
+                    StatementForm::AddColumnReferences
+                        | StatementForm::AddColumnCheck
+                        | StatementForm::AddColumnUnique
+                )
+            ) && alter_cmd(ctx.node, i)
+                .is_some_and(|(_, cmd)| not_null_without_default(cmd));
+            if !plain && !with_constraint {
                 continue;
             }
             let col = e.op.column.as_deref().unwrap_or("?");
@@ -66,12 +82,30 @@ validated CHECK (col IS NOT NULL) as in the fix"
                     .into(),
             );
             f.fix_sql = match (alter_cmd(ctx.node, i), &e.op.table) {
-                (Some((stmt, cmd)), Some(t)) => expand_add_column(stmt, cmd, t),
+                (Some((stmt, cmd)), Some(t)) if plain => expand_add_column(stmt, cmd, t),
                 _ => None,
             };
             out.push(f);
         }
     }
+}
+
+/// `ADD COLUMN` of a column declared NOT NULL with no DEFAULT.
+fn not_null_without_default(cmd: &pg_query::protobuf::AlterTableCmd) -> bool {
+    use pg_query::protobuf::ConstrType;
+    let Some(pg_query::NodeEnum::ColumnDef(cd)) = cmd.def.as_ref().and_then(|d| d.node.as_ref())
+    else {
+        return false;
+    };
+    let has = |t: ConstrType| {
+        cd.constraints.iter().any(|c| {
+            matches!(c.node.as_ref(), Some(pg_query::NodeEnum::Constraint(k)) if k.contype == t as i32)
+        })
+    };
+    (cd.is_not_null || has(ConstrType::ConstrNotnull))
+        && !has(ConstrType::ConstrDefault)
+        && !has(ConstrType::ConstrIdentity)
+        && !has(ConstrType::ConstrGenerated)
 }
 
 /// Makes `column` NOT NULL without scanning under ACCESS EXCLUSIVE: a NOT VALID
@@ -137,6 +171,49 @@ ALTER TABLE t ALTER COLUMN n SET NOT NULL;"
             ID,
             "CREATE TABLE t (a int);\nALTER TABLE t ADD COLUMN n int NOT NULL;",
         );
+    }
+
+    #[test]
+    fn a_table_created_with_rows_in_the_run_is_flagged_and_an_empty_new_one_is_not() {
+        assert_fires(
+            ID,
+            "CREATE TABLE t2 AS SELECT * FROM t; ALTER TABLE t2 ADD COLUMN c int NOT NULL;",
+            1,
+        );
+        assert_fires(
+            ID,
+            "SELECT * INTO t2 FROM t; ALTER TABLE t2 ADD COLUMN c int NOT NULL;",
+            1,
+        );
+        assert_clean(
+            ID,
+            "CREATE TABLE t2 AS SELECT * FROM t WITH NO DATA; ALTER TABLE t2 ADD COLUMN c int NOT NULL;",
+        );
+        assert_clean(
+            ID,
+            "CREATE TABLE t2 (a int); ALTER TABLE t2 ADD COLUMN c int NOT NULL;",
+        );
+    }
+
+    #[test]
+    fn not_null_without_default_is_flagged_beside_references_check_or_unique() {
+        for sql in [
+            "ALTER TABLE t ADD COLUMN p bigint NOT NULL REFERENCES p (id);",
+            "ALTER TABLE t ADD COLUMN n int NOT NULL CHECK (n > 0);",
+            "ALTER TABLE t ADD COLUMN code text NOT NULL UNIQUE;",
+        ] {
+            let f = assert_fires(ID, sql, 1);
+            assert!(
+                f[0].message.contains("fails if t has any rows"),
+                "{sql}: {}",
+                f[0].message
+            );
+        }
+        assert_clean(
+            ID,
+            "ALTER TABLE t ADD COLUMN p bigint NOT NULL DEFAULT 0 REFERENCES p (id);",
+        );
+        assert_clean(ID, "ALTER TABLE t ADD COLUMN p bigint REFERENCES p (id);");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! existing table, with no `lock_timeout` in effect, can queue behind a long transaction and
 //! make every later query on the table queue behind it.
 
+use pgdiplomat_locks::{RelationRole, StatementForm};
+
 use super::{describe_lock, Finding, Rule, RuleContext, Severity};
 
 pub struct MissingLockTimeout;
@@ -34,13 +36,24 @@ application freezes although the change itself would take milliseconds. Set a sh
         if ctx.stmt.session.lock_timeout_ms.is_some() {
             return;
         }
+        // Only a lock the statement may wait for: not one the transaction already holds (or a
+        // stronger one covering it), and not on a relation created earlier in this deploy.
+        // REFRESH MATERIALIZED VIEW CONCURRENTLY's EXCLUSIVE blocks no application statement
+        // (a materialized view is only read, and reads go on).
+        let held = &ctx.stmt.held_before;
         let strongest = ctx
             .stmt
             .effects
             .iter()
-            .filter_map(|e| e.strongest_lock_on_existing())
+            .filter(|e| e.form() != Some(StatementForm::RefreshMaterializedViewConcurrently))
+            .flat_map(|e| e.locks_on_existing())
             .filter(|l| l.mode.blocks_writes())
-            .max_by_key(|l| l.mode);
+            .filter(|l| {
+                !held
+                    .iter()
+                    .any(|h| h.relation == l.relation && l.mode.covered_by(h.mode))
+            })
+            .max_by_key(|l| (l.mode, l.role == RelationRole::Table));
         let Some(lock) = strongest else { return };
         let mut f = ctx.finding(
             self,
@@ -121,6 +134,59 @@ mod tests {
             ID,
             "CREATE TABLE t (id int); ALTER TABLE t ADD COLUMN c int;",
         );
+    }
+
+    #[test]
+    fn a_lock_the_transaction_already_holds_is_not_waited_for_again() {
+        // Once per table per transaction: the second statement's ACCESS EXCLUSIVE is held.
+        assert_fires(
+            ID,
+            "BEGIN; ALTER TABLE t ADD COLUMN a int; ALTER TABLE t ADD COLUMN b int; COMMIT;",
+            1,
+        );
+        // A weaker lock after a stronger one is covered too.
+        assert_fires(
+            ID,
+            "BEGIN; ALTER TABLE t ADD COLUMN a int; CREATE INDEX i ON t (a); COMMIT;",
+            1,
+        );
+        // A stronger one after a weaker one may wait (another SHARE holder blocks ACCESS
+        // EXCLUSIVE), so it is flagged again.
+        assert_fires(
+            ID,
+            "BEGIN; CREATE INDEX i ON t (a); ALTER TABLE t ADD COLUMN b int; COMMIT;",
+            2,
+        );
+        // Outside a transaction each statement takes its lock anew.
+        assert_fires(
+            ID,
+            "ALTER TABLE t ADD COLUMN a int; ALTER TABLE t ADD COLUMN b int;",
+            2,
+        );
+    }
+
+    #[test]
+    fn a_referenced_table_or_parent_created_earlier_in_the_file_is_not_waited_for() {
+        assert_clean(
+            ID,
+            "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (id int, p int REFERENCES p (id));",
+        );
+        assert_clean(
+            ID,
+            "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (id int, p int); \
+             ALTER TABLE c ADD CONSTRAINT c_p_fk FOREIGN KEY (p) REFERENCES p (id);",
+        );
+        assert_clean(
+            ID,
+            "CREATE TABLE m (id int) PARTITION BY LIST (id); \
+             CREATE TABLE m_1 PARTITION OF m FOR VALUES IN (1);",
+        );
+    }
+
+    #[test]
+    fn refresh_materialized_view_concurrently_blocks_no_application_statement() {
+        assert_clean(ID, "REFRESH MATERIALIZED VIEW CONCURRENTLY mv;");
+        assert_fires(ID, "REFRESH MATERIALIZED VIEW mv;", 1);
     }
 
     #[test]

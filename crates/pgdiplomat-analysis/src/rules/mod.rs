@@ -20,6 +20,7 @@ mod cascade_reach_unknown;
 mod check_without_not_valid;
 mod concurrent_index_if_not_exists;
 mod concurrently_in_transaction;
+mod create_table_if_not_exists;
 mod foreign_key_without_not_valid;
 mod missing_lock_timeout;
 mod require_concurrent_index_creation;
@@ -159,6 +160,7 @@ pub fn all_rules() -> &'static [&'static dyn Rule] {
         &whole_table_update::WholeTableUpdate,
         &unsupported_on_version::UnsupportedOnVersion,
         &statement_will_fail::StatementWillFail,
+        &create_table_if_not_exists::CreateTableIfNotExists,
         &cascade_reach_unknown::CascadeReachUnknown,
         &unmodelled_statement::UnmodelledStatement,
     ]

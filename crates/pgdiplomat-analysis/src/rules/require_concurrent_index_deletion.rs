@@ -106,7 +106,7 @@ mod tests {
         let f = assert_fires(ID, "DROP INDEX IF EXISTS app.t_a_idx;", 1);
         assert_eq!(
             f[0].message,
-            "DROP INDEX app.t_a_idx takes ACCESS EXCLUSIVE on table of index app.t_a_idx \
+            "DROP INDEX app.t_a_idx takes ACCESS EXCLUSIVE on the table of index app.t_a_idx \
 (blocks reads and writes): while it waits for running queries, every query on the table queues behind it"
         );
         assert_eq!(

@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Warning);
         assert_eq!(
             f[0].message,
-            "REINDEX INDEX takes SHARE on table of index t_a_idx (blocks writes) and \
+            "REINDEX INDEX takes SHARE on the table of index t_a_idx (blocks writes) and \
 ACCESS EXCLUSIVE on t_a_idx (blocks reads and writes) while it rebuilds the index"
         );
         assert!(f[0]

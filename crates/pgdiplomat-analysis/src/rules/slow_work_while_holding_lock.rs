@@ -36,7 +36,13 @@ and the slow work in another."
         if !ctx.stmt.session.in_transaction || ctx.stmt.held_before.is_empty() {
             return;
         }
-        for e in ctx.effects_on_existing() {
+        // Work on a table created with rows in this run (CREATE TABLE AS) is as slow as on any.
+        for e in ctx
+            .stmt
+            .effects
+            .iter()
+            .filter(|e| !e.new_table || e.new_populated)
+        {
             let Some(fact) = e.fact else { continue };
             // Instant work holds nothing long; CONCURRENTLY forms cannot run in a transaction at
             // all (concurrently-in-transaction says so).
@@ -105,6 +111,28 @@ and the slow work in another."
 mod tests {
     use super::*;
     use crate::rules::test_support::*;
+
+    #[test]
+    fn indexing_a_table_created_with_rows_is_slow_work_while_other_locks_are_held() {
+        let f = findings(
+            "slow-work-while-holding-lock",
+            "BEGIN; ALTER TABLE users ADD COLUMN note text; CREATE TABLE users_copy AS SELECT * FROM users; \
+             CREATE INDEX users_copy_note ON users_copy (note); COMMIT;",
+        );
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].message.contains("ACCESS EXCLUSIVE on users"),
+            "{}",
+            f[0].message
+        );
+        // An empty new table's index is instant.
+        let f = findings(
+            "slow-work-while-holding-lock",
+            "BEGIN; ALTER TABLE users ADD COLUMN note text; CREATE TABLE n (note text); \
+             CREATE INDEX n_note ON n (note); COMMIT;",
+        );
+        assert!(f.is_empty(), "{f:?}");
+    }
 
     const ID: &str = "slow-work-while-holding-lock";
 

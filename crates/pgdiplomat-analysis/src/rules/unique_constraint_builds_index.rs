@@ -17,7 +17,7 @@ impl Rule for UniqueConstraintBuildsIndex {
         Severity::Error
     }
     fn summary(&self) -> &'static str {
-        "ADD UNIQUE / PRIMARY KEY builds its index under ACCESS EXCLUSIVE: reads and writes stop"
+        "ADD UNIQUE / PRIMARY KEY / EXCLUDE builds its index under ACCESS EXCLUSIVE: reads and writes stop"
     }
     fn explanation(&self) -> &'static str {
         "ALTER TABLE ... ADD CONSTRAINT ... UNIQUE (or PRIMARY KEY, or ADD COLUMN ... UNIQUE) builds \
@@ -27,7 +27,9 @@ choreography has two steps: build the index with CREATE UNIQUE INDEX CONCURRENTL
 EXCLUSIVE: the application keeps running), then attach it with ADD CONSTRAINT ... UNIQUE USING INDEX, \
 a catalog-only change. The concurrent build can fail on duplicate keys and leave an INVALID index: \
 check for duplicates first and drop a failed index with DROP INDEX CONCURRENTLY. For a PRIMARY KEY, \
-make the columns NOT NULL first (see set-not-null-scans-table) or the USING INDEX step scans the table."
+make the columns NOT NULL first (see set-not-null-scans-table) or the USING INDEX step scans the table. \
+An EXCLUDE constraint builds its index the same way, and has no USING INDEX form: only a small \
+table or a maintenance window makes it safe."
     }
     fn bad_example(&self) -> &'static str {
         "ALTER TABLE users_user ADD CONSTRAINT unq_email UNIQUE (email);"
@@ -42,11 +44,28 @@ ALTER TABLE users_user ADD CONSTRAINT unq_email UNIQUE USING INDEX users_email_u
             let kind = match e.form() {
                 Some(StatementForm::AddUnique | StatementForm::AddColumnUnique) => "UNIQUE",
                 Some(StatementForm::AddPrimaryKey) => "PRIMARY KEY",
+                Some(StatementForm::AddExclude) => "EXCLUDE",
                 _ => continue,
             };
             let Some(lock) = e.locks.iter().find(|l| l.role == RelationRole::Table) else {
                 continue;
             };
+            if kind == "EXCLUDE" {
+                // PostgreSQL has no ADD CONSTRAINT ... EXCLUDE USING INDEX: no two-step way.
+                let mut f = ctx.finding(
+                    self,
+                    format!(
+                        "ADD EXCLUDE builds its index while holding {}",
+                        describe_lock(lock.mode, &lock.relation)
+                    ),
+                );
+                f.help = Some(
+                    "an exclusion constraint cannot be attached from an index built CONCURRENTLY (there is no EXCLUDE ... USING INDEX): run it while the table is small or in a maintenance window, or, if every operator is `=`, use CREATE UNIQUE INDEX CONCURRENTLY and ADD CONSTRAINT ... UNIQUE USING INDEX instead"
+                        .into(),
+                );
+                out.push(f);
+                continue;
+            }
             let mut f = ctx.finding(
                 self,
                 format!(
@@ -110,6 +129,27 @@ mod tests {
     use crate::rules::test_support::*;
 
     const ID: &str = "unique-constraint-builds-index";
+
+    #[test]
+    fn an_exclusion_constraint_builds_its_index_under_access_exclusive_with_no_two_step_fix() {
+        let f = assert_fires(
+            ID,
+            "ALTER TABLE booking ADD CONSTRAINT no_overlap EXCLUDE USING gist (room WITH =, during WITH &&);",
+            1,
+        );
+        assert!(
+            f[0].message.starts_with(
+                "ADD EXCLUDE builds its index while holding ACCESS EXCLUSIVE on booking"
+            ),
+            "{}",
+            f[0].message
+        );
+        assert!(f[0].fix_sql.is_none());
+        assert_clean(
+            ID,
+            "CREATE TABLE booking (room int, during tstzrange, EXCLUDE USING gist (room WITH =, during WITH &&));",
+        );
+    }
 
     #[test]
     fn the_seed_naive_migration_is_flagged_with_the_two_step_fix() {

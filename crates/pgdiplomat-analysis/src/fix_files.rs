@@ -176,6 +176,9 @@ pub fn plan_write(input: &PlanInput<'_>) -> Result<WritePlan, String> {
                  run outside a transaction)"
             ));
         }
+        Layout::Goose => {
+            return Err(refused(shown, layout));
+        }
         Layout::Plain => {
             let (stem, ext) = split_ext(&name);
             plan.contents = part_text(fixed, 0);
@@ -446,6 +449,23 @@ pub fn plan_write(input: &PlanInput<'_>) -> Result<WritePlan, String> {
     Ok(plan)
 }
 
+/// Why `--write` does not lay out the parts for `layout` (yet): the file has sections or
+/// annotations the parts would have to carry, or the tool's order or checksums cannot take new
+/// files. The printed fix is still right; the user moves it.
+fn refused(shown: &str, layout: Layout) -> String {
+    let why = match layout {
+        Layout::Goose => {
+            "a goose file keeps its `-- +goose Down` section and annotations, which --write does \
+             not carry over to the new files"
+        }
+        _ => "--write does not know how this tool would run the new files",
+    };
+    format!(
+        "{shown}: {why}; nothing was written. Move the parts `pgdiplomat fix` prints into new \
+         {layout} migrations yourself"
+    )
+}
+
 const DIESEL_NO_TRANSACTION: &str = "# Written by pgdiplomat fix: this migration holds a statement that cannot run inside a\n# transaction block (CONCURRENTLY).\nrun_in_transaction = false\n";
 
 /// Whether discovery lists `path` as a (forward) migration file.
@@ -467,7 +487,7 @@ fn version_key(layout: Layout, path: &Path) -> Option<String> {
     match layout {
         Layout::Plain | Layout::Alembic => None,
         Layout::Flyway => flyway_versioned(&name).map(|(v, _)| flyway_key(&v)),
-        Layout::GolangMigrate | Layout::Sqlx | Layout::Dbmate => {
+        Layout::GolangMigrate | Layout::Sqlx | Layout::Dbmate | Layout::Goose => {
             let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
             (!digits.is_empty()).then(|| numeric_key(&digits))
         }

@@ -29,6 +29,7 @@
 //! | [`Layout::Dbmate`] | tool transaction per migration; only the `-- migrate:up` section runs | `-- migrate:up transaction:false`; then one multi-statement exec |
 //! | [`Layout::Diesel`] | tool transaction per `up.sql` | `run_in_transaction = false` in the folder's `metadata.toml`; then `batch_execute` (one multi-statement exec) |
 //! | [`Layout::Prisma`] | no tool transaction (Prisma Migrate does not wrap migrations, prisma/prisma discussion #3774); `migration.sql` is sent as one script → implicit transaction when it holds more than one statement | — |
+//! | [`Layout::Goose`] | tool transaction per file; only the `-- +goose Up` section runs, statement by statement (a line ending in `;` ends one; a `StatementBegin`…`StatementEnd` block is one) | `-- +goose NO TRANSACTION` anywhere in the file: each statement is its own `Exec`, so a block holding several statements is an implicit transaction |
 //! | [`Layout::Alembic`] | nothing: offline `alembic upgrade --sql` output carries its own `BEGIN;`/`COMMIT;` (and `COMMIT;`…`BEGIN;` around `autocommit_block()`), and is run with psql | — |
 
 use std::collections::{HashMap, HashSet};
@@ -43,6 +44,8 @@ use pg_query::NodeEnum;
 
 use crate::discover::{is_flyway_migration_name, sort_migration_names, MigrationFile};
 use crate::parse::parse_sql;
+
+mod goose;
 
 /// A migration tool's directory layout and execution model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,12 +66,15 @@ pub enum Layout {
     Prisma,
     /// Alembic offline SQL (`alembic upgrade head --sql > upgrade.sql`).
     Alembic,
+    /// goose: `<version>_<name>.sql` with `-- +goose Up` / `-- +goose Down` sections.
+    Goose,
 }
 
 impl Layout {
     /// Every layout, in detection-priority order of [`detect`] (Plain last).
-    pub const ALL: [Layout; 8] = [
+    pub const ALL: [Layout; 9] = [
         Layout::Dbmate,
+        Layout::Goose,
         Layout::Flyway,
         Layout::Prisma,
         Layout::Diesel,
@@ -89,6 +95,7 @@ impl Layout {
             Layout::Diesel => "diesel",
             Layout::Prisma => "prisma",
             Layout::Alembic => "alembic",
+            Layout::Goose => "goose",
         }
     }
 
@@ -107,6 +114,7 @@ impl Layout {
             "diesel" => Some(Layout::Diesel),
             "prisma" => Some(Layout::Prisma),
             "alembic" => Some(Layout::Alembic),
+            "goose" => Some(Layout::Goose),
             _ => None,
         }
     }
@@ -143,7 +151,8 @@ impl std::str::FromStr for Layout {
 /// Picks the layout of a directory from the migration files found in it (normally the output of
 /// `discover` for `dir`). The first rule that matches wins:
 ///
-/// 1. a file has a dbmate `-- migrate:up` line → [`Layout::Dbmate`];
+/// 1. a file has a dbmate `-- migrate:up` line → [`Layout::Dbmate`]; a file has a goose
+///    `-- +goose Up` line → [`Layout::Goose`];
 /// 2. a file is named like Flyway (`V<version>__<desc>.sql` or `R__<desc>.sql`) → [`Layout::Flyway`];
 /// 3. a file is `<folder>/migration.sql`, or `dir` holds `migration_lock.toml` → [`Layout::Prisma`];
 /// 4. a file is `up.sql` in a folder whose name starts with a digit → [`Layout::Diesel`];
@@ -169,6 +178,9 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
 
     if (0..files.len()).any(|i| dbmate_marker(text(i), "up").is_some()) {
         return Layout::Dbmate;
+    }
+    if (0..files.len()).any(|i| goose::has_up(text(i))) {
+        return Layout::Goose;
     }
     if names.iter().any(|n| is_flyway_migration_name(n)) {
         return Layout::Flyway;
@@ -215,6 +227,7 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
 /// * golang-migrate: `<digits>_*.up.sql` (its parser skips any other file name).
 /// * sqlx: `<digits>_*.sql` (down migrations are already excluded by discovery).
 /// * dbmate: `<digits>*.sql`.
+/// * goose: `<digits>_*.sql` (goose reads the version before the first `_`).
 /// * diesel: `up.sql` files.
 /// * Prisma: `migration.sql` files.
 /// * Alembic, plain: every file.
@@ -226,7 +239,7 @@ pub fn select(layout: Layout, files: Vec<MigrationFile>) -> Vec<MigrationFile> {
             Layout::Plain | Layout::Alembic => true,
             Layout::Flyway => is_flyway_migration_name(&name),
             Layout::GolangMigrate => is_versioned_name(&name) && lower.ends_with(".up.sql"),
-            Layout::Sqlx => is_versioned_name(&name),
+            Layout::Sqlx | Layout::Goose => is_versioned_name(&name),
             Layout::Dbmate => starts_with_digit(&name),
             Layout::Diesel => lower == "up.sql",
             Layout::Prisma => lower == "migration.sql",
@@ -277,11 +290,41 @@ pub struct MigrationUnit {
 }
 
 /// Works out what of `file` (whose contents are `text`) runs under `layout`, and whether it
-/// runs in one transaction. Reads the side files the tools use (`<script>.conf` for Flyway,
-/// `metadata.toml` for diesel) next to `file.path`.
+/// runs in one transaction, as one unit. Most tools run a file as one unit; for a file that
+/// [`file_units`] splits into several (goose `NO TRANSACTION` files with a multi-statement
+/// block, ...), this is the span from the first unit to the last, wrapped like the first —
+/// good enough for `fix`, which refuses to write such files; lint uses [`file_units`].
 pub fn units(layout: Layout, file: &MigrationFile, text: &str) -> MigrationUnit {
+    let mut all = file_units(layout, file, text);
+    let first = all.remove(0);
+    match all.pop() {
+        None => first,
+        Some(last) => MigrationUnit {
+            range: first.range.start..last.range.end,
+            ..first
+        },
+    }
+}
+
+/// What of `file` (whose contents are `text`) runs under `layout`, as the units the tool runs
+/// one after the other, each in one transaction or not: one unit for most tools and files. Never
+/// empty: a file of which nothing runs is one empty unit. Reads the side files the tools use
+/// (`<script>.conf` for Flyway, `metadata.toml` for diesel) next to `file.path`.
+pub fn file_units(layout: Layout, file: &MigrationFile, text: &str) -> Vec<MigrationUnit> {
+    let unit = |range: Range<usize>, wrapping: Wrapping| MigrationUnit {
+        file: file.clone(),
+        range,
+        in_transaction: wrapping != Wrapping::None,
+        wrapping,
+    };
     let whole = 0..text.len();
     let (range, wrapping) = match layout {
+        Layout::Goose => {
+            return goose_units(text)
+                .into_iter()
+                .map(|(r, w)| unit(r, w))
+                .collect()
+        }
         Layout::Plain | Layout::Alembic => (whole, Wrapping::None),
         Layout::Flyway => {
             let forced = flyway_script_config(&file.path);
@@ -322,12 +365,65 @@ pub fn units(layout: Layout, file: &MigrationFile, text: &str) -> MigrationUnit 
             }
         }
     };
-    MigrationUnit {
-        file: file.clone(),
-        range,
-        in_transaction: wrapping != Wrapping::None,
-        wrapping,
+    vec![unit(range, wrapping)]
+}
+
+/// goose: the up section; in one tool transaction, or (`NO TRANSACTION`) statement by statement,
+/// where a statement that holds several SQL statements (a `StatementBegin` block, or two on one
+/// line) is one `Exec` and so one implicit transaction: such a statement is a unit of its own.
+fn goose_units(text: &str) -> Vec<(Range<usize>, Wrapping)> {
+    let parsed = goose::parse(text);
+    let Some(up) = parsed.up.clone() else {
+        // goose refuses a file without `-- +goose Up`; lint it whole.
+        return vec![(0..text.len(), Wrapping::Tool)];
+    };
+    if !parsed.no_transaction {
+        return vec![(up, Wrapping::Tool)];
     }
+    let multi: Vec<Range<usize>> = parsed
+        .statements
+        .iter()
+        .filter(|r| single_exec(text, (*r).clone()) == Wrapping::ImplicitMultiStatement)
+        .cloned()
+        .collect();
+    if multi.is_empty() {
+        return vec![(up, Wrapping::None)];
+    }
+    // Units cover the up section without gaps: the statements on their own between the
+    // multi-statement ones, run one by one; text with no statement (annotations, comments)
+    // joins the unit before it, or the first unit.
+    let has_statement = |r: &Range<usize>| {
+        parsed
+            .statements
+            .iter()
+            .any(|st| st.start >= r.start && st.end <= r.end)
+    };
+    let mut out: Vec<(Range<usize>, Wrapping)> = Vec::new();
+    let mut at = up.start;
+    let mut pieces = Vec::new();
+    for m in multi {
+        if m.start > at {
+            pieces.push((at..m.start, Wrapping::None));
+        }
+        pieces.push((m.start.max(at)..m.end, Wrapping::ImplicitMultiStatement));
+        at = m.end;
+    }
+    if at < up.end {
+        pieces.push((at..up.end, Wrapping::None));
+    }
+    let mut pending_start = None;
+    for (range, wrapping) in pieces {
+        if wrapping == Wrapping::None && !has_statement(&range) {
+            match out.last_mut() {
+                Some(last) => last.0.end = range.end,
+                None => pending_start = Some(range.start),
+            }
+            continue;
+        }
+        let start = pending_start.take().unwrap_or(range.start);
+        out.push((start..range.end, wrapping));
+    }
+    out
 }
 
 /// `text` with every byte outside `range` replaced by a space, except newlines, which are kept:

@@ -8,8 +8,8 @@ use std::process::Command;
 use pgdiplomat_analysis::analyze::{AnalysisOptions, Analyzer};
 use pgdiplomat_analysis::discover::{discover, MigrationFile};
 use pgdiplomat_analysis::layout::{
-    changed_since, detect, filter_changed, masked_text, select, units, Layout, MigrationUnit,
-    Wrapping,
+    changed_since, detect, file_units, filter_changed, masked_text, select, units, Layout,
+    MigrationUnit, Wrapping,
 };
 use pgdiplomat_analysis::lint::{lint_with, LintOptions};
 use pgdiplomat_analysis::source::SourceFile;
@@ -57,18 +57,17 @@ struct Linted {
     concurrently_lines: Vec<usize>,
 }
 
-/// What the CLI does for a directory argument: discover, detect, select, then lint each unit's
-/// masked text with `assume_in_transaction` set per file, sharing one analyzer.
+/// What the CLI does for a directory argument: discover, detect, select, then lint the masked
+/// text of each unit of each file (one `Linted` per unit) with `assume_in_transaction` set per file, sharing one analyzer.
 fn lint_dir(dir: &Path) -> (Layout, Vec<Linted>) {
     let files = discovered(dir);
     let layout = detected(dir, &files);
     let mut analyzer = Analyzer::new(AnalysisOptions::default());
     let opts = LintOptions::default();
-    let linted = select(layout, files)
-        .into_iter()
-        .map(|file| {
-            let text = fs::read_to_string(&file.path).expect("read fixture");
-            let unit = units(layout, &file, &text);
+    let mut linted = Vec::new();
+    for file in select(layout, files) {
+        let text = fs::read_to_string(&file.path).expect("read fixture");
+        for unit in file_units(layout, &file, &text) {
             let masked = masked_text(&text, unit.range.clone());
             analyzer.options.assume_in_transaction = unit.in_transaction;
             let source = SourceFile::new(file.display.clone(), masked.clone());
@@ -79,14 +78,14 @@ fn lint_dir(dir: &Path) -> (Layout, Vec<Linted>) {
                 .filter(|f| f.rule == CONCURRENTLY_IN_TRANSACTION)
                 .map(|f| source.line_col(f.span.start).line)
                 .collect();
-            Linted {
+            linted.push(Linted {
                 rel: rel(dir, &file.path),
                 unit,
                 masked,
                 concurrently_lines,
-            }
-        })
-        .collect();
+            });
+        }
+    }
     (layout, linted)
 }
 
@@ -335,6 +334,65 @@ fn alembic_offline_sql_uses_its_own_begin_and_commit() {
 }
 
 #[test]
+fn goose_runs_the_up_section_in_a_transaction_unless_no_transaction() {
+    let linted = check(
+        "goose",
+        Layout::Goose,
+        &[
+            // In goose's transaction: the CONCURRENTLY of line 3 fails; the one of the Down
+            // section (line 6) is not linted.
+            ("00001_create_users.sql", true, &[3]),
+            // NO TRANSACTION: statement by statement.
+            ("00002_index_name.sql", false, &[]),
+            // A StatementBegin block is one statement (the function body's semicolons do not
+            // split it).
+            ("20240101120000_touch_function.sql", true, &[]),
+            // NO TRANSACTION, but the StatementBegin block holds two statements sent as one
+            // Exec: an implicit transaction, a unit of its own (with the annotations before
+            // it); line 7 runs on its own.
+            (
+                "20240102000000_block_without_transaction.sql",
+                true,
+                &[4, 5],
+            ),
+            ("20240102000000_block_without_transaction.sql", false, &[]),
+        ],
+    );
+    // seed.sql has no version: goose does not run it.
+    assert!(linted.iter().all(|l| l.rel != "seed.sql"));
+    let text = fs::read_to_string(fixture("goose/00001_create_users.sql")).expect("read");
+    let up = &text[linted[0].unit.range.clone()];
+    assert!(
+        up.starts_with("-- +goose Up\n") && !up.contains("Down"),
+        "{up:?}"
+    );
+    assert!(!linted[0].masked.contains("DROP"));
+    // The comment before the up annotation is not part of what runs.
+    let touch = &linted[2];
+    assert!(touch
+        .masked
+        .lines()
+        .next()
+        .is_some_and(|l| l.trim().is_empty()));
+    let block = &linted[3];
+    assert_eq!(block.unit.wrapping, Wrapping::ImplicitMultiStatement);
+    assert!(block.masked.starts_with("-- +goose Up\n"));
+    assert!(block.masked.contains("users_id_name_idx"));
+    assert!(!block.masked.contains("users_upper_name_idx"));
+    assert!(linted[4].masked.contains("users_upper_name_idx"));
+    assert!(!linted[4].masked.contains("DROP INDEX"));
+    // `units` (used by fix) spans both.
+    let file = &linted[3].unit.file;
+    let whole = units(
+        Layout::Goose,
+        file,
+        &fs::read_to_string(&file.path).expect("read"),
+    );
+    assert_eq!(whole.range.start, linted[3].unit.range.start);
+    assert_eq!(whole.range.end, linted[4].unit.range.end);
+}
+
+#[test]
 fn every_layout_has_a_fixture_that_detects_as_it() {
     let fixtures = [
         ("plain-numbered", Layout::Plain),
@@ -345,6 +403,7 @@ fn every_layout_has_a_fixture_that_detects_as_it() {
         ("diesel", Layout::Diesel),
         ("prisma", Layout::Prisma),
         ("alembic", Layout::Alembic),
+        ("goose", Layout::Goose),
     ];
     for layout in Layout::ALL {
         let (name, _) = fixtures
@@ -361,7 +420,7 @@ fn layout_override_names_parse() {
     assert_eq!(Layout::parse("golang-migrate"), Some(Layout::GolangMigrate));
     assert_eq!(Layout::parse("DBMATE"), Some(Layout::Dbmate));
     assert_eq!(Layout::parse("django"), None);
-    assert_eq!(Layout::ALL.len(), 8);
+    assert_eq!(Layout::ALL.len(), 9);
 }
 
 // --- changed_since -------------------------------------------------------------------------

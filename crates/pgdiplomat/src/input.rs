@@ -9,7 +9,7 @@ use pgdiplomat_analysis::analyze::AnalysisOptions;
 use pgdiplomat_analysis::config::{find_and_load_config, load_config, Config};
 use pgdiplomat_analysis::discover::{discover, MigrationFile};
 use pgdiplomat_analysis::layout::{
-    detect, filter_changed, masked_text, select, units, Layout, MigrationUnit,
+    detect, file_units, filter_changed, masked_text, select, units, Layout, MigrationUnit,
 };
 use pgdiplomat_analysis::preprocess::{preprocess, Defines, Preprocessed, Settings};
 use pgdiplomat_analysis::source::SourceFile;
@@ -261,12 +261,15 @@ pub fn read_migrations(
             let Some(source) = texts.remove(&file.path) else {
                 continue;
             };
-            let (unit, source, pre) = prepare_unit(layout, &file, &source, &settings);
-            inputs.push(LintInput {
-                source,
-                pre,
-                in_transaction: (layout != Layout::Plain).then_some(unit.in_transaction),
-            });
+            // Usually one unit per file; a file its tool runs in parts (goose statements
+            // outside a transaction, Liquibase changesets) is linted part by part.
+            for (unit, source, pre) in prepare_units(layout, &file, &source, &settings) {
+                inputs.push(LintInput {
+                    source,
+                    pre,
+                    in_transaction: (layout != Layout::Plain).then_some(unit.in_transaction),
+                });
+            }
         }
     }
     (inputs, failed)
@@ -289,6 +292,28 @@ pub fn prepare_unit(
     );
     let pre = pre.restrict(unit.range.clone());
     (unit, shown, pre)
+}
+
+/// Like [`prepare_unit`], for each of the units the tool runs the file as
+/// ([`file_units`]), in order.
+pub fn prepare_units(
+    layout: Layout,
+    file: &MigrationFile,
+    source: &SourceFile,
+    settings: &Settings,
+) -> Vec<(MigrationUnit, SourceFile, Preprocessed)> {
+    let pre = preprocess(&source.text, settings);
+    file_units(layout, file, &pre.text)
+        .into_iter()
+        .map(|unit| {
+            let shown = SourceFile::new(
+                source.name.clone(),
+                masked_text(&source.text, unit.range.clone()),
+            );
+            let pre = pre.clone().restrict(unit.range.clone());
+            (unit, shown, pre)
+        })
+        .collect()
 }
 
 /// One file, read once, as a source named as the user gave it; `None` (already reported) when

@@ -176,7 +176,7 @@ pub fn plan_write(input: &PlanInput<'_>) -> Result<WritePlan, String> {
                  run outside a transaction)"
             ));
         }
-        Layout::Goose => {
+        Layout::Goose | Layout::Pop => {
             return Err(refused(shown, layout));
         }
         Layout::Plain => {
@@ -458,6 +458,10 @@ fn refused(shown: &str, layout: Layout) -> String {
             "a goose file keeps its `-- +goose Down` section and annotations, which --write does \
              not carry over to the new files"
         }
+        Layout::Pop => {
+            "pop names a migration `<version>_<name>[.<dialect>].up.sql` and pairs it with its \
+             other dialects' files, which --write does not lay out"
+        }
         _ => "--write does not know how this tool would run the new files",
     };
     format!(
@@ -487,7 +491,7 @@ fn version_key(layout: Layout, path: &Path) -> Option<String> {
     match layout {
         Layout::Plain | Layout::Alembic => None,
         Layout::Flyway => flyway_versioned(&name).map(|(v, _)| flyway_key(&v)),
-        Layout::GolangMigrate | Layout::Sqlx | Layout::Dbmate | Layout::Goose => {
+        Layout::GolangMigrate | Layout::Sqlx | Layout::Dbmate | Layout::Goose | Layout::Pop => {
             let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
             (!digits.is_empty()).then(|| numeric_key(&digits))
         }

@@ -30,6 +30,7 @@
 //! | [`Layout::Diesel`] | tool transaction per `up.sql` | `run_in_transaction = false` in the folder's `metadata.toml`; then `batch_execute` (one multi-statement exec) |
 //! | [`Layout::Prisma`] | no tool transaction (Prisma Migrate does not wrap migrations, prisma/prisma discussion #3774); `migration.sql` is sent as one script → implicit transaction when it holds more than one statement | — |
 //! | [`Layout::Goose`] | tool transaction per file; only the `-- +goose Up` section runs, statement by statement (a line ending in `;` ends one; a `StatementBegin`…`StatementEnd` block is one) | `-- +goose NO TRANSACTION` anywhere in the file: each statement is its own `Exec`, so a block holding several statements is an implicit transaction |
+//! | [`Layout::Pop`] | tool transaction per migration (the file is one `Exec` in it); only `.up.sql` files for PostgreSQL or no dialect run, the `postgres` one when both exist for a version | popx `.autocommit.up.sql`: no transaction, one multi-statement exec |
 //! | [`Layout::Alembic`] | nothing: offline `alembic upgrade --sql` output carries its own `BEGIN;`/`COMMIT;` (and `COMMIT;`…`BEGIN;` around `autocommit_block()`), and is run with psql | — |
 
 use std::collections::{HashMap, HashSet};
@@ -46,6 +47,7 @@ use crate::discover::{is_flyway_migration_name, sort_migration_names, MigrationF
 use crate::parse::parse_sql;
 
 mod goose;
+mod pop;
 
 /// A migration tool's directory layout and execution model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,16 +70,19 @@ pub enum Layout {
     Alembic,
     /// goose: `<version>_<name>.sql` with `-- +goose Up` / `-- +goose Down` sections.
     Goose,
+    /// pop / popx (gobuffalo/soda, Ory): `<version>_<name>[.<dialect>][.autocommit].up.sql`.
+    Pop,
 }
 
 impl Layout {
     /// Every layout, in detection-priority order of [`detect`] (Plain last).
-    pub const ALL: [Layout; 9] = [
+    pub const ALL: [Layout; 10] = [
         Layout::Dbmate,
         Layout::Goose,
         Layout::Flyway,
         Layout::Prisma,
         Layout::Diesel,
+        Layout::Pop,
         Layout::Sqlx,
         Layout::GolangMigrate,
         Layout::Alembic,
@@ -96,6 +101,7 @@ impl Layout {
             Layout::Prisma => "prisma",
             Layout::Alembic => "alembic",
             Layout::Goose => "goose",
+            Layout::Pop => "pop",
         }
     }
 
@@ -115,6 +121,7 @@ impl Layout {
             "prisma" => Some(Layout::Prisma),
             "alembic" => Some(Layout::Alembic),
             "goose" => Some(Layout::Goose),
+            "pop" | "popx" | "soda" | "buffalo" => Some(Layout::Pop),
             _ => None,
         }
     }
@@ -156,6 +163,8 @@ impl std::str::FromStr for Layout {
 /// 2. a file is named like Flyway (`V<version>__<desc>.sql` or `R__<desc>.sql`) → [`Layout::Flyway`];
 /// 3. a file is `<folder>/migration.sql`, or `dir` holds `migration_lock.toml` → [`Layout::Prisma`];
 /// 4. a file is `up.sql` in a folder whose name starts with a digit → [`Layout::Diesel`];
+/// 5. a file is named like pop/popx with a dialect or `.autocommit`
+///    (`<version>_<name>.postgres.up.sql`, `<version>_<name>.autocommit.up.sql`) → [`Layout::Pop`];
 /// 5. a file starts with `-- no-transaction`, or every file is `<digits>_*.sql` and a
 ///    `Cargo.toml` sits in `dir` or its parent (sqlx's `migrations/` next to the crate) →
 ///    [`Layout::Sqlx`];
@@ -199,6 +208,9 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
     {
         return Layout::Diesel;
     }
+    if names.iter().any(|n| pop::is_distinctive(n)) {
+        return Layout::Pop;
+    }
     let cargo_nearby = dir.join("Cargo.toml").is_file()
         || dir.parent().is_some_and(|p| p.join("Cargo.toml").is_file());
     if (0..files.len()).any(|i| text(i).starts_with(SQLX_NO_TRANSACTION))
@@ -230,6 +242,8 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
 /// * goose: `<digits>_*.sql` (goose reads the version before the first `_`).
 /// * diesel: `up.sql` files.
 /// * Prisma: `migration.sql` files.
+/// * pop/popx: up migrations for PostgreSQL or no dialect; of those sharing a version, the
+///   `postgres` one; versions compared as strings.
 /// * Alembic, plain: every file.
 pub fn select(layout: Layout, files: Vec<MigrationFile>) -> Vec<MigrationFile> {
     let keep = |f: &MigrationFile| {
@@ -243,9 +257,13 @@ pub fn select(layout: Layout, files: Vec<MigrationFile>) -> Vec<MigrationFile> {
             Layout::Dbmate => starts_with_digit(&name),
             Layout::Diesel => lower == "up.sql",
             Layout::Prisma => lower == "migration.sql",
+            Layout::Pop => pop::parse_name(&name).is_some_and(|n| pop::runs_on_postgres(&n)),
         }
     };
     let kept: Vec<MigrationFile> = files.into_iter().filter(keep).collect();
+    if layout == Layout::Pop {
+        return select_pop(kept);
+    }
     if layout != Layout::Flyway {
         return kept;
     }
@@ -259,6 +277,26 @@ pub fn select(layout: Layout, files: Vec<MigrationFile>) -> Vec<MigrationFile> {
     paths
         .into_iter()
         .filter_map(|p| by_path.get_mut(&p).and_then(Vec::pop))
+        .collect()
+}
+
+/// pop/popx: one migration per version, the `postgres` one before the dialect-less one, in
+/// version order compared as strings.
+fn select_pop(files: Vec<MigrationFile>) -> Vec<MigrationFile> {
+    let mut keyed: Vec<(String, bool, MigrationFile)> = files
+        .into_iter()
+        .filter_map(|f| {
+            let n = pop::parse_name(&file_name(&f.path))?;
+            Some((n.version, n.dialect.is_none(), f))
+        })
+        .collect();
+    // Stable: files with the same version and kind keep discovery's order.
+    keyed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let mut seen = HashSet::new();
+    keyed
+        .into_iter()
+        .filter(|(version, _, _)| seen.insert(version.clone()))
+        .map(|(_, _, f)| f)
         .collect()
 }
 
@@ -341,6 +379,14 @@ pub fn file_units(layout: Layout, file: &MigrationFile, text: &str) -> Vec<Migra
             (whole, if wrap { Wrapping::Tool } else { Wrapping::None })
         }
         Layout::GolangMigrate | Layout::Prisma => (whole.clone(), single_exec(text, whole)),
+        Layout::Pop => {
+            let autocommit = pop::parse_name(&file_name(&file.path)).is_some_and(|n| n.autocommit);
+            if autocommit {
+                (whole.clone(), single_exec(text, whole))
+            } else {
+                (whole, Wrapping::Tool)
+            }
+        }
         Layout::Sqlx => {
             if text.starts_with(SQLX_NO_TRANSACTION) {
                 (whole.clone(), single_exec(text, whole))

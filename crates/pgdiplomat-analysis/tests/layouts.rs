@@ -393,6 +393,43 @@ fn goose_runs_the_up_section_in_a_transaction_unless_no_transaction() {
 }
 
 #[test]
+fn pop_runs_postgres_and_dialect_less_up_migrations_one_per_version() {
+    let linted = check(
+        "pop",
+        Layout::Pop,
+        &[
+            // The cockroach, mysql and sqlite3 files of this version do not run.
+            (
+                "migrations/20240101000000000000_users.postgres.up.sql",
+                true,
+                &[],
+            ),
+            ("migrations/20240102000000000000_email.up.sql", true, &[2]),
+            // popx `.autocommit`: no transaction.
+            (
+                "migrations/20240103000000000000_name_idx.autocommit.up.sql",
+                false,
+                &[],
+            ),
+            // The postgres file wins over the dialect-less one of the same version.
+            (
+                "migrations/20240104000000000000_id_name.postgres.up.sql",
+                true,
+                &[],
+            ),
+            // Autocommit, but two statements in one Exec: an implicit transaction.
+            (
+                "migrations/20240105000000000000_two.postgres.autocommit.up.sql",
+                true,
+                &[1, 2],
+            ),
+        ],
+    );
+    assert_eq!(linted[4].unit.wrapping, Wrapping::ImplicitMultiStatement);
+    assert_eq!(linted[0].unit.wrapping, Wrapping::Tool);
+}
+
+#[test]
 fn every_layout_has_a_fixture_that_detects_as_it() {
     let fixtures = [
         ("plain-numbered", Layout::Plain),
@@ -404,6 +441,7 @@ fn every_layout_has_a_fixture_that_detects_as_it() {
         ("prisma", Layout::Prisma),
         ("alembic", Layout::Alembic),
         ("goose", Layout::Goose),
+        ("pop", Layout::Pop),
     ];
     for layout in Layout::ALL {
         let (name, _) = fixtures
@@ -420,7 +458,8 @@ fn layout_override_names_parse() {
     assert_eq!(Layout::parse("golang-migrate"), Some(Layout::GolangMigrate));
     assert_eq!(Layout::parse("DBMATE"), Some(Layout::Dbmate));
     assert_eq!(Layout::parse("django"), None);
-    assert_eq!(Layout::ALL.len(), 9);
+    assert_eq!(Layout::ALL.len(), 10);
+    assert_eq!(Layout::parse("popx"), Some(Layout::Pop));
 }
 
 // --- changed_since -------------------------------------------------------------------------

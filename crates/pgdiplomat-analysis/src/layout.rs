@@ -31,6 +31,9 @@
 //! | [`Layout::Prisma`] | no tool transaction (Prisma Migrate does not wrap migrations, prisma/prisma discussion #3774); `migration.sql` is sent as one script → implicit transaction when it holds more than one statement | — |
 //! | [`Layout::Goose`] | tool transaction per file; only the `-- +goose Up` section runs, statement by statement (a line ending in `;` ends one; a `StatementBegin`…`StatementEnd` block is one) | `-- +goose NO TRANSACTION` anywhere in the file: each statement is its own `Exec`, so a block holding several statements is an implicit transaction |
 //! | [`Layout::Pop`] | tool transaction per migration (the file is one `Exec` in it); only `.up.sql` files for PostgreSQL or no dialect run, the `postgres` one when both exist for a version | popx `.autocommit.up.sql`: no transaction, one multi-statement exec |
+//! | [`Layout::PostgresMigrations`] | `START TRANSACTION` … `COMMIT` around each file (`run-migration.ts`) | the file contains `-- postgres-migrations disable-transaction` (anywhere); then one multi-statement `client.query` |
+//! | [`Layout::Sqitch`] | nothing: `sqitch deploy` runs each `deploy/` script with `psql --file` (no `--single-transaction`); the script's own `BEGIN;`/`COMMIT;` count | — |
+//! | [`Layout::SchemaDump`] | nothing: `rails db:schema:load` (structure format) and `pg_restore`-less loads run the dump with psql; everything it creates is new, so lint reads it as a fresh load (operations on tables it created are not hazards) | — |
 //! | [`Layout::Alembic`] | nothing: offline `alembic upgrade --sql` output carries its own `BEGIN;`/`COMMIT;` (and `COMMIT;`…`BEGIN;` around `autocommit_block()`), and is run with psql | — |
 
 use std::collections::{HashMap, HashSet};
@@ -48,6 +51,7 @@ use crate::parse::parse_sql;
 
 mod goose;
 mod pop;
+mod sqitch;
 
 /// A migration tool's directory layout and execution model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,19 +76,28 @@ pub enum Layout {
     Goose,
     /// pop / popx (gobuffalo/soda, Ory): `<version>_<name>[.<dialect>][.autocommit].up.sql`.
     Pop,
+    /// postgres-migrations (npm): `<id>_<name>.sql`, consecutive integer ids.
+    PostgresMigrations,
+    /// Sqitch: `sqitch.plan` and its `deploy/<change>.sql` scripts, run with psql.
+    Sqitch,
+    /// A schema dump loaded with psql: Rails `db/structure.sql`, `pg_dump --schema-only`.
+    SchemaDump,
 }
 
 impl Layout {
     /// Every layout, in detection-priority order of [`detect`] (Plain last).
-    pub const ALL: [Layout; 10] = [
+    pub const ALL: [Layout; 13] = [
         Layout::Dbmate,
         Layout::Goose,
+        Layout::Sqitch,
         Layout::Flyway,
         Layout::Prisma,
         Layout::Diesel,
         Layout::Pop,
+        Layout::PostgresMigrations,
         Layout::Sqlx,
         Layout::GolangMigrate,
+        Layout::SchemaDump,
         Layout::Alembic,
         Layout::Plain,
     ];
@@ -102,6 +115,9 @@ impl Layout {
             Layout::Alembic => "alembic",
             Layout::Goose => "goose",
             Layout::Pop => "pop",
+            Layout::PostgresMigrations => "postgres-migrations",
+            Layout::Sqitch => "sqitch",
+            Layout::SchemaDump => "schema-dump",
         }
     }
 
@@ -122,6 +138,10 @@ impl Layout {
             "alembic" => Some(Layout::Alembic),
             "goose" => Some(Layout::Goose),
             "pop" | "popx" | "soda" | "buffalo" => Some(Layout::Pop),
+            "postgres-migrations" | "postgres_migrations" => Some(Layout::PostgresMigrations),
+            "sqitch" => Some(Layout::Sqitch),
+            "schema-dump" | "schema_dump" | "structure-sql" | "structure.sql" | "pg-dump"
+            | "pg_dump" | "rails-structure" => Some(Layout::SchemaDump),
             _ => None,
         }
     }
@@ -191,6 +211,14 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
     if (0..files.len()).any(|i| goose::has_up(text(i))) {
         return Layout::Goose;
     }
+    if dir.join(sqitch::PLAN_FILE).is_file()
+        || (dir.file_name().is_some_and(|n| n == "deploy")
+            && dir
+                .parent()
+                .is_some_and(|p| p.join(sqitch::PLAN_FILE).is_file()))
+    {
+        return Layout::Sqitch;
+    }
     if names.iter().any(|n| is_flyway_migration_name(n)) {
         return Layout::Flyway;
     }
@@ -211,6 +239,13 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
     if names.iter().any(|n| pop::is_distinctive(n)) {
         return Layout::Pop;
     }
+    if (0..files.len()).any(|i| text(i).contains(POSTGRES_MIGRATIONS_NO_TRANSACTION))
+        || (!names.is_empty()
+            && names.iter().all(|n| starts_with_digit(n))
+            && package_json_uses_postgres_migrations(dir))
+    {
+        return Layout::PostgresMigrations;
+    }
     let cargo_nearby = dir.join("Cargo.toml").is_file()
         || dir.parent().is_some_and(|p| p.join("Cargo.toml").is_file());
     if (0..files.len()).any(|i| text(i).starts_with(SQLX_NO_TRANSACTION))
@@ -223,6 +258,9 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
         .any(|n| n.to_ascii_lowercase().ends_with(".up.sql"))
     {
         return Layout::GolangMigrate;
+    }
+    if !files.is_empty() && (0..files.len()).all(|i| is_schema_dump(&names[i], text(i))) {
+        return Layout::SchemaDump;
     }
     if (0..files.len()).any(|i| looks_like_alembic_offline(text(i))) {
         return Layout::Alembic;
@@ -244,13 +282,18 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
 /// * Prisma: `migration.sql` files.
 /// * pop/popx: up migrations for PostgreSQL or no dialect; of those sharing a version, the
 ///   `postgres` one; versions compared as strings.
-/// * Alembic, plain: every file.
+/// * postgres-migrations: `<id>[-_]<name>.sql`, by id as a number.
+/// * Sqitch: the `deploy/` scripts `sqitch.plan` names, in plan order.
+/// * Alembic, schema dump, plain: every file.
 pub fn select(layout: Layout, files: Vec<MigrationFile>) -> Vec<MigrationFile> {
     let keep = |f: &MigrationFile| {
         let name = file_name(&f.path);
         let lower = name.to_ascii_lowercase();
         match layout {
-            Layout::Plain | Layout::Alembic => true,
+            Layout::Plain | Layout::Alembic | Layout::SchemaDump | Layout::Sqitch => true,
+            Layout::PostgresMigrations => {
+                postgres_migrations_id(&name).is_some() && lower.ends_with(".sql")
+            }
             Layout::Flyway => is_flyway_migration_name(&name),
             Layout::GolangMigrate => is_versioned_name(&name) && lower.ends_with(".up.sql"),
             Layout::Sqlx | Layout::Goose => is_versioned_name(&name),
@@ -261,8 +304,16 @@ pub fn select(layout: Layout, files: Vec<MigrationFile>) -> Vec<MigrationFile> {
         }
     };
     let kept: Vec<MigrationFile> = files.into_iter().filter(keep).collect();
-    if layout == Layout::Pop {
-        return select_pop(kept);
+    match layout {
+        Layout::Pop => return select_pop(kept),
+        Layout::Sqitch => return select_sqitch(kept),
+        Layout::PostgresMigrations => {
+            let mut kept = kept;
+            // Ordered by id as a number (ties keep discovery's order).
+            kept.sort_by_key(|f| postgres_migrations_id(&file_name(&f.path)).unwrap_or(0));
+            return kept;
+        }
+        _ => {}
     }
     if layout != Layout::Flyway {
         return kept;
@@ -298,6 +349,58 @@ fn select_pop(files: Vec<MigrationFile>) -> Vec<MigrationFile> {
         .filter(|(version, _, _)| seen.insert(version.clone()))
         .map(|(_, _, f)| f)
         .collect()
+}
+
+/// Sqitch: the deploy scripts of the plan, in plan order. A file under a project's `deploy/`
+/// that the plan does not name is not run; files outside `deploy/` (revert, verify) neither.
+/// Without a plan (files named one by one elsewhere), files under a `deploy` folder are kept.
+fn select_sqitch(files: Vec<MigrationFile>) -> Vec<MigrationFile> {
+    let mut plans: HashMap<PathBuf, Vec<String>> = HashMap::new();
+    let mut keyed: Vec<(Option<(PathBuf, usize)>, MigrationFile)> = Vec::new();
+    for f in files {
+        let Some(project) = sqitch::project_of(&f.path) else {
+            let under_deploy = f
+                .path
+                .parent()
+                .is_some_and(|p| p.components().any(|c| c.as_os_str() == "deploy"));
+            if under_deploy {
+                keyed.push((None, f));
+            }
+            continue;
+        };
+        let order = plans.entry(project.clone()).or_insert_with(|| {
+            let plan = sqitch::read_plan(&project).unwrap_or_default();
+            let exists = |rel: &str| project.join(rel).is_file();
+            sqitch::deploy_scripts(&plan, &exists)
+        });
+        let rel: String = f
+            .path
+            .strip_prefix(&project)
+            .map(|r| {
+                r.components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .unwrap_or_default();
+        if let Some(at) = order.iter().position(|p| *p == rel) {
+            keyed.push((Some((project, at)), f));
+        }
+    }
+    // Projects in the order discovery met them, each in plan order.
+    let mut projects: Vec<PathBuf> = Vec::new();
+    for (k, _) in &keyed {
+        if let Some((p, _)) = k {
+            if !projects.contains(p) {
+                projects.push(p.clone());
+            }
+        }
+    }
+    keyed.sort_by_key(|(k, _)| match k {
+        Some((p, at)) => (projects.iter().position(|q| q == p).unwrap_or(0), *at),
+        None => (projects.len(), 0),
+    });
+    keyed.into_iter().map(|(_, f)| f).collect()
 }
 
 /// Why the statements of a unit share a transaction (or not).
@@ -363,7 +466,16 @@ pub fn file_units(layout: Layout, file: &MigrationFile, text: &str) -> Vec<Migra
                 .map(|(r, w)| unit(r, w))
                 .collect()
         }
-        Layout::Plain | Layout::Alembic => (whole, Wrapping::None),
+        Layout::Plain | Layout::Alembic | Layout::Sqitch | Layout::SchemaDump => {
+            (whole, Wrapping::None)
+        }
+        Layout::PostgresMigrations => {
+            if text.contains(POSTGRES_MIGRATIONS_NO_TRANSACTION) {
+                (whole.clone(), single_exec(text, whole))
+            } else {
+                (whole, Wrapping::Tool)
+            }
+        }
         Layout::Flyway => {
             let forced = flyway_script_config(&file.path);
             let wrap = match forced {
@@ -616,6 +728,37 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
 }
 
 const SQLX_NO_TRANSACTION: &str = "-- no-transaction";
+
+/// postgres-migrations runs a file without `START TRANSACTION` when its SQL contains this
+/// (`migration.sql.includes(...)` in `run-migration.ts`), anywhere.
+const POSTGRES_MIGRATIONS_NO_TRANSACTION: &str = "-- postgres-migrations disable-transaction";
+
+/// The id of a postgres-migrations file name (`^(-?\d+)[-_]?(.*).(sql|js)$`, parsed with
+/// `parseInt`).
+fn postgres_migrations_id(name: &str) -> Option<i64> {
+    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    name[..digits].parse().ok()
+}
+
+/// A `package.json` in `dir` or up to three folders above it depends on `postgres-migrations`.
+fn package_json_uses_postgres_migrations(dir: &Path) -> bool {
+    dir.ancestors().take(4).any(|d| {
+        fs::read_to_string(d.join("package.json"))
+            .is_ok_and(|t| t.contains("\"postgres-migrations\""))
+    })
+}
+
+/// A schema dump: Rails' `structure.sql`, or pg_dump's header comment.
+fn is_schema_dump(name: &str, text: &str) -> bool {
+    name.eq_ignore_ascii_case("structure.sql")
+        || text
+            .lines()
+            .take(20)
+            .any(|l| l.trim() == "-- PostgreSQL database dump")
+}
 
 /// The tool sends `text[range]` as one query: an implicit transaction when it holds more than
 /// one statement. Unparsable text is linted as a syntax error anyway; call it unwrapped.

@@ -430,6 +430,111 @@ fn pop_runs_postgres_and_dialect_less_up_migrations_one_per_version() {
 }
 
 #[test]
+fn postgres_migrations_wraps_each_file_unless_it_disables_the_transaction() {
+    let mut expected: Vec<(&str, bool, &[usize])> = vec![
+        ("1_create-users.sql", true, &[2]),
+        // `-- postgres-migrations disable-transaction`, one statement.
+        ("2_index-email.sql", false, &[]),
+        // Disabled, but two statements in one client.query: an implicit transaction.
+        ("3-two-indexes.sql", true, &[2, 3]),
+    ];
+    let noops = [
+        "4_noop.sql",
+        "5_noop.sql",
+        "6_noop.sql",
+        "7_noop.sql",
+        "8_noop.sql",
+        "9_noop.sql",
+    ];
+    for n in noops {
+        expected.push((n, true, &[]));
+    }
+    // Ids compare as numbers: 10 after 9.
+    expected.push(("10_add-name.sql", true, &[]));
+    let linted = check(
+        "postgres-migrations/migrations",
+        Layout::PostgresMigrations,
+        &expected,
+    );
+    assert_eq!(linted[2].unit.wrapping, Wrapping::ImplicitMultiStatement);
+    assert_eq!(linted[0].unit.wrapping, Wrapping::Tool);
+
+    // Detected from package.json alone (no file disables the transaction).
+    let tmp = tempfile::tempdir().expect("tempdir");
+    fs::write(
+        tmp.path().join("package.json"),
+        r#"{"dependencies": {"postgres-migrations": "5"}}"#,
+    )
+    .expect("write");
+    let dir = tmp.path().join("migrations");
+    fs::create_dir_all(&dir).expect("mkdir");
+    fs::write(dir.join("1_init.sql"), "SELECT 1;\n").expect("write");
+    assert_eq!(
+        detected(&dir, &discovered(&dir)),
+        Layout::PostgresMigrations
+    );
+    fs::remove_file(tmp.path().join("package.json")).expect("rm");
+    assert_eq!(detected(&dir, &discovered(&dir)), Layout::Plain);
+}
+
+#[test]
+fn sqitch_runs_the_deploy_scripts_of_the_plan_in_plan_order_with_psql() {
+    check(
+        "sqitch",
+        Layout::Sqitch,
+        &[
+            ("deploy/appschema.sql", false, &[]),
+            // `users` is reworked after @v1.0: its first version is users@v1.0.sql.
+            ("deploy/users@v1.0.sql", false, &[]),
+            ("deploy/users_email_idx.sql", false, &[]),
+            // Inside the script's own BEGIN ... COMMIT.
+            ("deploy/users.sql", false, &[6]),
+        ],
+    );
+    // revert/, verify/ and deploy/not_in_plan.sql are not run; the `deploy` folder itself
+    // is recognised too.
+    let deploy = fixture("sqitch/deploy");
+    assert_eq!(detected(&deploy, &discovered(&deploy)), Layout::Sqitch);
+    let only_deploy: Vec<String> = select(Layout::Sqitch, discovered(&deploy))
+        .iter()
+        .map(|f| rel(&deploy, &f.path))
+        .collect();
+    assert_eq!(
+        only_deploy,
+        [
+            "appschema.sql",
+            "users@v1.0.sql",
+            "users_email_idx.sql",
+            "users.sql"
+        ]
+    );
+}
+
+#[test]
+fn a_schema_dump_is_one_psql_script_without_a_transaction() {
+    let linted = check(
+        "schema-dump/db",
+        Layout::SchemaDump,
+        &[("structure.sql", false, &[])],
+    );
+    assert_eq!(linted[0].unit.wrapping, Wrapping::None);
+    assert_eq!(linted[0].unit.range.len(), linted[0].masked.len());
+    // A pg_dump file under any name is a dump too; a dump among migrations is not.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    fs::write(
+        tmp.path().join("schema.sql"),
+        "--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (a int);\n",
+    )
+    .expect("write");
+    assert_eq!(
+        detected(tmp.path(), &discovered(tmp.path())),
+        Layout::SchemaDump
+    );
+    fs::write(tmp.path().join("1_more.sql"), "SELECT 1;\n").expect("write");
+    assert_eq!(detected(tmp.path(), &discovered(tmp.path())), Layout::Plain);
+}
+
+#[test]
 fn every_layout_has_a_fixture_that_detects_as_it() {
     let fixtures = [
         ("plain-numbered", Layout::Plain),
@@ -442,6 +547,9 @@ fn every_layout_has_a_fixture_that_detects_as_it() {
         ("alembic", Layout::Alembic),
         ("goose", Layout::Goose),
         ("pop", Layout::Pop),
+        ("postgres-migrations/migrations", Layout::PostgresMigrations),
+        ("sqitch", Layout::Sqitch),
+        ("schema-dump/db", Layout::SchemaDump),
     ];
     for layout in Layout::ALL {
         let (name, _) = fixtures
@@ -458,7 +566,8 @@ fn layout_override_names_parse() {
     assert_eq!(Layout::parse("golang-migrate"), Some(Layout::GolangMigrate));
     assert_eq!(Layout::parse("DBMATE"), Some(Layout::Dbmate));
     assert_eq!(Layout::parse("django"), None);
-    assert_eq!(Layout::ALL.len(), 10);
+    assert_eq!(Layout::ALL.len(), 13);
+    assert_eq!(Layout::parse("structure.sql"), Some(Layout::SchemaDump));
     assert_eq!(Layout::parse("popx"), Some(Layout::Pop));
 }
 

@@ -34,6 +34,7 @@
 //! | [`Layout::PostgresMigrations`] | `START TRANSACTION` … `COMMIT` around each file (`run-migration.ts`) | the file contains `-- postgres-migrations disable-transaction` (anywhere); then one multi-statement `client.query` |
 //! | [`Layout::Sqitch`] | nothing: `sqitch deploy` runs each `deploy/` script with `psql --file` (no `--single-transaction`); the script's own `BEGIN;`/`COMMIT;` count | — |
 //! | [`Layout::SchemaDump`] | nothing: `rails db:schema:load` (structure format) and `pg_restore`-less loads run the dump with psql; everything it creates is new, so lint reads it as a fresh load (operations on tables it created are not hazards) | — |
+//! | [`Layout::Sourcegraph`] | the migrator's transaction per `up.sql`, whose outermost `BEGIN;`/`COMMIT;` it strips (`CanonicalizeQuery`) | `createIndexConcurrently: true` in `metadata.yaml`: the (single) `CREATE INDEX CONCURRENTLY` runs without one |
 //! | [`Layout::Alembic`] | nothing: offline `alembic upgrade --sql` output carries its own `BEGIN;`/`COMMIT;` (and `COMMIT;`…`BEGIN;` around `autocommit_block()`), and is run with psql | — |
 
 use std::collections::{HashMap, HashSet};
@@ -51,6 +52,7 @@ use crate::parse::parse_sql;
 
 mod goose;
 mod pop;
+mod sourcegraph;
 mod sqitch;
 
 /// A migration tool's directory layout and execution model.
@@ -82,15 +84,19 @@ pub enum Layout {
     Sqitch,
     /// A schema dump loaded with psql: Rails `db/structure.sql`, `pg_dump --schema-only`.
     SchemaDump,
+    /// Sourcegraph's migrator: `<version>/up.sql` with `metadata.yaml` (`parents`,
+    /// `createIndexConcurrently`).
+    Sourcegraph,
 }
 
 impl Layout {
     /// Every layout, in detection-priority order of [`detect`] (Plain last).
-    pub const ALL: [Layout; 13] = [
+    pub const ALL: [Layout; 14] = [
         Layout::Dbmate,
         Layout::Goose,
         Layout::Sqitch,
         Layout::Flyway,
+        Layout::Sourcegraph,
         Layout::Prisma,
         Layout::Diesel,
         Layout::Pop,
@@ -118,6 +124,7 @@ impl Layout {
             Layout::PostgresMigrations => "postgres-migrations",
             Layout::Sqitch => "sqitch",
             Layout::SchemaDump => "schema-dump",
+            Layout::Sourcegraph => "sourcegraph",
         }
     }
 
@@ -140,6 +147,7 @@ impl Layout {
             "pop" | "popx" | "soda" | "buffalo" => Some(Layout::Pop),
             "postgres-migrations" | "postgres_migrations" => Some(Layout::PostgresMigrations),
             "sqitch" => Some(Layout::Sqitch),
+            "sourcegraph" => Some(Layout::Sourcegraph),
             "schema-dump" | "schema_dump" | "structure-sql" | "structure.sql" | "pg-dump"
             | "pg_dump" | "rails-structure" => Some(Layout::SchemaDump),
             _ => None,
@@ -222,6 +230,14 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
     if names.iter().any(|n| is_flyway_migration_name(n)) {
         return Layout::Flyway;
     }
+    if files.iter().zip(&names).any(|(f, n)| {
+        n == "up.sql"
+            && f.path
+                .parent()
+                .is_some_and(|p| p.join(sourcegraph::METADATA).is_file())
+    }) {
+        return Layout::Sourcegraph;
+    }
     if names
         .iter()
         .any(|n| n.eq_ignore_ascii_case("migration.sql"))
@@ -284,6 +300,8 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
 ///   `postgres` one; versions compared as strings.
 /// * postgres-migrations: `<id>[-_]<name>.sql`, by id as a number.
 /// * Sqitch: the `deploy/` scripts `sqitch.plan` names, in plan order.
+/// * Sourcegraph: `<version>/up.sql` next to a `metadata.yaml`, parents before children,
+///   unrelated migrations by version.
 /// * Alembic, schema dump, plain: every file.
 pub fn select(layout: Layout, files: Vec<MigrationFile>) -> Vec<MigrationFile> {
     let keep = |f: &MigrationFile| {
@@ -300,6 +318,13 @@ pub fn select(layout: Layout, files: Vec<MigrationFile>) -> Vec<MigrationFile> {
             Layout::Dbmate => starts_with_digit(&name),
             Layout::Diesel => lower == "up.sql",
             Layout::Prisma => lower == "migration.sql",
+            Layout::Sourcegraph => {
+                name == "up.sql"
+                    && sourcegraph::version_of(&parent_name(&f.path)).is_some()
+                    && f.path
+                        .parent()
+                        .is_some_and(|p| p.join(sourcegraph::METADATA).is_file())
+            }
             Layout::Pop => pop::parse_name(&name).is_some_and(|n| pop::runs_on_postgres(&n)),
         }
     };
@@ -307,6 +332,7 @@ pub fn select(layout: Layout, files: Vec<MigrationFile>) -> Vec<MigrationFile> {
     match layout {
         Layout::Pop => return select_pop(kept),
         Layout::Sqitch => return select_sqitch(kept),
+        Layout::Sourcegraph => return select_sourcegraph(kept),
         Layout::PostgresMigrations => {
             let mut kept = kept;
             // Ordered by id as a number (ties keep discovery's order).
@@ -403,6 +429,49 @@ fn select_sqitch(files: Vec<MigrationFile>) -> Vec<MigrationFile> {
     keyed.into_iter().map(|(_, f)| f).collect()
 }
 
+/// Sourcegraph: per schema directory (the parent of the migration folders, in the order
+/// discovery met them), the migrator's topological order; version order when the graph is not
+/// one the migrator accepts.
+fn select_sourcegraph(files: Vec<MigrationFile>) -> Vec<MigrationFile> {
+    let mut schemas: Vec<(PathBuf, Vec<(u64, MigrationFile)>)> = Vec::new();
+    for f in files {
+        let Some(version) = sourcegraph::version_of(&parent_name(&f.path)) else {
+            continue;
+        };
+        let base = f
+            .path
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        match schemas.iter_mut().find(|(b, _)| *b == base) {
+            Some((_, list)) => list.push((version, f)),
+            None => schemas.push((base, vec![(version, f)])),
+        }
+    }
+    let mut out = Vec::new();
+    for (_, mut list) in schemas {
+        list.sort_by_key(|(v, _)| *v);
+        let defs: Vec<(u64, Vec<u64>)> = list
+            .iter()
+            .map(|(v, f)| {
+                let parents = sourcegraph::metadata_of(&f.path)
+                    .map(|m| m.parents)
+                    .unwrap_or_default();
+                (*v, parents)
+            })
+            .collect();
+        match sourcegraph::order(&defs) {
+            Some(order) => {
+                let mut by_version: HashMap<u64, MigrationFile> = list.into_iter().collect();
+                out.extend(order.into_iter().filter_map(|v| by_version.remove(&v)));
+            }
+            None => out.extend(list.into_iter().map(|(_, f)| f)),
+        }
+    }
+    out
+}
+
 /// Why the statements of a unit share a transaction (or not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wrapping {
@@ -468,6 +537,17 @@ pub fn file_units(layout: Layout, file: &MigrationFile, text: &str) -> Vec<Migra
         }
         Layout::Plain | Layout::Alembic | Layout::Sqitch | Layout::SchemaDump => {
             (whole, Wrapping::None)
+        }
+        Layout::Sourcegraph => {
+            let range = sourcegraph::canonical_range(text);
+            let concurrently =
+                sourcegraph::metadata_of(&file.path).is_some_and(|m| m.create_index_concurrently);
+            if concurrently {
+                let wrapping = single_exec(text, range.clone());
+                (range, wrapping)
+            } else {
+                (range, Wrapping::Tool)
+            }
         }
         Layout::PostgresMigrations => {
             if text.contains(POSTGRES_MIGRATIONS_NO_TRANSACTION) {

@@ -535,6 +535,31 @@ fn a_schema_dump_is_one_psql_script_without_a_transaction() {
 }
 
 #[test]
+fn sourcegraph_orders_by_parents_and_runs_in_a_transaction_unless_create_index_concurrently() {
+    let linted = check(
+        "sourcegraph/migrations/frontend",
+        Layout::Sourcegraph,
+        &[
+            ("1000000000/up.sql", true, &[]),
+            ("1000000005/up.sql", true, &[]),
+            // Its parent is 1000000005: it runs after it despite the lower version.
+            // createIndexConcurrently: true → no transaction.
+            ("1000000003/up.sql", false, &[]),
+            // CONCURRENTLY without the flag: in the migrator's transaction.
+            ("1000000004/up.sql", true, &[1]),
+        ],
+    );
+    // The migrator strips the file's outermost BEGIN; / COMMIT; and opens its own.
+    let first = &linted[0];
+    assert!(!first.masked.contains("BEGIN") && !first.masked.contains("COMMIT"));
+    assert!(first.masked.contains("CREATE TABLE repo"));
+    assert_eq!(first.unit.wrapping, Wrapping::Tool);
+    // Detected from the schema directory's parent too (all schemas, each in its order).
+    let root = fixture("sourcegraph");
+    assert_eq!(detected(&root, &discovered(&root)), Layout::Sourcegraph);
+}
+
+#[test]
 fn every_layout_has_a_fixture_that_detects_as_it() {
     let fixtures = [
         ("plain-numbered", Layout::Plain),
@@ -550,6 +575,7 @@ fn every_layout_has_a_fixture_that_detects_as_it() {
         ("postgres-migrations/migrations", Layout::PostgresMigrations),
         ("sqitch", Layout::Sqitch),
         ("schema-dump/db", Layout::SchemaDump),
+        ("sourcegraph/migrations/frontend", Layout::Sourcegraph),
     ];
     for layout in Layout::ALL {
         let (name, _) = fixtures
@@ -566,7 +592,7 @@ fn layout_override_names_parse() {
     assert_eq!(Layout::parse("golang-migrate"), Some(Layout::GolangMigrate));
     assert_eq!(Layout::parse("DBMATE"), Some(Layout::Dbmate));
     assert_eq!(Layout::parse("django"), None);
-    assert_eq!(Layout::ALL.len(), 13);
+    assert_eq!(Layout::ALL.len(), 14);
     assert_eq!(Layout::parse("structure.sql"), Some(Layout::SchemaDump));
     assert_eq!(Layout::parse("popx"), Some(Layout::Pop));
 }

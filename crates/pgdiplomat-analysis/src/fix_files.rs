@@ -181,7 +181,8 @@ pub fn plan_write(input: &PlanInput<'_>) -> Result<WritePlan, String> {
         | Layout::PostgresMigrations
         | Layout::Sqitch
         | Layout::SchemaDump
-        | Layout::Sourcegraph => {
+        | Layout::Sourcegraph
+        | Layout::Liquibase => {
             return Err(refused(shown, layout));
         }
         Layout::Plain => {
@@ -483,6 +484,10 @@ fn refused(shown: &str, layout: Layout) -> String {
             "a Sourcegraph migration needs metadata.yaml with its parents (new parts would have to \
              re-parent the migrations after it); use `sg migration add` and move the parts"
         }
+        Layout::Liquibase => {
+            "a Liquibase changelog identifies each changeset by author:id with a checksum, and \
+             keeps --rollback lines with it; new changesets must be written by hand"
+        }
         _ => "--write does not know how this tool would run the new files",
     };
     format!(
@@ -514,7 +519,8 @@ fn version_key(layout: Layout, path: &Path) -> Option<String> {
         | Layout::Alembic
         | Layout::Sqitch
         | Layout::SchemaDump
-        | Layout::Sourcegraph => None,
+        | Layout::Sourcegraph
+        | Layout::Liquibase => None,
         Layout::PostgresMigrations => {
             let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
             (!digits.is_empty()).then(|| numeric_key(&digits))

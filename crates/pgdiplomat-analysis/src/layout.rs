@@ -35,6 +35,7 @@
 //! | [`Layout::Sqitch`] | nothing: `sqitch deploy` runs each `deploy/` script with `psql --file` (no `--single-transaction`); the script's own `BEGIN;`/`COMMIT;` count | — |
 //! | [`Layout::SchemaDump`] | nothing: `rails db:schema:load` (structure format) and `pg_restore`-less loads run the dump with psql; everything it creates is new, so lint reads it as a fresh load (operations on tables it created are not hazards) | — |
 //! | [`Layout::Sourcegraph`] | the migrator's transaction per `up.sql`, whose outermost `BEGIN;`/`COMMIT;` it strips (`CanonicalizeQuery`) | `createIndexConcurrently: true` in `metadata.yaml`: the (single) `CREATE INDEX CONCURRENTLY` runs without one |
+//! | [`Layout::Liquibase`] | one transaction per `--changeset` (a file is run changeset by changeset; text before the first is not run; `dbms:` lists without `postgresql` skip the changeset; `--ignoreLines` are dropped) | `runInTransaction:false`: statement by statement, or one JDBC execute with `splitStatements:false` |
 //! | [`Layout::Alembic`] | nothing: offline `alembic upgrade --sql` output carries its own `BEGIN;`/`COMMIT;` (and `COMMIT;`…`BEGIN;` around `autocommit_block()`), and is run with psql | — |
 
 use std::collections::{HashMap, HashSet};
@@ -51,6 +52,7 @@ use crate::discover::{is_flyway_migration_name, sort_migration_names, MigrationF
 use crate::parse::parse_sql;
 
 mod goose;
+mod liquibase;
 mod pop;
 mod sourcegraph;
 mod sqitch;
@@ -87,13 +89,16 @@ pub enum Layout {
     /// Sourcegraph's migrator: `<version>/up.sql` with `metadata.yaml` (`parents`,
     /// `createIndexConcurrently`).
     Sourcegraph,
+    /// Liquibase formatted SQL changelogs (`--liquibase formatted sql`, `--changeset`).
+    Liquibase,
 }
 
 impl Layout {
     /// Every layout, in detection-priority order of [`detect`] (Plain last).
-    pub const ALL: [Layout; 14] = [
+    pub const ALL: [Layout; 15] = [
         Layout::Dbmate,
         Layout::Goose,
+        Layout::Liquibase,
         Layout::Sqitch,
         Layout::Flyway,
         Layout::Sourcegraph,
@@ -125,6 +130,7 @@ impl Layout {
             Layout::Sqitch => "sqitch",
             Layout::SchemaDump => "schema-dump",
             Layout::Sourcegraph => "sourcegraph",
+            Layout::Liquibase => "liquibase",
         }
     }
 
@@ -148,6 +154,7 @@ impl Layout {
             "postgres-migrations" | "postgres_migrations" => Some(Layout::PostgresMigrations),
             "sqitch" => Some(Layout::Sqitch),
             "sourcegraph" => Some(Layout::Sourcegraph),
+            "liquibase" => Some(Layout::Liquibase),
             "schema-dump" | "schema_dump" | "structure-sql" | "structure.sql" | "pg-dump"
             | "pg_dump" | "rails-structure" => Some(Layout::SchemaDump),
             _ => None,
@@ -218,6 +225,9 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
     }
     if (0..files.len()).any(|i| goose::has_up(text(i))) {
         return Layout::Goose;
+    }
+    if (0..files.len()).any(|i| liquibase::is_formatted(text(i))) {
+        return Layout::Liquibase;
     }
     if dir.join(sqitch::PLAN_FILE).is_file()
         || (dir.file_name().is_some_and(|n| n == "deploy")
@@ -302,13 +312,18 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
 /// * Sqitch: the `deploy/` scripts `sqitch.plan` names, in plan order.
 /// * Sourcegraph: `<version>/up.sql` next to a `metadata.yaml`, parents before children,
 ///   unrelated migrations by version.
+/// * Liquibase: every file, in the order of the master changelog, else alphabetical.
 /// * Alembic, schema dump, plain: every file.
 pub fn select(layout: Layout, files: Vec<MigrationFile>) -> Vec<MigrationFile> {
     let keep = |f: &MigrationFile| {
         let name = file_name(&f.path);
         let lower = name.to_ascii_lowercase();
         match layout {
-            Layout::Plain | Layout::Alembic | Layout::SchemaDump | Layout::Sqitch => true,
+            Layout::Plain
+            | Layout::Alembic
+            | Layout::SchemaDump
+            | Layout::Sqitch
+            | Layout::Liquibase => true,
             Layout::PostgresMigrations => {
                 postgres_migrations_id(&name).is_some() && lower.ends_with(".sql")
             }
@@ -333,6 +348,7 @@ pub fn select(layout: Layout, files: Vec<MigrationFile>) -> Vec<MigrationFile> {
         Layout::Pop => return select_pop(kept),
         Layout::Sqitch => return select_sqitch(kept),
         Layout::Sourcegraph => return select_sourcegraph(kept),
+        Layout::Liquibase => return select_liquibase(kept),
         Layout::PostgresMigrations => {
             let mut kept = kept;
             // Ordered by id as a number (ties keep discovery's order).
@@ -472,6 +488,42 @@ fn select_sourcegraph(files: Vec<MigrationFile>) -> Vec<MigrationFile> {
     out
 }
 
+/// Liquibase: the order of the master changelog (XML/YAML `include`/`includeAll`) found in the
+/// folder the files share, then the files it does not reach, alphabetically by path; without
+/// a master changelog, alphabetical by path (as `includeAll` orders them).
+fn select_liquibase(files: Vec<MigrationFile>) -> Vec<MigrationFile> {
+    let norm: Vec<PathBuf> = files
+        .iter()
+        .map(|f| liquibase::normalise(&f.path))
+        .collect();
+    let mut root = norm
+        .first()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    for p in &norm {
+        while !p.starts_with(&root) {
+            if !root.pop() {
+                break;
+            }
+        }
+    }
+    let scan = if root.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        root.clone()
+    };
+    let order = liquibase::changelog_order(&scan, &norm).unwrap_or_default();
+    let rank = |p: &PathBuf| order.iter().position(|o| o == p).unwrap_or(order.len());
+    let mut keyed: Vec<(usize, PathBuf, MigrationFile)> = files
+        .into_iter()
+        .zip(norm)
+        .map(|(f, n)| (rank(&n), n, f))
+        .collect();
+    keyed.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    keyed.into_iter().map(|(_, _, f)| f).collect()
+}
+
 /// Why the statements of a unit share a transaction (or not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wrapping {
@@ -534,6 +586,16 @@ pub fn file_units(layout: Layout, file: &MigrationFile, text: &str) -> Vec<Migra
                 .into_iter()
                 .map(|(r, w)| unit(r, w))
                 .collect()
+        }
+        Layout::Liquibase => {
+            let mut out: Vec<MigrationUnit> = liquibase_units(text)
+                .into_iter()
+                .map(|(r, w)| unit(r, w))
+                .collect();
+            if out.is_empty() {
+                out.push(unit(0..0, Wrapping::None));
+            }
+            return out;
         }
         Layout::Plain | Layout::Alembic | Layout::Sqitch | Layout::SchemaDump => {
             (whole, Wrapping::None)
@@ -604,6 +666,32 @@ pub fn file_units(layout: Layout, file: &MigrationFile, text: &str) -> Vec<Migra
         }
     };
     vec![unit(range, wrapping)]
+}
+
+/// Liquibase: a plain SQL file (included as raw SQL) is one changeset in a transaction; a
+/// formatted one runs changeset by changeset, each part of a changeset that `ignoreLines`
+/// cuts a unit of its own.
+fn liquibase_units(text: &str) -> Vec<(Range<usize>, Wrapping)> {
+    if !liquibase::is_formatted(text) {
+        return vec![(0..text.len(), Wrapping::Tool)];
+    }
+    let mut out = Vec::new();
+    for cs in liquibase::changesets(text) {
+        if !cs.runs_on_postgres {
+            continue;
+        }
+        for r in cs.ranges {
+            let wrapping = if cs.run_in_transaction {
+                Wrapping::Tool
+            } else if cs.split_statements {
+                Wrapping::None
+            } else {
+                single_exec(text, r.clone())
+            };
+            out.push((r, wrapping));
+        }
+    }
+    out
 }
 
 /// goose: the up section; in one tool transaction, or (`NO TRANSACTION`) statement by statement,

@@ -560,6 +560,66 @@ fn sourcegraph_orders_by_parents_and_runs_in_a_transaction_unless_create_index_c
 }
 
 #[test]
+fn liquibase_runs_changeset_by_changeset_in_master_changelog_order() {
+    let linted = check(
+        "liquibase",
+        Layout::Liquibase,
+        &[
+            // The master changelog includes b_ before a_.
+            ("db/changes/b_create_users.sql", true, &[]),
+            // Its own transaction: CONCURRENTLY fails there.
+            ("db/changes/b_create_users.sql", true, &[8]),
+            // runInTransaction:false.
+            ("db/changes/a_index_users.sql", false, &[]),
+            // bob:4 is dbms:oracle and does not run; bob:5 is one JDBC execute of two
+            // statements (splitStatements:false): an implicit transaction.
+            ("db/changes/a_index_users.sql", true, &[7, 8]),
+            // includeAll later/; the ignoreLines block cuts carol:6 in two.
+            ("db/later/c_more.sql", true, &[]),
+            ("db/later/c_more.sql", true, &[]),
+            // Not included by the master changelog: after the files it includes.
+            ("db/orphan.sql", true, &[]),
+        ],
+    );
+    // The header before the first changeset and the oracle changeset are not linted.
+    assert!(!linted[0].masked.contains("formatted"));
+    assert!(linted.iter().all(|l| !l.masked.contains("ONLINE")));
+    assert!(linted
+        .iter()
+        .all(|l| !l.masked.contains("users_ignored_idx")));
+    assert_eq!(linted[3].unit.wrapping, Wrapping::ImplicitMultiStatement);
+    assert_eq!(linted[2].unit.wrapping, Wrapping::None);
+}
+
+#[test]
+fn liquibase_without_a_master_changelog_is_alphabetical() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (name, text) in [
+        (
+            "b.sql",
+            "--liquibase formatted sql\n--changeset a:1\nSELECT 1;\n",
+        ),
+        (
+            "a.sql",
+            "--liquibase formatted sql\n--changeset a:2\nSELECT 2;\n",
+        ),
+        (
+            "sub/0.sql",
+            "--liquibase formatted sql\n--changeset a:3\nSELECT 3;\n",
+        ),
+    ] {
+        write(&tmp.path().join(name), text);
+    }
+    let files = discovered(tmp.path());
+    assert_eq!(detected(tmp.path(), &files), Layout::Liquibase);
+    let order: Vec<String> = select(Layout::Liquibase, files)
+        .iter()
+        .map(|f| rel(tmp.path(), &f.path))
+        .collect();
+    assert_eq!(order, ["a.sql", "b.sql", "sub/0.sql"]);
+}
+
+#[test]
 fn every_layout_has_a_fixture_that_detects_as_it() {
     let fixtures = [
         ("plain-numbered", Layout::Plain),
@@ -576,6 +636,7 @@ fn every_layout_has_a_fixture_that_detects_as_it() {
         ("sqitch", Layout::Sqitch),
         ("schema-dump/db", Layout::SchemaDump),
         ("sourcegraph/migrations/frontend", Layout::Sourcegraph),
+        ("liquibase", Layout::Liquibase),
     ];
     for layout in Layout::ALL {
         let (name, _) = fixtures
@@ -592,7 +653,7 @@ fn layout_override_names_parse() {
     assert_eq!(Layout::parse("golang-migrate"), Some(Layout::GolangMigrate));
     assert_eq!(Layout::parse("DBMATE"), Some(Layout::Dbmate));
     assert_eq!(Layout::parse("django"), None);
-    assert_eq!(Layout::ALL.len(), 14);
+    assert_eq!(Layout::ALL.len(), 15);
     assert_eq!(Layout::parse("structure.sql"), Some(Layout::SchemaDump));
     assert_eq!(Layout::parse("popx"), Some(Layout::Pop));
 }

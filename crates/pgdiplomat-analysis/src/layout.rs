@@ -193,23 +193,35 @@ impl std::str::FromStr for Layout {
 /// Picks the layout of a directory from the migration files found in it (normally the output of
 /// `discover` for `dir`). The first rule that matches wins:
 ///
-/// 1. a file has a dbmate `-- migrate:up` line → [`Layout::Dbmate`]; a file has a goose
-///    `-- +goose Up` line → [`Layout::Goose`];
-/// 2. a file is named like Flyway (`V<version>__<desc>.sql` or `R__<desc>.sql`) → [`Layout::Flyway`];
-/// 3. a file is `<folder>/migration.sql`, or `dir` holds `migration_lock.toml` → [`Layout::Prisma`];
-/// 4. a file is `up.sql` in a folder whose name starts with a digit → [`Layout::Diesel`];
-/// 5. a file is named like pop/popx with a dialect or `.autocommit`
+/// 1. a file has a dbmate `-- migrate:up` line → [`Layout::Dbmate`];
+/// 2. a file has a goose `-- +goose Up` line → [`Layout::Goose`];
+/// 3. a file starts with `--liquibase formatted sql` → [`Layout::Liquibase`];
+/// 4. `dir` holds `sqitch.plan`, or is the `deploy` folder of a project that does →
+///    [`Layout::Sqitch`];
+/// 5. a file is named like Flyway (`V<version>__<desc>.sql` or `R__<desc>.sql`) → [`Layout::Flyway`];
+/// 6. a file is `up.sql` next to a `metadata.yaml` → [`Layout::Sourcegraph`];
+/// 7. a file is `<folder>/migration.sql`, or `dir` holds `migration_lock.toml` → [`Layout::Prisma`];
+/// 8. a file is `up.sql` in a folder whose name starts with a digit → [`Layout::Diesel`];
+/// 9. a file is named like pop/popx with a dialect or `.autocommit`
 ///    (`<version>_<name>.postgres.up.sql`, `<version>_<name>.autocommit.up.sql`) → [`Layout::Pop`];
-/// 5. a file starts with `-- no-transaction`, or every file is `<digits>_*.sql` and a
-///    `Cargo.toml` sits in `dir` or its parent (sqlx's `migrations/` next to the crate) →
-///    [`Layout::Sqlx`];
-/// 6. a file is `*.up.sql` → [`Layout::GolangMigrate`];
-/// 7. a file has Alembic's offline markers (`-- Running upgrade ... -> ...` or an
-///    `alembic_version` table) → [`Layout::Alembic`];
-/// 8. otherwise [`Layout::Plain`].
+/// 10. a file contains `-- postgres-migrations disable-transaction`, or every file starts with
+///     a digit and a `package.json` in `dir` or up to three folders above names
+///     `postgres-migrations` → [`Layout::PostgresMigrations`];
+/// 11. a file starts with `-- no-transaction`, or every file is `<digits>_*.sql` and a
+///     `Cargo.toml` sits in `dir` or its parent (sqlx's `migrations/` next to the crate) →
+///     [`Layout::Sqlx`];
+/// 12. a file is `*.up.sql` → [`Layout::GolangMigrate`];
+/// 13. every file is a schema dump (named `structure.sql`, or with pg_dump's
+///     `-- PostgreSQL database dump` header) → [`Layout::SchemaDump`];
+/// 14. a file has Alembic's offline markers (`-- Running upgrade ... -> ...` or an
+///     `alembic_version` table) → [`Layout::Alembic`];
+/// 15. otherwise [`Layout::Plain`].
+///
+/// Files of pop without a dialect, of goose without annotations and of postgres-migrations
+/// without a marker or `package.json` look like plain numbered SQL: pass `--layout`.
 ///
 /// golang-migrate and sqlx name reversible migrations the same way (`<version>_<name>.up.sql`);
-/// without a sqlx marker (rule 5) such a directory is taken as golang-migrate. Use `--layout
+/// without a sqlx marker (rule 11) such a directory is taken as golang-migrate. Use `--layout
 /// sqlx` to override.
 ///
 /// `texts[i]` is the contents of `files[i]`, as the caller read it: detection never reads a
@@ -1115,7 +1127,7 @@ mod tests {
             assert_eq!(layout.name().parse::<Layout>(), Ok(layout));
         }
         assert_eq!(Layout::parse("Migrate"), Some(Layout::GolangMigrate));
-        let err = "liquibase".parse::<Layout>().unwrap_err();
+        let err = "django".parse::<Layout>().unwrap_err();
         assert!(err.contains("golang-migrate"), "{err}");
     }
 

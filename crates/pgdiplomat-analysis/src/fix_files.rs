@@ -13,6 +13,7 @@
 //! | diesel | `<v>_<n>/up.sql` (+ a new `metadata.toml` with `run_in_transaction = false` when part 1 must run outside one) | `<v'>_<n>_part<k>/` with `up.sql`, `down.sql` and, when needed, `metadata.toml` |
 //! | Prisma | `<ts>_<n>/migration.sql` | `<ts+k-1>_<n>_part<k>/migration.sql` |
 //! | Alembic | refused: the SQL is generated from the Python migrations | |
+//! | goose, pop, postgres-migrations, Sqitch, Sourcegraph, Liquibase, schema dump | refused (`refused`): the parts would have to carry sections, annotations, changeset ids, plan entries, metadata or renumbering that this planner does not write, and a wrong guess would overwrite a Down section or lose user text | |
 //!
 //! A new version keeps the width of the one it follows (dbmate, diesel and Prisma compare
 //! versions as strings), must not be used by any existing migration, and the new files must

@@ -52,6 +52,17 @@ pub struct Config {
     /// stay new and empty (tools that build a database from scratch). Default: each file is a
     /// deploy onto a database where earlier files' tables exist with data.
     pub assume_fresh_database: Option<bool>,
+    /// The migration tool of the paths (a `--layout` name), instead of detecting it.
+    pub layout: Option<String>,
+}
+
+impl Config {
+    /// [`Config::layout`] parsed (validated when the file is loaded).
+    pub fn layout(&self) -> Option<crate::layout::Layout> {
+        self.layout
+            .as_deref()
+            .and_then(crate::layout::Layout::parse)
+    }
 }
 
 /// A configuration together with the file it came from (`None` when no
@@ -224,6 +235,14 @@ fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> {
             )));
         }
     }
+    if let Some(layout) = &config.layout {
+        if crate::layout::Layout::parse(layout).is_none() {
+            return Err(invalid(format!(
+                "unknown layout `{layout}`; the layouts are: {}",
+                crate::layout::Layout::names()
+            )));
+        }
+    }
     for (key, ids) in [("exclude", &config.exclude), ("include", &config.include)] {
         if let Some(bad) = ids.iter().find(|id| !is_rule_id(id)) {
             return Err(invalid(format!(
@@ -261,6 +280,16 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         load_config_from_str(text, Path::new("proj/pgdiplomat.toml"))
+    }
+
+    #[test]
+    fn layout_names_every_layout_and_rejects_others() {
+        for layout in crate::layout::Layout::ALL {
+            let config = parse(&format!("layout = \"{}\"", layout.name())).expect("parses");
+            assert_eq!(config.layout(), Some(layout));
+        }
+        let err = parse(r#"layout = "liquibase-xml""#).expect_err("invalid");
+        assert!(err.to_string().contains("sqitch"), "{err}");
     }
 
     #[test]

@@ -29,6 +29,13 @@
 //! | [`Layout::Dbmate`] | tool transaction per migration; only the `-- migrate:up` section runs | `-- migrate:up transaction:false`; then one multi-statement exec |
 //! | [`Layout::Diesel`] | tool transaction per `up.sql` | `run_in_transaction = false` in the folder's `metadata.toml`; then `batch_execute` (one multi-statement exec) |
 //! | [`Layout::Prisma`] | no tool transaction (Prisma Migrate does not wrap migrations, prisma/prisma discussion #3774); `migration.sql` is sent as one script → implicit transaction when it holds more than one statement | — |
+//! | [`Layout::Goose`] | tool transaction per file; only the `-- +goose Up` section runs, statement by statement (a line ending in `;` ends one; a `StatementBegin`…`StatementEnd` block is one) | `-- +goose NO TRANSACTION` anywhere in the file: each statement is its own `Exec`, so a block holding several statements is an implicit transaction |
+//! | [`Layout::Pop`] | tool transaction per migration (the file is one `Exec` in it); only `.up.sql` files for PostgreSQL or no dialect run, the `postgres` one when both exist for a version | popx `.autocommit.up.sql`: no transaction, one multi-statement exec |
+//! | [`Layout::PostgresMigrations`] | `START TRANSACTION` … `COMMIT` around each file (`run-migration.ts`) | the file contains `-- postgres-migrations disable-transaction` (anywhere); then one multi-statement `client.query` |
+//! | [`Layout::Sqitch`] | nothing: `sqitch deploy` runs each `deploy/` script with `psql --file` (no `--single-transaction`); the script's own `BEGIN;`/`COMMIT;` count | — |
+//! | [`Layout::SchemaDump`] | nothing: `rails db:schema:load` (structure format) and `pg_restore`-less loads run the dump with psql; everything it creates is new, so lint reads it as a fresh load (operations on tables it created are not hazards) | — |
+//! | [`Layout::Sourcegraph`] | the migrator's transaction per `up.sql`, whose outermost `BEGIN;`/`COMMIT;` it strips (`CanonicalizeQuery`) | `createIndexConcurrently: true` in `metadata.yaml`: the (single) `CREATE INDEX CONCURRENTLY` runs without one |
+//! | [`Layout::Liquibase`] | one transaction per `--changeset` (a file is run changeset by changeset; text before the first is not run; `dbms:` lists without `postgresql` skip the changeset; `--ignoreLines` are dropped) | `runInTransaction:false`: statement by statement, or one JDBC execute with `splitStatements:false` |
 //! | [`Layout::Alembic`] | nothing: offline `alembic upgrade --sql` output carries its own `BEGIN;`/`COMMIT;` (and `COMMIT;`…`BEGIN;` around `autocommit_block()`), and is run with psql | — |
 
 use std::collections::{HashMap, HashSet};
@@ -43,6 +50,12 @@ use pg_query::NodeEnum;
 
 use crate::discover::{is_flyway_migration_name, sort_migration_names, MigrationFile};
 use crate::parse::parse_sql;
+
+mod goose;
+mod liquibase;
+mod pop;
+mod sourcegraph;
+mod sqitch;
 
 /// A migration tool's directory layout and execution model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,17 +76,39 @@ pub enum Layout {
     Prisma,
     /// Alembic offline SQL (`alembic upgrade head --sql > upgrade.sql`).
     Alembic,
+    /// goose: `<version>_<name>.sql` with `-- +goose Up` / `-- +goose Down` sections.
+    Goose,
+    /// pop / popx (gobuffalo/soda, Ory): `<version>_<name>[.<dialect>][.autocommit].up.sql`.
+    Pop,
+    /// postgres-migrations (npm): `<id>_<name>.sql`, consecutive integer ids.
+    PostgresMigrations,
+    /// Sqitch: `sqitch.plan` and its `deploy/<change>.sql` scripts, run with psql.
+    Sqitch,
+    /// A schema dump loaded with psql: Rails `db/structure.sql`, `pg_dump --schema-only`.
+    SchemaDump,
+    /// Sourcegraph's migrator: `<version>/up.sql` with `metadata.yaml` (`parents`,
+    /// `createIndexConcurrently`).
+    Sourcegraph,
+    /// Liquibase formatted SQL changelogs (`--liquibase formatted sql`, `--changeset`).
+    Liquibase,
 }
 
 impl Layout {
     /// Every layout, in detection-priority order of [`detect`] (Plain last).
-    pub const ALL: [Layout; 8] = [
+    pub const ALL: [Layout; 15] = [
         Layout::Dbmate,
+        Layout::Goose,
+        Layout::Liquibase,
+        Layout::Sqitch,
         Layout::Flyway,
+        Layout::Sourcegraph,
         Layout::Prisma,
         Layout::Diesel,
+        Layout::Pop,
+        Layout::PostgresMigrations,
         Layout::Sqlx,
         Layout::GolangMigrate,
+        Layout::SchemaDump,
         Layout::Alembic,
         Layout::Plain,
     ];
@@ -89,6 +124,13 @@ impl Layout {
             Layout::Diesel => "diesel",
             Layout::Prisma => "prisma",
             Layout::Alembic => "alembic",
+            Layout::Goose => "goose",
+            Layout::Pop => "pop",
+            Layout::PostgresMigrations => "postgres-migrations",
+            Layout::Sqitch => "sqitch",
+            Layout::SchemaDump => "schema-dump",
+            Layout::Sourcegraph => "sourcegraph",
+            Layout::Liquibase => "liquibase",
         }
     }
 
@@ -107,6 +149,14 @@ impl Layout {
             "diesel" => Some(Layout::Diesel),
             "prisma" => Some(Layout::Prisma),
             "alembic" => Some(Layout::Alembic),
+            "goose" => Some(Layout::Goose),
+            "pop" | "popx" | "soda" | "buffalo" => Some(Layout::Pop),
+            "postgres-migrations" | "postgres_migrations" => Some(Layout::PostgresMigrations),
+            "sqitch" => Some(Layout::Sqitch),
+            "sourcegraph" => Some(Layout::Sourcegraph),
+            "liquibase" => Some(Layout::Liquibase),
+            "schema-dump" | "schema_dump" | "structure-sql" | "structure.sql" | "pg-dump"
+            | "pg_dump" | "rails-structure" => Some(Layout::SchemaDump),
             _ => None,
         }
     }
@@ -144,19 +194,34 @@ impl std::str::FromStr for Layout {
 /// `discover` for `dir`). The first rule that matches wins:
 ///
 /// 1. a file has a dbmate `-- migrate:up` line → [`Layout::Dbmate`];
-/// 2. a file is named like Flyway (`V<version>__<desc>.sql` or `R__<desc>.sql`) → [`Layout::Flyway`];
-/// 3. a file is `<folder>/migration.sql`, or `dir` holds `migration_lock.toml` → [`Layout::Prisma`];
-/// 4. a file is `up.sql` in a folder whose name starts with a digit → [`Layout::Diesel`];
-/// 5. a file starts with `-- no-transaction`, or every file is `<digits>_*.sql` and a
-///    `Cargo.toml` sits in `dir` or its parent (sqlx's `migrations/` next to the crate) →
-///    [`Layout::Sqlx`];
-/// 6. a file is `*.up.sql` → [`Layout::GolangMigrate`];
-/// 7. a file has Alembic's offline markers (`-- Running upgrade ... -> ...` or an
-///    `alembic_version` table) → [`Layout::Alembic`];
-/// 8. otherwise [`Layout::Plain`].
+/// 2. a file has a goose `-- +goose Up` line → [`Layout::Goose`];
+/// 3. a file starts with `--liquibase formatted sql` → [`Layout::Liquibase`];
+/// 4. `dir` holds `sqitch.plan`, or is the `deploy` folder of a project that does →
+///    [`Layout::Sqitch`];
+/// 5. a file is named like Flyway (`V<version>__<desc>.sql` or `R__<desc>.sql`) → [`Layout::Flyway`];
+/// 6. a file is `up.sql` next to a `metadata.yaml` → [`Layout::Sourcegraph`];
+/// 7. a file is `<folder>/migration.sql`, or `dir` holds `migration_lock.toml` → [`Layout::Prisma`];
+/// 8. a file is `up.sql` in a folder whose name starts with a digit → [`Layout::Diesel`];
+/// 9. a file is named like pop/popx with a dialect or `.autocommit`
+///    (`<version>_<name>.postgres.up.sql`, `<version>_<name>.autocommit.up.sql`) → [`Layout::Pop`];
+/// 10. a file contains `-- postgres-migrations disable-transaction`, or every file starts with
+///     a digit and a `package.json` in `dir` or up to three folders above names
+///     `postgres-migrations` → [`Layout::PostgresMigrations`];
+/// 11. a file starts with `-- no-transaction`, or every file is `<digits>_*.sql` and a
+///     `Cargo.toml` sits in `dir` or its parent (sqlx's `migrations/` next to the crate) →
+///     [`Layout::Sqlx`];
+/// 12. a file is `*.up.sql` → [`Layout::GolangMigrate`];
+/// 13. every file is a schema dump (named `structure.sql`, or with pg_dump's
+///     `-- PostgreSQL database dump` header) → [`Layout::SchemaDump`];
+/// 14. a file has Alembic's offline markers (`-- Running upgrade ... -> ...` or an
+///     `alembic_version` table) → [`Layout::Alembic`];
+/// 15. otherwise [`Layout::Plain`].
+///
+/// Files of pop without a dialect, of goose without annotations and of postgres-migrations
+/// without a marker or `package.json` look like plain numbered SQL: pass `--layout`.
 ///
 /// golang-migrate and sqlx name reversible migrations the same way (`<version>_<name>.up.sql`);
-/// without a sqlx marker (rule 5) such a directory is taken as golang-migrate. Use `--layout
+/// without a sqlx marker (rule 11) such a directory is taken as golang-migrate. Use `--layout
 /// sqlx` to override.
 ///
 /// `texts[i]` is the contents of `files[i]`, as the caller read it: detection never reads a
@@ -170,8 +235,30 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
     if (0..files.len()).any(|i| dbmate_marker(text(i), "up").is_some()) {
         return Layout::Dbmate;
     }
+    if (0..files.len()).any(|i| goose::has_up(text(i))) {
+        return Layout::Goose;
+    }
+    if (0..files.len()).any(|i| liquibase::is_formatted(text(i))) {
+        return Layout::Liquibase;
+    }
+    if dir.join(sqitch::PLAN_FILE).is_file()
+        || (dir.file_name().is_some_and(|n| n == "deploy")
+            && dir
+                .parent()
+                .is_some_and(|p| p.join(sqitch::PLAN_FILE).is_file()))
+    {
+        return Layout::Sqitch;
+    }
     if names.iter().any(|n| is_flyway_migration_name(n)) {
         return Layout::Flyway;
+    }
+    if files.iter().zip(&names).any(|(f, n)| {
+        n == "up.sql"
+            && f.path
+                .parent()
+                .is_some_and(|p| p.join(sourcegraph::METADATA).is_file())
+    }) {
+        return Layout::Sourcegraph;
     }
     if names
         .iter()
@@ -187,6 +274,16 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
     {
         return Layout::Diesel;
     }
+    if names.iter().any(|n| pop::is_distinctive(n)) {
+        return Layout::Pop;
+    }
+    if (0..files.len()).any(|i| text(i).contains(POSTGRES_MIGRATIONS_NO_TRANSACTION))
+        || (!names.is_empty()
+            && names.iter().all(|n| starts_with_digit(n))
+            && package_json_uses_postgres_migrations(dir))
+    {
+        return Layout::PostgresMigrations;
+    }
     let cargo_nearby = dir.join("Cargo.toml").is_file()
         || dir.parent().is_some_and(|p| p.join("Cargo.toml").is_file());
     if (0..files.len()).any(|i| text(i).starts_with(SQLX_NO_TRANSACTION))
@@ -199,6 +296,9 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
         .any(|n| n.to_ascii_lowercase().ends_with(".up.sql"))
     {
         return Layout::GolangMigrate;
+    }
+    if !files.is_empty() && (0..files.len()).all(|i| is_schema_dump(&names[i], text(i))) {
+        return Layout::SchemaDump;
     }
     if (0..files.len()).any(|i| looks_like_alembic_offline(text(i))) {
         return Layout::Alembic;
@@ -215,24 +315,60 @@ pub fn detect(dir: &Path, files: &[MigrationFile], texts: &[&str]) -> Layout {
 /// * golang-migrate: `<digits>_*.up.sql` (its parser skips any other file name).
 /// * sqlx: `<digits>_*.sql` (down migrations are already excluded by discovery).
 /// * dbmate: `<digits>*.sql`.
+/// * goose: `<digits>_*.sql` (goose reads the version before the first `_`).
 /// * diesel: `up.sql` files.
 /// * Prisma: `migration.sql` files.
-/// * Alembic, plain: every file.
+/// * pop/popx: up migrations for PostgreSQL or no dialect; of those sharing a version, the
+///   `postgres` one; versions compared as strings.
+/// * postgres-migrations: `<id>[-_]<name>.sql`, by id as a number.
+/// * Sqitch: the `deploy/` scripts `sqitch.plan` names, in plan order.
+/// * Sourcegraph: `<version>/up.sql` next to a `metadata.yaml`, parents before children,
+///   unrelated migrations by version.
+/// * Liquibase: every file, in the order of the master changelog, else alphabetical.
+/// * Alembic, schema dump, plain: every file.
 pub fn select(layout: Layout, files: Vec<MigrationFile>) -> Vec<MigrationFile> {
     let keep = |f: &MigrationFile| {
         let name = file_name(&f.path);
         let lower = name.to_ascii_lowercase();
         match layout {
-            Layout::Plain | Layout::Alembic => true,
+            Layout::Plain
+            | Layout::Alembic
+            | Layout::SchemaDump
+            | Layout::Sqitch
+            | Layout::Liquibase => true,
+            Layout::PostgresMigrations => {
+                postgres_migrations_id(&name).is_some() && lower.ends_with(".sql")
+            }
             Layout::Flyway => is_flyway_migration_name(&name),
             Layout::GolangMigrate => is_versioned_name(&name) && lower.ends_with(".up.sql"),
-            Layout::Sqlx => is_versioned_name(&name),
+            Layout::Sqlx | Layout::Goose => is_versioned_name(&name),
             Layout::Dbmate => starts_with_digit(&name),
             Layout::Diesel => lower == "up.sql",
             Layout::Prisma => lower == "migration.sql",
+            Layout::Sourcegraph => {
+                name == "up.sql"
+                    && sourcegraph::version_of(&parent_name(&f.path)).is_some()
+                    && f.path
+                        .parent()
+                        .is_some_and(|p| p.join(sourcegraph::METADATA).is_file())
+            }
+            Layout::Pop => pop::parse_name(&name).is_some_and(|n| pop::runs_on_postgres(&n)),
         }
     };
     let kept: Vec<MigrationFile> = files.into_iter().filter(keep).collect();
+    match layout {
+        Layout::Pop => return select_pop(kept),
+        Layout::Sqitch => return select_sqitch(kept),
+        Layout::Sourcegraph => return select_sourcegraph(kept),
+        Layout::Liquibase => return select_liquibase(kept),
+        Layout::PostgresMigrations => {
+            let mut kept = kept;
+            // Ordered by id as a number (ties keep discovery's order).
+            kept.sort_by_key(|f| postgres_migrations_id(&file_name(&f.path)).unwrap_or(0));
+            return kept;
+        }
+        _ => {}
+    }
     if layout != Layout::Flyway {
         return kept;
     }
@@ -247,6 +383,157 @@ pub fn select(layout: Layout, files: Vec<MigrationFile>) -> Vec<MigrationFile> {
         .into_iter()
         .filter_map(|p| by_path.get_mut(&p).and_then(Vec::pop))
         .collect()
+}
+
+/// pop/popx: one migration per version, the `postgres` one before the dialect-less one, in
+/// version order compared as strings.
+fn select_pop(files: Vec<MigrationFile>) -> Vec<MigrationFile> {
+    let mut keyed: Vec<(String, bool, MigrationFile)> = files
+        .into_iter()
+        .filter_map(|f| {
+            let n = pop::parse_name(&file_name(&f.path))?;
+            Some((n.version, n.dialect.is_none(), f))
+        })
+        .collect();
+    // Stable: files with the same version and kind keep discovery's order.
+    keyed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let mut seen = HashSet::new();
+    keyed
+        .into_iter()
+        .filter(|(version, _, _)| seen.insert(version.clone()))
+        .map(|(_, _, f)| f)
+        .collect()
+}
+
+/// Sqitch: the deploy scripts of the plan, in plan order. A file under a project's `deploy/`
+/// that the plan does not name is not run; files outside `deploy/` (revert, verify) neither.
+/// Without a plan (files named one by one elsewhere), files under a `deploy` folder are kept.
+fn select_sqitch(files: Vec<MigrationFile>) -> Vec<MigrationFile> {
+    let mut plans: HashMap<PathBuf, Vec<String>> = HashMap::new();
+    let mut keyed: Vec<(Option<(PathBuf, usize)>, MigrationFile)> = Vec::new();
+    for f in files {
+        let Some(project) = sqitch::project_of(&f.path) else {
+            let under_deploy = f
+                .path
+                .parent()
+                .is_some_and(|p| p.components().any(|c| c.as_os_str() == "deploy"));
+            if under_deploy {
+                keyed.push((None, f));
+            }
+            continue;
+        };
+        let order = plans.entry(project.clone()).or_insert_with(|| {
+            let plan = sqitch::read_plan(&project).unwrap_or_default();
+            let exists = |rel: &str| project.join(rel).is_file();
+            sqitch::deploy_scripts(&plan, &exists)
+        });
+        let rel: String = f
+            .path
+            .strip_prefix(&project)
+            .map(|r| {
+                r.components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .unwrap_or_default();
+        if let Some(at) = order.iter().position(|p| *p == rel) {
+            keyed.push((Some((project, at)), f));
+        }
+    }
+    // Projects in the order discovery met them, each in plan order.
+    let mut projects: Vec<PathBuf> = Vec::new();
+    for (k, _) in &keyed {
+        if let Some((p, _)) = k {
+            if !projects.contains(p) {
+                projects.push(p.clone());
+            }
+        }
+    }
+    keyed.sort_by_key(|(k, _)| match k {
+        Some((p, at)) => (projects.iter().position(|q| q == p).unwrap_or(0), *at),
+        None => (projects.len(), 0),
+    });
+    keyed.into_iter().map(|(_, f)| f).collect()
+}
+
+/// Sourcegraph: per schema directory (the parent of the migration folders, in the order
+/// discovery met them), the migrator's topological order; version order when the graph is not
+/// one the migrator accepts.
+fn select_sourcegraph(files: Vec<MigrationFile>) -> Vec<MigrationFile> {
+    let mut schemas: Vec<(PathBuf, Vec<(u64, MigrationFile)>)> = Vec::new();
+    for f in files {
+        let Some(version) = sourcegraph::version_of(&parent_name(&f.path)) else {
+            continue;
+        };
+        let base = f
+            .path
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        match schemas.iter_mut().find(|(b, _)| *b == base) {
+            Some((_, list)) => list.push((version, f)),
+            None => schemas.push((base, vec![(version, f)])),
+        }
+    }
+    let mut out = Vec::new();
+    for (_, mut list) in schemas {
+        list.sort_by_key(|(v, _)| *v);
+        let defs: Vec<(u64, Vec<u64>)> = list
+            .iter()
+            .map(|(v, f)| {
+                let parents = sourcegraph::metadata_of(&f.path)
+                    .map(|m| m.parents)
+                    .unwrap_or_default();
+                (*v, parents)
+            })
+            .collect();
+        match sourcegraph::order(&defs) {
+            Some(order) => {
+                let mut by_version: HashMap<u64, MigrationFile> = list.into_iter().collect();
+                out.extend(order.into_iter().filter_map(|v| by_version.remove(&v)));
+            }
+            None => out.extend(list.into_iter().map(|(_, f)| f)),
+        }
+    }
+    out
+}
+
+/// Liquibase: the order of the master changelog (XML/YAML `include`/`includeAll`) found in the
+/// folder the files share, then the files it does not reach, alphabetically by path; without
+/// a master changelog, alphabetical by path (as `includeAll` orders them).
+fn select_liquibase(files: Vec<MigrationFile>) -> Vec<MigrationFile> {
+    let norm: Vec<PathBuf> = files
+        .iter()
+        .map(|f| liquibase::normalise(&f.path))
+        .collect();
+    let mut root = norm
+        .first()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    for p in &norm {
+        while !p.starts_with(&root) {
+            if !root.pop() {
+                break;
+            }
+        }
+    }
+    let scan = if root.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        root.clone()
+    };
+    let order = liquibase::changelog_order(&scan, &norm).unwrap_or_default();
+    let rank = |p: &PathBuf| order.iter().position(|o| o == p).unwrap_or(order.len());
+    let mut keyed: Vec<(usize, PathBuf, MigrationFile)> = files
+        .into_iter()
+        .zip(norm)
+        .map(|(f, n)| (rank(&n), n, f))
+        .collect();
+    keyed.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    keyed.into_iter().map(|(_, _, f)| f).collect()
 }
 
 /// Why the statements of a unit share a transaction (or not).
@@ -277,12 +564,72 @@ pub struct MigrationUnit {
 }
 
 /// Works out what of `file` (whose contents are `text`) runs under `layout`, and whether it
-/// runs in one transaction. Reads the side files the tools use (`<script>.conf` for Flyway,
-/// `metadata.toml` for diesel) next to `file.path`.
+/// runs in one transaction, as one unit. Most tools run a file as one unit; for a file that
+/// [`file_units`] splits into several (goose `NO TRANSACTION` files with a multi-statement
+/// block, ...), this is the span from the first unit to the last, wrapped like the first —
+/// good enough for `fix`, which refuses to write such files; lint uses [`file_units`].
 pub fn units(layout: Layout, file: &MigrationFile, text: &str) -> MigrationUnit {
+    let mut all = file_units(layout, file, text);
+    let first = all.remove(0);
+    match all.pop() {
+        None => first,
+        Some(last) => MigrationUnit {
+            range: first.range.start..last.range.end,
+            ..first
+        },
+    }
+}
+
+/// What of `file` (whose contents are `text`) runs under `layout`, as the units the tool runs
+/// one after the other, each in one transaction or not: one unit for most tools and files. Never
+/// empty: a file of which nothing runs is one empty unit. Reads the side files the tools use
+/// (`<script>.conf` for Flyway, `metadata.toml` for diesel) next to `file.path`.
+pub fn file_units(layout: Layout, file: &MigrationFile, text: &str) -> Vec<MigrationUnit> {
+    let unit = |range: Range<usize>, wrapping: Wrapping| MigrationUnit {
+        file: file.clone(),
+        range,
+        in_transaction: wrapping != Wrapping::None,
+        wrapping,
+    };
     let whole = 0..text.len();
     let (range, wrapping) = match layout {
-        Layout::Plain | Layout::Alembic => (whole, Wrapping::None),
+        Layout::Goose => {
+            return goose_units(text)
+                .into_iter()
+                .map(|(r, w)| unit(r, w))
+                .collect()
+        }
+        Layout::Liquibase => {
+            let mut out: Vec<MigrationUnit> = liquibase_units(text)
+                .into_iter()
+                .map(|(r, w)| unit(r, w))
+                .collect();
+            if out.is_empty() {
+                out.push(unit(0..0, Wrapping::None));
+            }
+            return out;
+        }
+        Layout::Plain | Layout::Alembic | Layout::Sqitch | Layout::SchemaDump => {
+            (whole, Wrapping::None)
+        }
+        Layout::Sourcegraph => {
+            let range = sourcegraph::canonical_range(text);
+            let concurrently =
+                sourcegraph::metadata_of(&file.path).is_some_and(|m| m.create_index_concurrently);
+            if concurrently {
+                let wrapping = single_exec(text, range.clone());
+                (range, wrapping)
+            } else {
+                (range, Wrapping::Tool)
+            }
+        }
+        Layout::PostgresMigrations => {
+            if text.contains(POSTGRES_MIGRATIONS_NO_TRANSACTION) {
+                (whole.clone(), single_exec(text, whole))
+            } else {
+                (whole, Wrapping::Tool)
+            }
+        }
         Layout::Flyway => {
             let forced = flyway_script_config(&file.path);
             let wrap = match forced {
@@ -298,6 +645,14 @@ pub fn units(layout: Layout, file: &MigrationFile, text: &str) -> MigrationUnit 
             (whole, if wrap { Wrapping::Tool } else { Wrapping::None })
         }
         Layout::GolangMigrate | Layout::Prisma => (whole.clone(), single_exec(text, whole)),
+        Layout::Pop => {
+            let autocommit = pop::parse_name(&file_name(&file.path)).is_some_and(|n| n.autocommit);
+            if autocommit {
+                (whole.clone(), single_exec(text, whole))
+            } else {
+                (whole, Wrapping::Tool)
+            }
+        }
         Layout::Sqlx => {
             if text.starts_with(SQLX_NO_TRANSACTION) {
                 (whole.clone(), single_exec(text, whole))
@@ -322,12 +677,91 @@ pub fn units(layout: Layout, file: &MigrationFile, text: &str) -> MigrationUnit 
             }
         }
     };
-    MigrationUnit {
-        file: file.clone(),
-        range,
-        in_transaction: wrapping != Wrapping::None,
-        wrapping,
+    vec![unit(range, wrapping)]
+}
+
+/// Liquibase: a plain SQL file (included as raw SQL) is one changeset in a transaction; a
+/// formatted one runs changeset by changeset, each part of a changeset that `ignoreLines`
+/// cuts a unit of its own.
+fn liquibase_units(text: &str) -> Vec<(Range<usize>, Wrapping)> {
+    if !liquibase::is_formatted(text) {
+        return vec![(0..text.len(), Wrapping::Tool)];
     }
+    let mut out = Vec::new();
+    for cs in liquibase::changesets(text) {
+        if !cs.runs_on_postgres {
+            continue;
+        }
+        for r in cs.ranges {
+            let wrapping = if cs.run_in_transaction {
+                Wrapping::Tool
+            } else if cs.split_statements {
+                Wrapping::None
+            } else {
+                single_exec(text, r.clone())
+            };
+            out.push((r, wrapping));
+        }
+    }
+    out
+}
+
+/// goose: the up section; in one tool transaction, or (`NO TRANSACTION`) statement by statement,
+/// where a statement that holds several SQL statements (a `StatementBegin` block, or two on one
+/// line) is one `Exec` and so one implicit transaction: such a statement is a unit of its own.
+fn goose_units(text: &str) -> Vec<(Range<usize>, Wrapping)> {
+    let parsed = goose::parse(text);
+    let Some(up) = parsed.up.clone() else {
+        // goose refuses a file without `-- +goose Up`; lint it whole.
+        return vec![(0..text.len(), Wrapping::Tool)];
+    };
+    if !parsed.no_transaction {
+        return vec![(up, Wrapping::Tool)];
+    }
+    let multi: Vec<Range<usize>> = parsed
+        .statements
+        .iter()
+        .filter(|r| single_exec(text, (*r).clone()) == Wrapping::ImplicitMultiStatement)
+        .cloned()
+        .collect();
+    if multi.is_empty() {
+        return vec![(up, Wrapping::None)];
+    }
+    // Units cover the up section without gaps: the statements on their own between the
+    // multi-statement ones, run one by one; text with no statement (annotations, comments)
+    // joins the unit before it, or the first unit.
+    let has_statement = |r: &Range<usize>| {
+        parsed
+            .statements
+            .iter()
+            .any(|st| st.start >= r.start && st.end <= r.end)
+    };
+    let mut out: Vec<(Range<usize>, Wrapping)> = Vec::new();
+    let mut at = up.start;
+    let mut pieces = Vec::new();
+    for m in multi {
+        if m.start > at {
+            pieces.push((at..m.start, Wrapping::None));
+        }
+        pieces.push((m.start.max(at)..m.end, Wrapping::ImplicitMultiStatement));
+        at = m.end;
+    }
+    if at < up.end {
+        pieces.push((at..up.end, Wrapping::None));
+    }
+    let mut pending_start = None;
+    for (range, wrapping) in pieces {
+        if wrapping == Wrapping::None && !has_statement(&range) {
+            match out.last_mut() {
+                Some(last) => last.0.end = range.end,
+                None => pending_start = Some(range.start),
+            }
+            continue;
+        }
+        let start = pending_start.take().unwrap_or(range.start);
+        out.push((start..range.end, wrapping));
+    }
+    out
 }
 
 /// `text` with every byte outside `range` replaced by a space, except newlines, which are kept:
@@ -474,6 +908,37 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
 }
 
 const SQLX_NO_TRANSACTION: &str = "-- no-transaction";
+
+/// postgres-migrations runs a file without `START TRANSACTION` when its SQL contains this
+/// (`migration.sql.includes(...)` in `run-migration.ts`), anywhere.
+const POSTGRES_MIGRATIONS_NO_TRANSACTION: &str = "-- postgres-migrations disable-transaction";
+
+/// The id of a postgres-migrations file name (`^(-?\d+)[-_]?(.*).(sql|js)$`, parsed with
+/// `parseInt`).
+fn postgres_migrations_id(name: &str) -> Option<i64> {
+    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    name[..digits].parse().ok()
+}
+
+/// A `package.json` in `dir` or up to three folders above it depends on `postgres-migrations`.
+fn package_json_uses_postgres_migrations(dir: &Path) -> bool {
+    dir.ancestors().take(4).any(|d| {
+        fs::read_to_string(d.join("package.json"))
+            .is_ok_and(|t| t.contains("\"postgres-migrations\""))
+    })
+}
+
+/// A schema dump: Rails' `structure.sql`, or pg_dump's header comment.
+fn is_schema_dump(name: &str, text: &str) -> bool {
+    name.eq_ignore_ascii_case("structure.sql")
+        || text
+            .lines()
+            .take(20)
+            .any(|l| l.trim() == "-- PostgreSQL database dump")
+}
 
 /// The tool sends `text[range]` as one query: an implicit transaction when it holds more than
 /// one statement. Unparsable text is linted as a syntax error anyway; call it unwrapped.
@@ -662,7 +1127,7 @@ mod tests {
             assert_eq!(layout.name().parse::<Layout>(), Ok(layout));
         }
         assert_eq!(Layout::parse("Migrate"), Some(Layout::GolangMigrate));
-        let err = "liquibase".parse::<Layout>().unwrap_err();
+        let err = "django".parse::<Layout>().unwrap_err();
         assert!(err.contains("golang-migrate"), "{err}");
     }
 

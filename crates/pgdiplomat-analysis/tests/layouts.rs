@@ -8,8 +8,8 @@ use std::process::Command;
 use pgdiplomat_analysis::analyze::{AnalysisOptions, Analyzer};
 use pgdiplomat_analysis::discover::{discover, MigrationFile};
 use pgdiplomat_analysis::layout::{
-    changed_since, detect, filter_changed, masked_text, select, units, Layout, MigrationUnit,
-    Wrapping,
+    changed_since, detect, file_units, filter_changed, masked_text, select, units, Layout,
+    MigrationUnit, Wrapping,
 };
 use pgdiplomat_analysis::lint::{lint_with, LintOptions};
 use pgdiplomat_analysis::source::SourceFile;
@@ -57,18 +57,17 @@ struct Linted {
     concurrently_lines: Vec<usize>,
 }
 
-/// What the CLI does for a directory argument: discover, detect, select, then lint each unit's
-/// masked text with `assume_in_transaction` set per file, sharing one analyzer.
+/// What the CLI does for a directory argument: discover, detect, select, then lint the masked
+/// text of each unit of each file (one `Linted` per unit) with `assume_in_transaction` set per file, sharing one analyzer.
 fn lint_dir(dir: &Path) -> (Layout, Vec<Linted>) {
     let files = discovered(dir);
     let layout = detected(dir, &files);
     let mut analyzer = Analyzer::new(AnalysisOptions::default());
     let opts = LintOptions::default();
-    let linted = select(layout, files)
-        .into_iter()
-        .map(|file| {
-            let text = fs::read_to_string(&file.path).expect("read fixture");
-            let unit = units(layout, &file, &text);
+    let mut linted = Vec::new();
+    for file in select(layout, files) {
+        let text = fs::read_to_string(&file.path).expect("read fixture");
+        for unit in file_units(layout, &file, &text) {
             let masked = masked_text(&text, unit.range.clone());
             analyzer.options.assume_in_transaction = unit.in_transaction;
             let source = SourceFile::new(file.display.clone(), masked.clone());
@@ -79,14 +78,14 @@ fn lint_dir(dir: &Path) -> (Layout, Vec<Linted>) {
                 .filter(|f| f.rule == CONCURRENTLY_IN_TRANSACTION)
                 .map(|f| source.line_col(f.span.start).line)
                 .collect();
-            Linted {
+            linted.push(Linted {
                 rel: rel(dir, &file.path),
                 unit,
                 masked,
                 concurrently_lines,
-            }
-        })
-        .collect();
+            });
+        }
+    }
     (layout, linted)
 }
 
@@ -335,6 +334,292 @@ fn alembic_offline_sql_uses_its_own_begin_and_commit() {
 }
 
 #[test]
+fn goose_runs_the_up_section_in_a_transaction_unless_no_transaction() {
+    let linted = check(
+        "goose",
+        Layout::Goose,
+        &[
+            // In goose's transaction: the CONCURRENTLY of line 3 fails; the one of the Down
+            // section (line 6) is not linted.
+            ("00001_create_users.sql", true, &[3]),
+            // NO TRANSACTION: statement by statement.
+            ("00002_index_name.sql", false, &[]),
+            // A StatementBegin block is one statement (the function body's semicolons do not
+            // split it).
+            ("20240101120000_touch_function.sql", true, &[]),
+            // NO TRANSACTION, but the StatementBegin block holds two statements sent as one
+            // Exec: an implicit transaction, a unit of its own (with the annotations before
+            // it); line 7 runs on its own.
+            (
+                "20240102000000_block_without_transaction.sql",
+                true,
+                &[4, 5],
+            ),
+            ("20240102000000_block_without_transaction.sql", false, &[]),
+        ],
+    );
+    // seed.sql has no version: goose does not run it.
+    assert!(linted.iter().all(|l| l.rel != "seed.sql"));
+    let text = fs::read_to_string(fixture("goose/00001_create_users.sql")).expect("read");
+    let up = &text[linted[0].unit.range.clone()];
+    assert!(
+        up.starts_with("-- +goose Up\n") && !up.contains("Down"),
+        "{up:?}"
+    );
+    assert!(!linted[0].masked.contains("DROP"));
+    // The comment before the up annotation is not part of what runs.
+    let touch = &linted[2];
+    assert!(touch
+        .masked
+        .lines()
+        .next()
+        .is_some_and(|l| l.trim().is_empty()));
+    let block = &linted[3];
+    assert_eq!(block.unit.wrapping, Wrapping::ImplicitMultiStatement);
+    assert!(block.masked.starts_with("-- +goose Up\n"));
+    assert!(block.masked.contains("users_id_name_idx"));
+    assert!(!block.masked.contains("users_upper_name_idx"));
+    assert!(linted[4].masked.contains("users_upper_name_idx"));
+    assert!(!linted[4].masked.contains("DROP INDEX"));
+    // `units` (used by fix) spans both.
+    let file = &linted[3].unit.file;
+    let whole = units(
+        Layout::Goose,
+        file,
+        &fs::read_to_string(&file.path).expect("read"),
+    );
+    assert_eq!(whole.range.start, linted[3].unit.range.start);
+    assert_eq!(whole.range.end, linted[4].unit.range.end);
+}
+
+#[test]
+fn pop_runs_postgres_and_dialect_less_up_migrations_one_per_version() {
+    let linted = check(
+        "pop",
+        Layout::Pop,
+        &[
+            // The cockroach, mysql and sqlite3 files of this version do not run.
+            (
+                "migrations/20240101000000000000_users.postgres.up.sql",
+                true,
+                &[],
+            ),
+            ("migrations/20240102000000000000_email.up.sql", true, &[2]),
+            // popx `.autocommit`: no transaction.
+            (
+                "migrations/20240103000000000000_name_idx.autocommit.up.sql",
+                false,
+                &[],
+            ),
+            // The postgres file wins over the dialect-less one of the same version.
+            (
+                "migrations/20240104000000000000_id_name.postgres.up.sql",
+                true,
+                &[],
+            ),
+            // Autocommit, but two statements in one Exec: an implicit transaction.
+            (
+                "migrations/20240105000000000000_two.postgres.autocommit.up.sql",
+                true,
+                &[1, 2],
+            ),
+        ],
+    );
+    assert_eq!(linted[4].unit.wrapping, Wrapping::ImplicitMultiStatement);
+    assert_eq!(linted[0].unit.wrapping, Wrapping::Tool);
+}
+
+#[test]
+fn postgres_migrations_wraps_each_file_unless_it_disables_the_transaction() {
+    let mut expected: Vec<(&str, bool, &[usize])> = vec![
+        ("1_create-users.sql", true, &[2]),
+        // `-- postgres-migrations disable-transaction`, one statement.
+        ("2_index-email.sql", false, &[]),
+        // Disabled, but two statements in one client.query: an implicit transaction.
+        ("3-two-indexes.sql", true, &[2, 3]),
+    ];
+    let noops = [
+        "4_noop.sql",
+        "5_noop.sql",
+        "6_noop.sql",
+        "7_noop.sql",
+        "8_noop.sql",
+        "9_noop.sql",
+    ];
+    for n in noops {
+        expected.push((n, true, &[]));
+    }
+    // Ids compare as numbers: 10 after 9.
+    expected.push(("10_add-name.sql", true, &[]));
+    let linted = check(
+        "postgres-migrations/migrations",
+        Layout::PostgresMigrations,
+        &expected,
+    );
+    assert_eq!(linted[2].unit.wrapping, Wrapping::ImplicitMultiStatement);
+    assert_eq!(linted[0].unit.wrapping, Wrapping::Tool);
+
+    // Detected from package.json alone (no file disables the transaction).
+    let tmp = tempfile::tempdir().expect("tempdir");
+    fs::write(
+        tmp.path().join("package.json"),
+        r#"{"dependencies": {"postgres-migrations": "5"}}"#,
+    )
+    .expect("write");
+    let dir = tmp.path().join("migrations");
+    fs::create_dir_all(&dir).expect("mkdir");
+    fs::write(dir.join("1_init.sql"), "SELECT 1;\n").expect("write");
+    assert_eq!(
+        detected(&dir, &discovered(&dir)),
+        Layout::PostgresMigrations
+    );
+    fs::remove_file(tmp.path().join("package.json")).expect("rm");
+    assert_eq!(detected(&dir, &discovered(&dir)), Layout::Plain);
+}
+
+#[test]
+fn sqitch_runs_the_deploy_scripts_of_the_plan_in_plan_order_with_psql() {
+    check(
+        "sqitch",
+        Layout::Sqitch,
+        &[
+            ("deploy/appschema.sql", false, &[]),
+            // `users` is reworked after @v1.0: its first version is users@v1.0.sql.
+            ("deploy/users@v1.0.sql", false, &[]),
+            ("deploy/users_email_idx.sql", false, &[]),
+            // Inside the script's own BEGIN ... COMMIT.
+            ("deploy/users.sql", false, &[6]),
+        ],
+    );
+    // revert/, verify/ and deploy/not_in_plan.sql are not run; the `deploy` folder itself
+    // is recognised too.
+    let deploy = fixture("sqitch/deploy");
+    assert_eq!(detected(&deploy, &discovered(&deploy)), Layout::Sqitch);
+    let only_deploy: Vec<String> = select(Layout::Sqitch, discovered(&deploy))
+        .iter()
+        .map(|f| rel(&deploy, &f.path))
+        .collect();
+    assert_eq!(
+        only_deploy,
+        [
+            "appschema.sql",
+            "users@v1.0.sql",
+            "users_email_idx.sql",
+            "users.sql"
+        ]
+    );
+}
+
+#[test]
+fn a_schema_dump_is_one_psql_script_without_a_transaction() {
+    let linted = check(
+        "schema-dump/db",
+        Layout::SchemaDump,
+        &[("structure.sql", false, &[])],
+    );
+    assert_eq!(linted[0].unit.wrapping, Wrapping::None);
+    assert_eq!(linted[0].unit.range.len(), linted[0].masked.len());
+    // A pg_dump file under any name is a dump too; a dump among migrations is not.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    fs::write(
+        tmp.path().join("schema.sql"),
+        "--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (a int);\n",
+    )
+    .expect("write");
+    assert_eq!(
+        detected(tmp.path(), &discovered(tmp.path())),
+        Layout::SchemaDump
+    );
+    fs::write(tmp.path().join("1_more.sql"), "SELECT 1;\n").expect("write");
+    assert_eq!(detected(tmp.path(), &discovered(tmp.path())), Layout::Plain);
+}
+
+#[test]
+fn sourcegraph_orders_by_parents_and_runs_in_a_transaction_unless_create_index_concurrently() {
+    let linted = check(
+        "sourcegraph/migrations/frontend",
+        Layout::Sourcegraph,
+        &[
+            ("1000000000/up.sql", true, &[]),
+            ("1000000005/up.sql", true, &[]),
+            // Its parent is 1000000005: it runs after it despite the lower version.
+            // createIndexConcurrently: true → no transaction.
+            ("1000000003/up.sql", false, &[]),
+            // CONCURRENTLY without the flag: in the migrator's transaction.
+            ("1000000004/up.sql", true, &[1]),
+        ],
+    );
+    // The migrator strips the file's outermost BEGIN; / COMMIT; and opens its own.
+    let first = &linted[0];
+    assert!(!first.masked.contains("BEGIN") && !first.masked.contains("COMMIT"));
+    assert!(first.masked.contains("CREATE TABLE repo"));
+    assert_eq!(first.unit.wrapping, Wrapping::Tool);
+    // Detected from the schema directory's parent too (all schemas, each in its order).
+    let root = fixture("sourcegraph");
+    assert_eq!(detected(&root, &discovered(&root)), Layout::Sourcegraph);
+}
+
+#[test]
+fn liquibase_runs_changeset_by_changeset_in_master_changelog_order() {
+    let linted = check(
+        "liquibase",
+        Layout::Liquibase,
+        &[
+            // The master changelog includes b_ before a_.
+            ("db/changes/b_create_users.sql", true, &[]),
+            // Its own transaction: CONCURRENTLY fails there.
+            ("db/changes/b_create_users.sql", true, &[8]),
+            // runInTransaction:false.
+            ("db/changes/a_index_users.sql", false, &[]),
+            // bob:4 is dbms:oracle and does not run; bob:5 is one JDBC execute of two
+            // statements (splitStatements:false): an implicit transaction.
+            ("db/changes/a_index_users.sql", true, &[7, 8]),
+            // includeAll later/; the ignoreLines block cuts carol:6 in two.
+            ("db/later/c_more.sql", true, &[]),
+            ("db/later/c_more.sql", true, &[]),
+            // Not included by the master changelog: after the files it includes.
+            ("db/orphan.sql", true, &[]),
+        ],
+    );
+    // The header before the first changeset and the oracle changeset are not linted.
+    assert!(!linted[0].masked.contains("formatted"));
+    assert!(linted.iter().all(|l| !l.masked.contains("ONLINE")));
+    assert!(linted
+        .iter()
+        .all(|l| !l.masked.contains("users_ignored_idx")));
+    assert_eq!(linted[3].unit.wrapping, Wrapping::ImplicitMultiStatement);
+    assert_eq!(linted[2].unit.wrapping, Wrapping::None);
+}
+
+#[test]
+fn liquibase_without_a_master_changelog_is_alphabetical() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (name, text) in [
+        (
+            "b.sql",
+            "--liquibase formatted sql\n--changeset a:1\nSELECT 1;\n",
+        ),
+        (
+            "a.sql",
+            "--liquibase formatted sql\n--changeset a:2\nSELECT 2;\n",
+        ),
+        (
+            "sub/0.sql",
+            "--liquibase formatted sql\n--changeset a:3\nSELECT 3;\n",
+        ),
+    ] {
+        write(&tmp.path().join(name), text);
+    }
+    let files = discovered(tmp.path());
+    assert_eq!(detected(tmp.path(), &files), Layout::Liquibase);
+    let order: Vec<String> = select(Layout::Liquibase, files)
+        .iter()
+        .map(|f| rel(tmp.path(), &f.path))
+        .collect();
+    assert_eq!(order, ["a.sql", "b.sql", "sub/0.sql"]);
+}
+
+#[test]
 fn every_layout_has_a_fixture_that_detects_as_it() {
     let fixtures = [
         ("plain-numbered", Layout::Plain),
@@ -345,6 +630,13 @@ fn every_layout_has_a_fixture_that_detects_as_it() {
         ("diesel", Layout::Diesel),
         ("prisma", Layout::Prisma),
         ("alembic", Layout::Alembic),
+        ("goose", Layout::Goose),
+        ("pop", Layout::Pop),
+        ("postgres-migrations/migrations", Layout::PostgresMigrations),
+        ("sqitch", Layout::Sqitch),
+        ("schema-dump/db", Layout::SchemaDump),
+        ("sourcegraph/migrations/frontend", Layout::Sourcegraph),
+        ("liquibase", Layout::Liquibase),
     ];
     for layout in Layout::ALL {
         let (name, _) = fixtures
@@ -361,7 +653,9 @@ fn layout_override_names_parse() {
     assert_eq!(Layout::parse("golang-migrate"), Some(Layout::GolangMigrate));
     assert_eq!(Layout::parse("DBMATE"), Some(Layout::Dbmate));
     assert_eq!(Layout::parse("django"), None);
-    assert_eq!(Layout::ALL.len(), 8);
+    assert_eq!(Layout::ALL.len(), 15);
+    assert_eq!(Layout::parse("structure.sql"), Some(Layout::SchemaDump));
+    assert_eq!(Layout::parse("popx"), Some(Layout::Pop));
 }
 
 // --- changed_since -------------------------------------------------------------------------

@@ -194,7 +194,10 @@ pub struct LintArgs {
     pub color: ColorChoice,
     /// Migration tool whose layout and transaction rules apply to the given paths (default:
     /// detected per directory argument). Decides which files run, in what order, which part
-    /// of a file runs (dbmate's up section) and whether each file runs in one transaction.
+    /// of a file runs (dbmate's and goose's up sections, Liquibase changesets) and whether
+    /// each part runs in one transaction. goose, pop (popx), postgres-migrations, sqitch,
+    /// sourcegraph, liquibase and schema-dump (Rails structure.sql, pg_dump) join plain,
+    /// flyway, golang-migrate, sqlx, dbmate, diesel, prisma and alembic.
     #[arg(
         long,
         value_name = "LAYOUT",

@@ -9,7 +9,9 @@ use pgdiplomat_analysis::analyze::AnalysisOptions;
 use pgdiplomat_analysis::config::{find_and_load_config, load_config, Config};
 use pgdiplomat_analysis::deploy::{plan, DeployOptions};
 use pgdiplomat_analysis::discover::{discover, MigrationFile};
-use pgdiplomat_analysis::layout::{detect, masked_text, select, units, Layout, MigrationUnit};
+use pgdiplomat_analysis::layout::{
+    detect, file_units, masked_text, select, units, Layout, MigrationUnit,
+};
 use pgdiplomat_analysis::preprocess::{preprocess, Defines, Preprocessed, Settings};
 use pgdiplomat_analysis::source::SourceFile;
 use pgdiplomat_locks::DEFAULT_VERSION;
@@ -197,7 +199,9 @@ pub fn read_migrations(
     defines: &Defines,
 ) -> (Vec<LintInput>, bool) {
     let mut inputs = Vec::new();
+    // The files in order (`None`: standard input), and the file each input is a part of.
     let mut origins: Vec<Option<MigrationFile>> = Vec::new();
+    let mut input_origin: Vec<usize> = Vec::new();
     let mut failed = false;
     let mut stdin_used = false;
     for path in paths {
@@ -216,6 +220,7 @@ pub fn read_migrations(
                         report: true,
                         starts_deploy: false,
                     });
+                    input_origin.push(origins.len());
                     origins.push(None);
                 }
                 None => failed = true,
@@ -268,23 +273,33 @@ pub fn read_migrations(
             let Some(source) = texts.remove(&file.path) else {
                 continue;
             };
-            let (unit, source, pre) = prepare_unit(layout, &file, &source, &settings);
-            inputs.push(LintInput {
-                source,
-                pre,
-                in_transaction: (layout != Layout::Plain).then_some(unit.in_transaction),
-                report: true,
-                starts_deploy: false,
-            });
+            // Usually one unit per file; a file its tool runs in parts (goose statements
+            // outside a transaction, Liquibase changesets) is linted part by part, all parts
+            // in the file's deploy.
+            let origin = origins.len();
+            for (unit, source, pre) in prepare_units(layout, &file, &source, &settings) {
+                inputs.push(LintInput {
+                    source,
+                    pre,
+                    in_transaction: (layout != Layout::Plain).then_some(unit.in_transaction),
+                    report: true,
+                    starts_deploy: false,
+                });
+                input_origin.push(origin);
+            }
             origins.push(Some(file));
         }
     }
     let refs: Vec<Option<&MigrationFile>> = origins.iter().map(Option::as_ref).collect();
     match plan(&refs, deploy) {
         Ok(planned) => {
-            for (input, p) in inputs.iter_mut().zip(planned) {
+            let mut previous = None;
+            for (input, &origin) in inputs.iter_mut().zip(&input_origin) {
+                let p = planned[origin];
                 input.report = p.report;
-                input.starts_deploy = p.starts_deploy;
+                // Only the file's first part starts its deploy.
+                input.starts_deploy = p.starts_deploy && previous != Some(origin);
+                previous = Some(origin);
             }
         }
         Err(e) => {
@@ -312,6 +327,28 @@ pub fn prepare_unit(
     );
     let pre = pre.restrict(unit.range.clone());
     (unit, shown, pre)
+}
+
+/// Like [`prepare_unit`], for each of the units the tool runs the file as
+/// ([`file_units`]), in order.
+pub fn prepare_units(
+    layout: Layout,
+    file: &MigrationFile,
+    source: &SourceFile,
+    settings: &Settings,
+) -> Vec<(MigrationUnit, SourceFile, Preprocessed)> {
+    let pre = preprocess(&source.text, settings);
+    file_units(layout, file, &pre.text)
+        .into_iter()
+        .map(|unit| {
+            let shown = SourceFile::new(
+                source.name.clone(),
+                masked_text(&source.text, unit.range.clone()),
+            );
+            let pre = pre.clone().restrict(unit.range.clone());
+            (unit, shown, pre)
+        })
+        .collect()
 }
 
 /// One file, read once, as a source named as the user gave it; `None` (already reported) when

@@ -82,7 +82,8 @@ pub fn run(args: LintArgs) -> u8 {
         start_after: args.start_after.clone().or(config.start_after.clone()),
         fresh_database: args.assume_fresh_database || config.assume_fresh_database.unwrap_or(false),
     };
-    let (inputs, read_failed) = read_migrations(&paths, args.layout, &deploy, &defines);
+    let (inputs, read_failed) =
+        read_migrations(&paths, args.layout.or(config.layout()), &deploy, &defines);
     if inputs.is_empty() && read_failed {
         return EXIT_USAGE;
     }

@@ -626,6 +626,58 @@ fn fix_write_refuses_alembic_offline_sql() {
 }
 
 #[test]
+fn fix_write_refuses_the_new_section_and_changelog_layouts_and_writes_nothing() {
+    // goose and Liquibase keep Down sections, annotations and rollback lines next to what
+    // runs; Sqitch, Sourcegraph, pop, postgres-migrations and dumps need side files or
+    // renumbering. --write refuses them all, detected or named, and leaves the file as it was.
+    let cases: &[(&str, &str, String)] = &[
+        (
+            "goose",
+            "00001_users.sql",
+            format!("-- +goose Up\n{UNIQUE}\n-- +goose Down\nDROP INDEX users_email_key;\n"),
+        ),
+        (
+            "liquibase",
+            "changes.sql",
+            format!(
+                "--liquibase formatted sql\n--changeset a:1\n{UNIQUE}\n--rollback DROP INDEX x;\n"
+            ),
+        ),
+        (
+            "pop",
+            "20240101000000_x.postgres.up.sql",
+            UNIQUE.to_string(),
+        ),
+        ("postgres-migrations", "1_x.sql", UNIQUE.to_string()),
+        ("schema-dump", "structure.sql", UNIQUE.to_string()),
+    ];
+    for (layout, name, text) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let f = put(dir.path(), name, text);
+        let before = snapshot(dir.path());
+        let out = pgdiplomat(&["fix", "--write", "--layout", layout], &[&f]);
+        assert_eq!(out.code, 2, "{layout}: {out:?}");
+        assert!(
+            out.stderr.contains("nothing was written"),
+            "{layout}: {out:?}"
+        );
+        assert_eq!(snapshot(dir.path()), before, "{layout}");
+    }
+    // Detected without --layout too.
+    let dir = tempfile::tempdir().unwrap();
+    let f = put(
+        dir.path(),
+        "00001_users.sql",
+        &format!("-- +goose Up\n{UNIQUE}\n-- +goose Down\nDROP INDEX users_email_key;\n"),
+    );
+    let before = snapshot(dir.path());
+    let out = pgdiplomat(&["fix", "--write"], &[&f]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("goose"), "{out:?}");
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
 fn fix_write_of_a_file_named_relative_to_the_current_directory() {
     let dir = tempfile::tempdir().unwrap();
     put(dir.path(), "V1__init.sql", INIT);

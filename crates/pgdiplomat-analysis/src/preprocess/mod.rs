@@ -153,7 +153,10 @@ impl Settings {
         env: &[(String, String)],
     ) -> (Settings, Option<String>) {
         let mut settings = Settings {
-            psql: matches!(layout, Layout::Plain | Layout::Alembic),
+            psql: matches!(
+                layout,
+                Layout::Plain | Layout::Alembic | Layout::Sqitch | Layout::SchemaDump
+            ),
             tool: layout.name().to_string(),
             flyway: None,
             defines: defines.clone(),

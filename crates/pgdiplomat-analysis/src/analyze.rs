@@ -130,6 +130,8 @@ pub struct SessionState {
 pub struct HeldLock {
     pub relation: String,
     pub mode: LockMode,
+    /// What the relation is to the statement that took the lock (a table, an index ...).
+    pub role: RelationRole,
     /// Index of the statement that took it (in the same file).
     pub statement: usize,
     pub span: Range<usize>,
@@ -366,6 +368,7 @@ impl Analyzer {
                     session.held.push(HeldLock {
                         relation: l.relation.clone(),
                         mode: l.mode,
+                        role: l.role,
                         statement: stmt.index,
                         span: stmt.span.clone(),
                     });
@@ -505,10 +508,7 @@ impl Analyzer {
             .chain(op.descendants.iter().flatten().map(|(r, _)| r))
             .chain(op.related.iter().flat_map(|(_, rs)| rs));
         let new_names: HashSet<String> = named
-            .filter(|r| {
-                self.schema.is_new_table(r)
-                    || self.schema.index(r).is_some_and(|i| i.created_in_run)
-            })
+            .filter(|r| self.schema.is_new_relation(r))
             .map(|r| r.to_string())
             .collect();
         for l in &mut locks {

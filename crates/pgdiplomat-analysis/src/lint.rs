@@ -247,6 +247,9 @@ struct Checker<'a> {
     /// The `pgdiplomat:ignore` rules before the DO block being checked: they cover every
     /// statement of its body.
     block_ignores: HashSet<String>,
+    /// `breaking-drop` findings of DROP VIEW inside the open transaction, by view: a CREATE
+    /// VIEW of the same name before the transaction ends means readers only ever see a view.
+    pending_view_drops: Vec<(String, Finding)>,
 }
 
 impl<'a> Checker<'a> {
@@ -263,6 +266,7 @@ impl<'a> Checker<'a> {
             findings: Vec::new(),
             file_ignores: HashSet::new(),
             block_ignores: HashSet::new(),
+            pending_view_drops: Vec::new(),
             suppressed: 0,
             statements: 0,
         }
@@ -270,7 +274,22 @@ impl<'a> Checker<'a> {
 
     fn check_chunk(&mut self, parsed: &ParsedFile, analysis: &[AnalyzedStatement]) {
         for (stmt, analyzed) in parsed.statements.iter().zip(analysis) {
-            let found = self.check_statement(stmt, analyzed);
+            if !analyzed.session.in_transaction {
+                self.flush_view_drops();
+            }
+            if let Some(view) = created_view(stmt) {
+                self.pending_view_drops.retain(|(v, _)| *v != view);
+            }
+            let mut found = self.check_statement(stmt, analyzed);
+            if analyzed.session.in_transaction {
+                if let Some(views) = dropped_views(stmt) {
+                    for f in found.extract_if(.., |f| f.rule == "breaking-drop") {
+                        for v in &views {
+                            self.pending_view_drops.push((v.clone(), f.clone()));
+                        }
+                    }
+                }
+            }
             self.findings.extend(found);
         }
         let mut ignored = HashSet::new();
@@ -344,7 +363,19 @@ impl<'a> Checker<'a> {
         out
     }
 
+    /// The transaction ended: the views dropped in it and not created again are gone.
+    fn flush_view_drops(&mut self) {
+        let mut seen: Vec<std::ops::Range<usize>> = Vec::new();
+        for (_, f) in self.pending_view_drops.drain(..) {
+            if !seen.contains(&f.span) {
+                seen.push(f.span.clone());
+                self.findings.push(f);
+            }
+        }
+    }
+
     fn finish(mut self) -> FileReport {
+        self.flush_view_drops();
         // `ignore-file` may appear anywhere in the file, so it is applied last.
         if !self.file_ignores.is_empty() {
             let before = self.findings.len();
@@ -459,4 +490,38 @@ fn read_directive(
             }
         }
     }
+}
+
+/// The view a `CREATE [OR REPLACE] VIEW` creates (its key).
+fn created_view(stmt: &Statement) -> Option<String> {
+    match stmt.node.as_ref()? {
+        pg_query::NodeEnum::ViewStmt(v) => v
+            .view
+            .as_ref()
+            .map(|rv| crate::model::RelName::from_range_var(rv).key()),
+        _ => None,
+    }
+}
+
+/// The views a `DROP VIEW` drops (their keys).
+fn dropped_views(stmt: &Statement) -> Option<Vec<String>> {
+    let pg_query::NodeEnum::DropStmt(d) = stmt.node.as_ref()? else {
+        return None;
+    };
+    if d.remove_type != pg_query::protobuf::ObjectType::ObjectView as i32 {
+        return None;
+    }
+    Some(
+        d.objects
+            .iter()
+            .filter_map(|o| match o.node.as_ref()? {
+                pg_query::NodeEnum::List(l) => {
+                    let names = crate::model::names::string_list(&l.items);
+                    let (name, schema) = names.split_last()?;
+                    Some(crate::model::RelName::new(schema.last().map(String::as_str), name).key())
+                }
+                _ => None,
+            })
+            .collect(),
+    )
 }

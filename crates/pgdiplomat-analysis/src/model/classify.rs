@@ -9,7 +9,7 @@ use pgdiplomat_locks::{LockMode, RelationRole as R, StatementForm as F, Statemen
 use super::depend::{DropReach, NamedKind};
 use super::expr::{default_kind_with, DefaultKind};
 use super::names::{string_list, RelName};
-use super::schema::{column_constraints, ConstraintKind, SchemaState};
+use super::schema::{column_constraints, ConstraintKind, ConstraintState, SchemaState};
 use super::types::{is_binary_coercible, may_be_binary_coercible, ColumnType};
 
 /// What one statement is, as far as locking and sessions go.
@@ -1204,6 +1204,25 @@ fn classify_alter_table(a: &protobuf::AlterTableStmt, schema: &SchemaState) -> V
     let rel = RelName::from_range_var(rv);
     let on_index = a.objtype == ObjectType::ObjectIndex as i32;
     let on_sequence = a.objtype == ObjectType::ObjectSequence as i32;
+    // `DROP CONSTRAINT <pkey>, ADD PRIMARY KEY (...)` (or dropping a key column) in one
+    // statement: the new key is added after the old one is gone.
+    let drops_primary_key = schema.table(&rel).is_some_and(|t| {
+        let pk: Vec<(&String, &ConstraintState)> = t
+            .constraints
+            .iter()
+            .filter(|(_, c)| c.kind == ConstraintKind::PrimaryKey)
+            .collect();
+        a.cmds.iter().any(|c| match c.node.as_ref() {
+            Some(NodeEnum::AlterTableCmd(cmd)) => {
+                let dropped = |name: &str| pk.iter().any(|(n, _)| n.as_str() == name);
+                let key_column =
+                    |name: &str| pk.iter().any(|(_, k)| k.columns.iter().any(|c| c == name));
+                (cmd.subtype == AlterTableType::AtDropConstraint as i32 && dropped(&cmd.name))
+                    || (cmd.subtype == AlterTableType::AtDropColumn as i32 && key_column(&cmd.name))
+            }
+            _ => false,
+        })
+    });
     a.cmds
         .iter()
         .filter_map(|c| match c.node.as_ref()? {
@@ -1228,6 +1247,14 @@ fn classify_alter_table(a: &protobuf::AlterTableStmt, schema: &SchemaState) -> V
                         Some((storage_kinds(a, &rel, schema), option_names(cmd)));
                 }
                 op.refused = refusal(&op, &rel, on_index, schema);
+                if drops_primary_key
+                    && op
+                        .refused
+                        .as_deref()
+                        .is_some_and(|r| r.ends_with("already has a primary key"))
+                {
+                    op.refused = None;
+                }
                 Some(op)
             }
             _ => None,

@@ -922,6 +922,21 @@ impl SchemaState {
         self.tables.contains_key(&name.key())
     }
 
+    /// Whether `name` (a table, index, sequence or view) was created in this deploy: an index
+    /// or sequence of a new table is new with it.
+    pub fn is_new_relation(&self, name: &RelName) -> bool {
+        if self.is_new_table(name) || self.index(name).is_some_and(|i| i.created_in_run) {
+            return true;
+        }
+        let key = name.key();
+        self.tables.values().any(|t| {
+            t.created_in_run
+                && t.columns
+                    .values()
+                    .any(|c| c.sequence.as_ref().is_some_and(|s| s.key() == key))
+        })
+    }
+
     /// Whether `name` was created in this deploy with rows (CREATE TABLE AS, SELECT INTO).
     pub fn is_new_populated_table(&self, name: &RelName) -> bool {
         self.table(name)

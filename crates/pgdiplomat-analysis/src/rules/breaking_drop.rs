@@ -130,6 +130,31 @@ mod tests {
     const ID: &str = "breaking-drop";
 
     #[test]
+    fn a_view_dropped_and_created_again_in_one_transaction_is_not_flagged() {
+        assert_clean(
+            ID,
+            "BEGIN; DROP VIEW v; CREATE VIEW v AS SELECT 1 AS a; COMMIT;",
+        );
+        assert_clean(
+            ID,
+            "BEGIN; DROP VIEW IF EXISTS app.v, w; CREATE VIEW app.v AS SELECT 1 AS a; CREATE VIEW w AS SELECT 2 AS b; COMMIT;",
+        );
+        // Created again only after the commit: readers see no view in between.
+        assert_fires(
+            ID,
+            "BEGIN; DROP VIEW v; COMMIT; CREATE VIEW v AS SELECT 1 AS a;",
+            1,
+        );
+        // Not created again at all, or another view created.
+        assert_fires(
+            ID,
+            "BEGIN; DROP VIEW v; CREATE VIEW x AS SELECT 1; COMMIT;",
+            1,
+        );
+        assert_fires(ID, "BEGIN; DROP VIEW v;", 1);
+    }
+
+    #[test]
     fn dropping_a_view_or_a_sequence_is_flagged() {
         let f = assert_fires(ID, "DROP VIEW active_users;", 1);
         assert!(

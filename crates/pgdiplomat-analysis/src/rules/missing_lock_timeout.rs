@@ -181,6 +181,11 @@ mod tests {
             "CREATE TABLE m (id int) PARTITION BY LIST (id); \
              CREATE TABLE m_1 PARTITION OF m FOR VALUES IN (1);",
         );
+        // The sequence a serial column of a new table owns is new too.
+        assert_clean(
+            ID,
+            "CREATE TABLE t (id serial, u int); ALTER TABLE t DROP COLUMN id;",
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! holds a lock blocking reads or writes (taken by an earlier statement) keeps that lock for
 //! the whole slow step.
 
-use pgdiplomat_locks::{Duration, StatementForm, TransactionUse};
+use pgdiplomat_locks::{Duration, RelationRole, StatementForm, TransactionUse};
 
 use super::{Finding, Rule, RuleContext, Severity};
 
@@ -46,7 +46,11 @@ and the slow work in another."
             let Some(fact) = e.fact else { continue };
             // Instant work holds nothing long; CONCURRENTLY forms cannot run in a transaction at
             // all (concurrently-in-transaction says so).
-            if fact.duration() == Duration::Instant || fact.transaction == TransactionUse::Forbidden
+            // CREATE TABLE AS / CREATE MATERIALIZED VIEW run their query (reading every table
+            // it names) before the catalog change: as slow as a scan.
+            let runs_query = fact.form == StatementForm::CreateTableAs;
+            if (fact.duration() == Duration::Instant && !runs_query)
+                || fact.transaction == TransactionUse::Forbidden
             {
                 continue;
             }
@@ -81,9 +85,12 @@ and the slow work in another."
                         .max();
                     own.is_none_or(|own| own < h.mode)
                 })
-                .max_by_key(|h| h.mode);
+                // The strongest, on a table rather than an index, the earliest of those.
+                .rev()
+                .max_by_key(|h| (h.mode, h.role == RelationRole::Table));
             let Some(h) = held else { continue };
             let what = match fact.duration() {
+                _ if runs_query => "runs its query",
                 Duration::WaitsForTransactions => "waits for other transactions",
                 _ if fact.rewrite == pgdiplomat_locks::Rewrite::Table => "rewrites the table",
                 _ => "scans the table",
@@ -113,17 +120,45 @@ mod tests {
     use crate::rules::test_support::*;
 
     #[test]
+    fn create_table_as_runs_its_query_while_the_earlier_lock_is_held() {
+        let f = findings(
+            "slow-work-while-holding-lock",
+            "BEGIN; SET LOCAL lock_timeout = '2s'; ALTER TABLE t ADD COLUMN c int; \
+             CREATE TABLE n AS SELECT * FROM t; COMMIT;",
+        );
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].message.contains("runs its query"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn the_earliest_strongest_lock_on_a_table_is_named() {
+        let f = findings(
+            "slow-work-while-holding-lock",
+            "BEGIN; SET LOCAL lock_timeout = '2s'; DROP INDEX i1; DROP INDEX i2; \
+             CREATE INDEX i3 ON t (a); COMMIT;",
+        );
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].message.contains("on the table of index i1"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
     fn indexing_a_table_created_with_rows_is_slow_work_while_other_locks_are_held() {
         let f = findings(
             "slow-work-while-holding-lock",
             "BEGIN; ALTER TABLE users ADD COLUMN note text; CREATE TABLE users_copy AS SELECT * FROM users; \
              CREATE INDEX users_copy_note ON users_copy (note); COMMIT;",
         );
-        assert_eq!(f.len(), 1, "{f:?}");
+        // The CREATE TABLE AS runs its query, and the index build scans what it copied.
+        assert_eq!(f.len(), 2, "{f:?}");
         assert!(
-            f[0].message.contains("ACCESS EXCLUSIVE on users"),
+            f[1].message.starts_with("CREATE INDEX scans the table")
+                && f[1].message.contains("ACCESS EXCLUSIVE on users"),
             "{}",
-            f[0].message
+            f[1].message
         );
         // An empty new table's index is instant.
         let f = findings(

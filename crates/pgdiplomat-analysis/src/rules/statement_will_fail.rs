@@ -83,6 +83,27 @@ mod tests {
     }
 
     #[test]
+    fn a_primary_key_replaced_in_the_same_statement_is_not_a_second_one() {
+        assert_clean(
+            ID,
+            "CREATE TABLE t (a int PRIMARY KEY, b int NOT NULL);\n\
+ALTER TABLE t DROP CONSTRAINT t_pkey, ADD PRIMARY KEY (b);",
+        );
+        assert_clean(
+            ID,
+            "CREATE TABLE t (id int PRIMARY KEY, u int NOT NULL);\n\
+ALTER TABLE t DROP COLUMN id, ADD PRIMARY KEY (u);",
+        );
+        // Dropping another constraint does not make room.
+        assert_fires(
+            ID,
+            "CREATE TABLE t (a int PRIMARY KEY, b int NOT NULL UNIQUE);\n\
+ALTER TABLE t DROP CONSTRAINT t_b_key, ADD PRIMARY KEY (b);",
+            1,
+        );
+    }
+
+    #[test]
     fn dropping_a_constraint_index_and_adding_a_column_to_a_partition_are_refused() {
         assert_fires(
             ID,

@@ -505,6 +505,17 @@ def load(out):
         u = units_all[(r["project"], r["file"], int(r["stmt"]), r["category"])]
         u["tools"].add(r["tool"])
         u["rules"][r["tool"]].add(r["rule"])
+    # squawk's require-lock-timeout is said once per file, at the first statement that needs it
+    # (setting lock_timeout at the top of the file answers it for the whole file): it counts as
+    # agreeing with every later lock-timeout finding of another tool in that file.
+    first = {}
+    for (project, file, i, cat), u in units_all.items():
+        if cat == "lock-timeout" and "squawk" in u["tools"]:
+            first[(project, file)] = min(i, first.get((project, file), i))
+    for (project, file, i, cat), u in units_all.items():
+        if cat == "lock-timeout" and "squawk" not in u["tools"] and i > first.get((project, file), 1 << 30):
+            u["tools"].add("squawk")
+            u["rules"]["squawk"].add("require-lock-timeout(file)")
     units = {k: u for k, u in units_all.items() if k[3] in HAZARD_CATEGORIES}
     failed = {(p["project"], t): set(p["tools"][t]["parse_failed_files"]) for p in summary["projects"] for t in TOOLS}
     return summary, stmts, units, failed, units_all
@@ -620,23 +631,37 @@ def cmd_report(out, judged_path):
         judged = read_tsv(judged_path)
         current = {unit_key(stmts, k): u for k, u in units.items()}
         stats = {t: Counter() for t in TOOLS}
-        n = matched = true = 0
+        wstats = {t: Counter() for t in TOOLS}
+        bycat = defaultdict(Counter)
+        # The sample is drawn round-robin over groups (category, which of the compared tools
+        # flagged): a judged unit stands for size(group) / judged(group) disagreements.
+        gsize = Counter()
+        for k in dis:
+            gsize[(k[3], tuple(t for t in COMPARED if t in units[k]["tools"]))] += 1
+        entries = []
         for j in judged:
             v = j["verdict"].strip().lower()
             if v not in ("hazard", "no-hazard"):
                 continue
-            n += 1
             key = (j["project"], j["file"], j["sha"], j["category"])
             u = current.get(key)
             flagged = u["tools"] if u else {t for t in TOOLS if j.get(t) == "1"}
-            matched += bool(u)
-            hz = v == "hazard"
-            true += hz
+            g = (j["category"], tuple(t for t in COMPARED if t in flagged))
+            entries.append((key, v == "hazard", flagged, g, bool(u)))
+        gjudged = Counter(e[3] for e in entries)
+        n = len(entries)
+        matched = sum(e[4] for e in entries)
+        true = sum(e[1] for e in entries)
+        for key, hz, flagged, g, _ in entries:
+            w = gsize.get(g, 0) / gjudged[g]
             for t in TOOLS:
                 f = t in flagged
-                stats[t]["tp"] += f and hz
-                stats[t]["fp"] += f and not hz
-                stats[t]["fn"] += (not f) and hz
+                for st, inc in ((stats[t], 1), (wstats[t], w)):
+                    st["tp"] += inc * (f and hz)
+                    st["fp"] += inc * (f and not hz)
+                    st["fn"] += inc * ((not f) and hz)
+                if f:
+                    bycat[(t, key[3])]["tp" if hz else "fp"] += 1
         rows = []
         for t in TOOLS:
             s = stats[t]
@@ -646,6 +671,24 @@ def cmd_report(out, judged_path):
         md.append(f"### Precision and recall on the judged sample\n\n{n} judged units ({true} true hazards; "
                   f"{matched} found in this run, the others use the flags recorded when judged).\n\n" +
                   md_table(["tool", "flagged", "true positives", "false positives", "missed", "precision", "recall"], rows))
+        rows = []
+        for t in TOOLS:
+            s_ = wstats[t]
+            prec = s_["tp"] / (s_["tp"] + s_["fp"]) if s_["tp"] + s_["fp"] else float("nan")
+            rec = s_["tp"] / (s_["tp"] + s_["fn"]) if s_["tp"] + s_["fn"] else float("nan")
+            rows.append([t, f"{s_['tp'] + s_['fp']:.0f}", f"{s_['tp']:.0f}", f"{s_['fp']:.0f}", f"{s_['fn']:.0f}", f"{prec:.2f}", f"{rec:.2f}"])
+        md.append(f"Weighted to all {len(dis)} disagreements (each judged unit stands for its group "
+                  "(category, which tools flagged) in proportion; a group with no judged unit counts for nothing):\n\n" +
+                  md_table(["tool", "flagged", "true positives", "false positives", "missed", "precision", "recall"], rows))
+        rows = []
+        for c in HAZARD_CATEGORIES:
+            cells = []
+            for t in COMPARED:
+                b = bycat[(t, c)]
+                cells.append(f"{b['tp']}/{b['tp'] + b['fp']}" if b["tp"] + b["fp"] else "—")
+            if any(x != "—" for x in cells):
+                rows.append([c] + cells)
+        md.append("True positives / flagged, per category (judged sample):\n\n" + md_table(["category", *COMPARED], rows))
     path = os.path.join(out, "report.md")
     open(path, "w").write("\n".join(md))
     print(path)

@@ -587,14 +587,15 @@ def cmd_report(out, judged_path):
             rows.append([p["project"], p["layout"], t, x["files"], x["statements"], sum(
                 v for c, v in x["categories"].items() if c in HAZARD_CATEGORIES), x["categories"].get("style/info", 0),
                 x["parse_failures"], f"{x['seconds']:.2f}"])
-    md.append("### Per project\n\n" + md_table(
-        ["project", "layout", "tool", "files", "statements", "lock findings", "style/info", "parse failures", "seconds"], rows))
+    per_project = ("### Per project\n\n" + md_table(
+        ["project", "layout", "tool", "files", "statements", "lock findings (raw)", "style/info (raw)", "parse failures", "seconds"], rows))
     # Totals per tool and category.
     tot = {t: Counter() for t in TOOLS}
     meta = {t: Counter() for t in TOOLS}
     for (project, file, i, cat), u in units_all.items():
         for t in u["tools"]:
-            tot[t][cat] += 1
+            if any(not r.endswith("(file)") for r in u["rules"][t]):  # what the tool itself said
+                tot[t][cat] += 1
     for p in projects:
         for t in TOOLS:
             x = p["tools"][t]
@@ -612,7 +613,8 @@ def cmd_report(out, judged_path):
     rows.append(["wall time (s)"] + [f"{meta[t]['seconds']:.1f}" for t in TOOLS])
     md.append(f"### All {len(projects)} projects: statements flagged per category\n\n"
               "A statement counts once per category however many rule ids of the tool fire on it "
-              "(squawk's require-lock-timeout and require-statement-timeout are one lock-timeout).\n\n" + md_table(["", *TOOLS], rows))
+              "(squawk's require-lock-timeout and require-statement-timeout are one lock-timeout; squawk says it "
+              "once per file, at the first statement that needs it, and is counted there only).\n\n" + md_table(["", *TOOLS], rows))
     # Rule ids per category (to check the mapping).
     rules = defaultdict(Counter)
     for p in projects:
@@ -620,7 +622,7 @@ def cmd_report(out, judged_path):
             for r, v in p["tools"][t]["rules"].items():
                 rules[(t, category(r))][r] += v
     rows = [[t, c, ", ".join(f"{r} {v}" for r, v in rules[(t, c)].most_common())] for t in TOOLS for c in CATEGORIES if rules[(t, c)]]
-    md.append("### Rule ids behind each category\n\n" + md_table(["tool", "category", "rule ids (count)"], rows))
+    rule_ids = "### Rule ids behind each category\n\n" + md_table(["tool", "category", "rule ids (count)"], rows)
     # Agreement.
     dis = disagreements(stmts, units, failed)
     agree = sum(1 for k, u in units.items() if all(t in u["tools"] for t in COMPARED))
@@ -689,6 +691,7 @@ def cmd_report(out, judged_path):
             if any(x != "—" for x in cells):
                 rows.append([c] + cells)
         md.append("True positives / flagged, per category (judged sample):\n\n" + md_table(["category", *COMPARED], rows))
+    md += [per_project, rule_ids]
     path = os.path.join(out, "report.md")
     open(path, "w").write("\n".join(md))
     print(path)
